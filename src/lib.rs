@@ -1,0 +1,11 @@
+//! minimax-mock: a mock server and contract checker for MiniMax ("Hailuo")
+//! video generation as served by API gateways.
+//!
+//! Data flows one way: request → [`server`] → [`tasks`] → [`lifecycle`] →
+//! [`render`] → bytes. [`contract`] holds the documented schemas and examples.
+
+pub mod artifact;
+pub mod contract;
+pub mod jsonpos;
+pub mod lifecycle;
+pub mod scenarios;

@@ -1,0 +1,429 @@
+//! The scenario catalog: built-in lifecycles, scenarios from a file, and
+//! the rules that map task ids to scenarios.
+//!
+//! The file format is JSON, checked as a whole when loaded: a mistake is
+//! reported with the file, line, column and JSON pointer, and nothing of a
+//! bad file is used.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::jsonpos;
+use crate::lifecycle::{parse_duration, BaseResp, GatewayStatus, MinimaxStatus, Phase, Scenario, Span, Step, StepError};
+
+/// The scenario tasks get when nothing else is asked for.
+pub const DEFAULT_SCENARIO: &str = "success";
+
+/// Why a scenarios file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioFileError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {pointer}: {reason}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        pointer: String,
+        reason: String,
+    },
+}
+
+/// One step as written in a scenarios file or a control request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    /// PENDING, PROCESSING, SUCCESS or FAIL; implied by `status` when absent.
+    pub phase: Option<Phase>,
+    /// Gateway status; implied by `phase` when absent.
+    pub status: Option<GatewayStatus>,
+    pub minimax_status: Option<MinimaxStatus>,
+    pub progress: Option<ProgressSpec>,
+    pub fail_reason: Option<String>,
+    pub base_resp: Option<BaseResp>,
+    /// How long the step lasts (`"2s"`, `"500ms"`).
+    #[serde(rename = "for")]
+    pub duration: Option<String>,
+    /// How many polls the step lasts.
+    pub polls: Option<u32>,
+}
+
+/// `50` or `[30, 99]` (rising through the step).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum ProgressSpec {
+    Fixed(u8),
+    Range([u8; 2]),
+}
+
+/// A scenario as written: its steps.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    #[serde(default)]
+    pub description: Option<String>,
+    pub steps: Vec<StepSpec>,
+}
+
+/// Maps task ids matching a glob (`*` any run, `?` one character) to a scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    pub task_id: String,
+    pub scenario: String,
+}
+
+/// The whole scenarios file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// The scenario for tasks nothing else chooses for; `success` if absent.
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub scenarios: BTreeMap<String, ScenarioSpec>,
+    #[serde(default)]
+    pub rules: Vec<RuleSpec>,
+}
+
+impl StepSpec {
+    /// Turns the written step into a [`Step`]; the error's pointer is relative to the step.
+    pub fn build(&self) -> Result<Step, StepError> {
+        let err = |field: &str, reason: String| StepError {
+            pointer: if field.is_empty() { String::new() } else { format!("/{field}") },
+            reason,
+        };
+        let status = match (self.status, self.phase) {
+            (Some(status), Some(phase)) if status.phase() != phase => {
+                return Err(err("phase", format!("phase {phase:?} does not go with status {status}")))
+            }
+            (Some(status), _) => status,
+            (None, Some(phase)) => GatewayStatus::for_phase(phase),
+            (None, None) => return Err(err("", "a step needs a `status` or a `phase`".to_owned())),
+        };
+        let span = match (&self.duration, self.polls) {
+            (Some(_), Some(_)) => return Err(err("polls", "give either `for` or `polls`, not both".to_owned())),
+            (Some(text), None) => Span::For(parse_duration(text).map_err(|e| err("for", e))?),
+            (None, Some(n)) => Span::Polls(n),
+            (None, None) => Span::Terminal,
+        };
+        let mut step = Step::new(status, span);
+        if let Some(m) = self.minimax_status {
+            step.minimax = m;
+        }
+        match self.progress {
+            Some(ProgressSpec::Fixed(p)) => step.progress = (p, p),
+            Some(ProgressSpec::Range([from, to])) => step.progress = (from, to),
+            None => {}
+        }
+        if let Some(b) = &self.base_resp {
+            step.base_resp = b.clone();
+        }
+        step.fail_reason = self.fail_reason.clone();
+        if status == GatewayStatus::Failure && step.fail_reason.is_none() && step.base_resp.status_code != 0 {
+            // The gateway copies a failed upstream's status_msg into fail_reason.
+            step.fail_reason = Some(step.base_resp.status_msg.clone());
+        }
+        Ok(step)
+    }
+}
+
+impl ScenarioSpec {
+    /// Builds and checks the scenario; the error's pointer is relative to it.
+    pub fn build(&self, name: &str) -> Result<Scenario, StepError> {
+        let steps = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s.build().map_err(|e| StepError {
+                    pointer: format!("/steps/{i}{}", e.pointer),
+                    reason: e.reason,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Scenario::new(name, steps)
+    }
+}
+
+/// Every scenario a task can follow, and how one is chosen.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    scenarios: BTreeMap<String, Arc<Scenario>>,
+    rules: Vec<(String, Arc<Scenario>)>,
+    default: Arc<Scenario>,
+}
+
+fn step(status: GatewayStatus, secs: f64) -> Step {
+    Step::new(status, Span::For(Duration::from_secs_f64(secs)))
+}
+
+fn success_steps(scale: f64) -> Vec<Step> {
+    use GatewayStatus::*;
+    vec![
+        step(NotStart, 1.0 * scale),
+        step(Submitted, 1.0 * scale),
+        step(Queued, 2.0 * scale),
+        step(InProgress, 6.0 * scale),
+        Step::new(Success, Span::Terminal),
+    ]
+}
+
+/// The built-in scenarios, in the order `scenarios` lists them.
+pub fn builtin() -> Vec<Scenario> {
+    use GatewayStatus::*;
+    let build = |name: &str, steps| Scenario::new(name, steps).expect("built-in scenarios are valid");
+    let mut processing = step(InProgress, 4.0);
+    processing.progress = (30, 60);
+    let reason = "output video sensitive, please try again with a different prompt";
+    let mut failure = Step::new(Failure, Span::Terminal);
+    failure.base_resp = BaseResp {
+        status_code: 1027,
+        status_msg: reason.to_owned(),
+    };
+    failure.fail_reason = Some(reason.to_owned());
+    let success = build("success", success_steps(1.0));
+    let fail = build(
+        "fail",
+        vec![step(NotStart, 1.0), step(Submitted, 1.0), step(Queued, 2.0), processing, failure],
+    );
+    vec![
+        success.poll_driven("success-polls"),
+        fail.poll_driven("fail-polls"),
+        success,
+        fail,
+        build("slow", success_steps(12.0)),
+        build("instant", vec![Step::new(Success, Span::Terminal)]),
+    ]
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+impl Catalog {
+    /// Only the built-in scenarios.
+    pub fn builtin() -> Self {
+        let scenarios: BTreeMap<_, _> = builtin()
+            .into_iter()
+            .map(|s| (s.name().to_owned(), Arc::new(s)))
+            .collect();
+        let default = scenarios[DEFAULT_SCENARIO].clone();
+        Self {
+            scenarios,
+            rules: Vec::new(),
+            default,
+        }
+    }
+
+    /// Reads a scenarios file on top of the built-ins.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ScenarioFileError> {
+        let display = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioFileError::Io {
+            path: display.clone(),
+            source,
+        })?;
+        Self::from_text(&display, &text)
+    }
+
+    /// Parses a scenarios file (`path` only names it in errors). Pure.
+    pub fn from_text(path: &str, text: &str) -> Result<Self, ScenarioFileError> {
+        let invalid = |pointer: String, reason: String, at: Option<jsonpos::Position>| {
+            let at = at.or_else(|| jsonpos::locate(text, &pointer)).unwrap_or(jsonpos::Position { line: 1, column: 1 });
+            ScenarioFileError::Invalid {
+                path: path.to_owned(),
+                line: at.line,
+                column: at.column,
+                pointer: if pointer.is_empty() { "/".to_owned() } else { pointer },
+                reason,
+            }
+        };
+        let mut de = serde_json::Deserializer::from_str(text);
+        let spec: FileSpec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let pointer = pointer_of(e.path());
+            let inner = e.into_inner();
+            let at = (inner.line() > 0).then_some(jsonpos::Position {
+                line: inner.line(),
+                column: inner.column(),
+            });
+            invalid(pointer, crate::contract::strip_position(&inner.to_string()), at)
+        })?;
+        de.end()
+            .map_err(|e| invalid(String::new(), crate::contract::strip_position(&e.to_string()), None))?;
+
+        let mut catalog = Self::builtin();
+        for (name, scenario) in &spec.scenarios {
+            let built = scenario.build(name).map_err(|e| {
+                invalid(format!("/scenarios/{}{}", escape(name), e.pointer), e.reason, None)
+            })?;
+            catalog.scenarios.insert(name.clone(), Arc::new(built));
+        }
+        let known = |catalog: &Self, name: &str| {
+            catalog.get(name).cloned().ok_or_else(|| {
+                format!("unknown scenario {name:?}; known: {}", catalog.names().collect::<Vec<_>>().join(", "))
+            })
+        };
+        for (i, rule) in spec.rules.iter().enumerate() {
+            let scenario = known(&catalog, &rule.scenario).map_err(|r| invalid(format!("/rules/{i}/scenario"), r, None))?;
+            if rule.task_id.is_empty() {
+                return Err(invalid(format!("/rules/{i}/task_id"), "the pattern is empty".to_owned(), None));
+            }
+            catalog.rules.push((rule.task_id.clone(), scenario));
+        }
+        if let Some(name) = &spec.default {
+            catalog.default = known(&catalog, name).map_err(|r| invalid("/default".to_owned(), r, None))?;
+        }
+        Ok(catalog)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<Scenario>> {
+        self.scenarios.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.scenarios.keys().map(String::as_str)
+    }
+
+    pub fn scenarios(&self) -> impl Iterator<Item = &Arc<Scenario>> {
+        self.scenarios.values()
+    }
+
+    pub fn default_scenario(&self) -> &Arc<Scenario> {
+        &self.default
+    }
+
+    /// The scenario of the first rule whose pattern matches `task_id`.
+    pub fn rule_for(&self, task_id: &str) -> Option<&Arc<Scenario>> {
+        self.rules
+            .iter()
+            .find(|(pattern, _)| glob_match(pattern, task_id))
+            .map(|(_, s)| s)
+    }
+}
+
+fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+            Segment::Map { key } => pointer.push_str(&format!("/{}", escape(key))),
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    pointer
+}
+
+/// `*` matches any run of characters, `?` exactly one.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                backtrack = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match backtrack {
+                Some((bp, bt)) => {
+                    pi = bp + 1;
+                    ti = bt + 1;
+                    backtrack = Some((bp, bt + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_exist_and_success_takes_about_ten_seconds() {
+        let c = Catalog::builtin();
+        let names: Vec<_> = c.names().collect();
+        assert_eq!(names, ["fail", "fail-polls", "instant", "slow", "success", "success-polls"]);
+        assert_eq!(c.default_scenario().name(), "success");
+        assert_eq!(c.get("success").unwrap().total_time(), Duration::from_secs(10));
+        let fail = c.get("fail").unwrap();
+        let last = fail.steps().last().unwrap();
+        assert_eq!((last.status, last.minimax), (GatewayStatus::Failure, MinimaxStatus::Fail));
+        assert_eq!(last.fail_reason.as_deref(), Some(last.base_resp.status_msg.as_str()));
+    }
+
+    #[test]
+    fn file_adds_scenarios_rules_and_default() {
+        let text = r#"{
+          "default": "quick",
+          "scenarios": {
+            "quick": {"steps": [
+              {"status": "QUEUED", "for": "1s"},
+              {"phase": "PROCESSING", "progress": [40, 80], "polls": 3},
+              {"status": "FAILURE", "base_resp": {"status_code": 1026, "status_msg": "input sensitive"}}
+            ]}
+          },
+          "rules": [{"task_id": "fail-*", "scenario": "fail"}, {"task_id": "q?", "scenario": "quick"}]
+        }"#;
+        let c = Catalog::from_text("s.json", text).unwrap();
+        assert_eq!(c.default_scenario().name(), "quick");
+        assert_eq!(c.rule_for("fail-42").unwrap().name(), "fail");
+        assert_eq!(c.rule_for("q1").unwrap().name(), "quick");
+        assert!(c.rule_for("q12").is_none());
+        let quick = c.get("quick").unwrap();
+        assert_eq!(quick.steps()[2].fail_reason.as_deref(), Some("input sensitive"));
+    }
+
+    fn error(text: &str) -> String {
+        Catalog::from_text("s.json", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn file_errors_name_line_column_and_pointer() {
+        assert_eq!(
+            error("{\n \"scenarios\": {\"x\": {\"steps\": [\n  {\"status\": \"DONE\"}]}}}"),
+            "s.json:3:19: /scenarios/x/steps/0/status: unknown variant `DONE`, expected one of `NOT_START`, `SUBMITTED`, `QUEUED`, `IN_PROGRESS`, `SUCCESS`, `FAILURE`"
+        );
+        assert_eq!(
+            error("{\"scenarios\": {\"x\": {\"steps\": [\n {\"status\": \"QUEUED\", \"for\": \"1s\"},\n {\"status\": \"NOT_START\", \"for\": \"1s\"},\n {\"status\": \"SUCCESS\"}]}}}"),
+            "s.json:3:13: /scenarios/x/steps/1/status: status goes backwards: NOT_START after QUEUED"
+        );
+        assert_eq!(
+            error("{\"rules\": [{\"task_id\": \"a*\", \"scenario\": \"nope\"}]}"),
+            "s.json:1:42: /rules/0/scenario: unknown scenario \"nope\"; known: fail, fail-polls, instant, slow, success, success-polls"
+        );
+        assert!(error("{\"scenario\": {}}").starts_with("s.json:1:12: /: unknown field `scenario`"));
+        assert!(error("{} x").starts_with("s.json:1:4: /: trailing characters"));
+        assert!(error("{\"scenarios\": {\"x\": {\"steps\": [{\"status\": \"QUEUED\", \"for\": \"soon\"}]}}}")
+            .contains("/scenarios/x/steps/0/for: \"soon\" is not a duration"));
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*c", "abbbc"));
+        assert!(glob_match("*-fail-*", "job-fail-7"));
+        assert!(!glob_match("a?c", "ac"));
+        assert!(!glob_match("abc", "abcd"));
+    }
+}
