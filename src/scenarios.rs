@@ -412,7 +412,8 @@ mod tests {
             error("{\"rules\": [{\"task_id\": \"a*\", \"scenario\": \"nope\"}]}"),
             "s.json:1:42: /rules/0/scenario: unknown scenario \"nope\"; known: fail, fail-polls, instant, slow, success, success-polls"
         );
-        assert!(error("{\"scenario\": {}}").starts_with("s.json:1:12: /: unknown field `scenario`"));
+        let unknown = error("{\"scenario\": {}}");
+        assert!(unknown.starts_with("s.json:1:11: /scenario: unknown field `scenario`"), "{unknown}");
         assert!(error("{} x").starts_with("s.json:1:4: /: trailing characters"));
         assert!(error("{\"scenarios\": {\"x\": {\"steps\": [{\"status\": \"QUEUED\", \"for\": \"soon\"}]}}}")
             .contains("/scenarios/x/steps/0/for: \"soon\" is not a duration"));
