@@ -257,8 +257,13 @@ impl Catalog {
             });
             invalid(pointer, crate::contract::strip_position(&inner.to_string()), at)
         })?;
-        de.end()
-            .map_err(|e| invalid(String::new(), crate::contract::strip_position(&e.to_string()), None))?;
+        de.end().map_err(|e| {
+            let at = jsonpos::Position {
+                line: e.line(),
+                column: e.column(),
+            };
+            invalid(String::new(), crate::contract::strip_position(&e.to_string()), Some(at))
+        })?;
 
         let mut catalog = Self::builtin();
         for (name, scenario) in &spec.scenarios {
