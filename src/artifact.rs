@@ -98,9 +98,19 @@ impl Artifact {
             ((lo >> 48) & 0x3fff) | 0x8000,
             lo & 0xffff_ffff_ffff
         );
-        let mut key = || format!("LTAI5t{}", StringFaker::with(ALNUM.as_bytes().to_vec(), 18).fake_with_rng::<String, _>(&mut rng));
+        let mut key = || {
+            format!(
+                "LTAI5t{}",
+                StringFaker::with(ALNUM.as_bytes().to_vec(), 18).fake_with_rng::<String, _>(&mut rng)
+            )
+        };
         let access_key = [key(), key()];
-        let mut signature = || format!("{}=", StringFaker::with(B64.as_bytes().to_vec(), 27).fake_with_rng::<String, _>(&mut rng));
+        let mut signature = || {
+            format!(
+                "{}=",
+                StringFaker::with(B64.as_bytes().to_vec(), 27).fake_with_rng::<String, _>(&mut rng)
+            )
+        };
         let signature = [signature(), signature()];
         Self {
             file_id,

@@ -82,7 +82,11 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pointer = if self.pointer.is_empty() { "(root)" } else { &self.pointer };
+        let pointer = if self.pointer.is_empty() {
+            "(root)"
+        } else {
+            &self.pointer
+        };
         write!(f, "{pointer}: {} ({})", self.message, self.keyword)
     }
 }
@@ -425,7 +429,10 @@ mod tests {
         fixtures.push(sources(&[("error/bad.json", r#"{"code": 1, "message": "", "data": null}"#)]).remove(0));
         let err = Contract::from_sources("s", Source::embedded("schemas"), "f", fixtures).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with("dir/error/bad.json: does not match schema error: /code:"), "{msg}");
+        assert!(
+            msg.starts_with("dir/error/bad.json: does not match schema error: /code:"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -433,7 +440,10 @@ mod tests {
         let mut fixtures = Source::embedded("fixtures");
         fixtures.push(sources(&[("error/bad.json", "{\n  \"code\": \"x\",,\n}")]).remove(0));
         let err = Contract::from_sources("s", Source::embedded("schemas"), "f", fixtures).unwrap_err();
-        assert!(err.to_string().starts_with("dir/error/bad.json:2:15: not valid JSON"), "{err}");
+        assert!(
+            err.to_string().starts_with("dir/error/bad.json:2:15: not valid JSON"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -23,7 +23,10 @@ pub fn locate(text: &str, pointer: &str) -> Option<Position> {
             .map(|t| t.replace("~1", "/").replace("~0", "~"))
             .collect()
     };
-    let mut scanner = Scanner { text: text.as_bytes(), at: 0 };
+    let mut scanner = Scanner {
+        text: text.as_bytes(),
+        at: 0,
+    };
     let offset = scanner.find(&tokens)?;
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;

@@ -5,7 +5,12 @@
 //! [`render`] → bytes. [`contract`] holds the documented schemas and examples.
 
 pub mod artifact;
+pub mod cli;
+pub mod clock;
 pub mod contract;
 pub mod jsonpos;
 pub mod lifecycle;
+pub mod render;
 pub mod scenarios;
+pub mod server;
+pub mod tasks;

@@ -249,16 +249,38 @@ impl Scenario {
             match (phase.is_terminal(), step.span, i == last) {
                 (true, Span::Terminal, true) | (false, Span::For(_) | Span::Polls(_), false) => {}
                 (true, Span::Terminal, false) => {
-                    return Err(step_error(i, "status", format!("{} is terminal, so it must be the last step", step.status)))
+                    return Err(step_error(
+                        i,
+                        "status",
+                        format!("{} is terminal, so it must be the last step", step.status),
+                    ))
                 }
                 (true, _, _) => {
-                    return Err(step_error(i, "", format!("{} is terminal: it lasts forever, so it takes neither `for` nor `polls`", step.status)))
+                    return Err(step_error(
+                        i,
+                        "",
+                        format!(
+                            "{} is terminal: it lasts forever, so it takes neither `for` nor `polls`",
+                            step.status
+                        ),
+                    ))
                 }
                 (false, Span::Terminal, _) => {
-                    return Err(step_error(i, "", format!("{} is not terminal: give it `for` (a duration) or `polls` (a count)", step.status)))
+                    return Err(step_error(
+                        i,
+                        "",
+                        format!(
+                            "{} is not terminal: give it `for` (a duration) or `polls` (a count)",
+                            step.status
+                        ),
+                    ))
                 }
                 (false, _, true) => {
-                    return Err(step_error(i, "status", format!("the last step must be SUCCESS or FAILURE, not {}", step.status)))
+                    return Err(step_error(
+                        i,
+                        "status",
+                        format!("the last step must be SUCCESS or FAILURE, not {}", step.status),
+                    ))
                 }
             }
             match step.span {
@@ -268,10 +290,18 @@ impl Scenario {
             }
             let (from, to) = step.progress;
             if from > to || to > 100 {
-                return Err(step_error(i, "progress", format!("progress must rise within 0..100, got {from}..{to}")));
+                return Err(step_error(
+                    i,
+                    "progress",
+                    format!("progress must rise within 0..100, got {from}..{to}"),
+                ));
             }
             if phase.is_terminal() && (from, to) != (100, 100) {
-                return Err(step_error(i, "progress", format!("{} shows 100%, got {from}%", step.status)));
+                return Err(step_error(
+                    i,
+                    "progress",
+                    format!("{} shows 100%, got {from}%", step.status),
+                ));
             }
             if !phase.is_terminal() && to > 99 {
                 return Err(step_error(i, "progress", "only SUCCESS and FAILURE show 100%"));
@@ -280,11 +310,19 @@ impl Scenario {
                 && step.fail_reason.as_deref().unwrap_or("").is_empty()
                 && step.base_resp.status_code == 0
             {
-                return Err(step_error(i, "fail_reason", "a FAILURE needs a fail_reason or a non-zero base_resp.status_code"));
+                return Err(step_error(
+                    i,
+                    "fail_reason",
+                    "a FAILURE needs a fail_reason or a non-zero base_resp.status_code",
+                ));
             }
             if let Some(prev) = previous {
                 if step.status < prev.status {
-                    return Err(step_error(i, "status", format!("status goes backwards: {} after {}", step.status, prev.status)));
+                    return Err(step_error(
+                        i,
+                        "status",
+                        format!("status goes backwards: {} after {}", step.status, prev.status),
+                    ));
                 }
                 if from < prev.progress.1 {
                     return Err(step_error(
@@ -316,7 +354,11 @@ impl Scenario {
             .steps
             .iter()
             .map(|s| Step {
-                span: if s.span == Span::Terminal { Span::Terminal } else { Span::Polls(1) },
+                span: if s.span == Span::Terminal {
+                    Span::Terminal
+                } else {
+                    Span::Polls(1)
+                },
                 ..s.clone()
             })
             .collect();
@@ -449,7 +491,10 @@ mod tests {
         assert_eq!(s.at(secs(0.0), 0).step.status, GatewayStatus::Queued);
         assert_eq!(s.at(secs(1.9), 0).progress, 20);
         let m = s.at(secs(2.0), 0);
-        assert_eq!((m.step.status, m.progress, m.entered), (GatewayStatus::InProgress, 30, secs(2.0)));
+        assert_eq!(
+            (m.step.status, m.progress, m.entered),
+            (GatewayStatus::InProgress, 30, secs(2.0))
+        );
         assert_eq!(s.at(secs(5.5), 0).progress, 65);
         assert_eq!(s.at(secs(8.99), 0).progress, 99);
         let done = s.at(secs(9.0), 0);

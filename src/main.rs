@@ -1,1 +1,40 @@
-fn main() {}
+//! The `minimax-mock` binary: parses flags, dispatches, maps errors to exit codes.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser;
+use minimax_mock::cli::{describe, Cli, Command, ServeArgs};
+use minimax_mock::server;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(&args),
+        Command::Scenarios(args) => args.catalog().map(|c| print!("{}", describe(&c))).map_err(Into::into),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("minimax-mock: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let config = args.config()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let (host, port) = (config.host.clone(), config.port);
+        let bound = server::bind(config)
+            .await
+            .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "minimax-mock listening on {}", bound.url())?;
+        stdout.flush()?;
+        drop(stdout);
+        bound.serve(server::shutdown_signal()).await;
+        Ok(())
+    })
+}

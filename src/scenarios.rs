@@ -12,7 +12,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::jsonpos;
-use crate::lifecycle::{parse_duration, BaseResp, GatewayStatus, MinimaxStatus, Phase, Scenario, Span, Step, StepError};
+use crate::lifecycle::{
+    parse_duration, BaseResp, GatewayStatus, MinimaxStatus, Phase, Scenario, Span, Step, StepError,
+};
 
 /// The scenario tasks get when nothing else is asked for.
 pub const DEFAULT_SCENARIO: &str = "success";
@@ -97,12 +99,19 @@ impl StepSpec {
     /// Turns the written step into a [`Step`]; the error's pointer is relative to the step.
     pub fn build(&self) -> Result<Step, StepError> {
         let err = |field: &str, reason: String| StepError {
-            pointer: if field.is_empty() { String::new() } else { format!("/{field}") },
+            pointer: if field.is_empty() {
+                String::new()
+            } else {
+                format!("/{field}")
+            },
             reason,
         };
         let status = match (self.status, self.phase) {
             (Some(status), Some(phase)) if status.phase() != phase => {
-                return Err(err("phase", format!("phase {phase:?} does not go with status {status}")))
+                return Err(err(
+                    "phase",
+                    format!("phase {phase:?} does not go with status {status}"),
+                ))
             }
             (Some(status), _) => status,
             (None, Some(phase)) => GatewayStatus::for_phase(phase),
@@ -192,7 +201,13 @@ pub fn builtin() -> Vec<Scenario> {
     let success = build("success", success_steps(1.0));
     let fail = build(
         "fail",
-        vec![step(NotStart, 1.0), step(Submitted, 1.0), step(Queued, 2.0), processing, failure],
+        vec![
+            step(NotStart, 1.0),
+            step(Submitted, 1.0),
+            step(Queued, 2.0),
+            processing,
+            failure,
+        ],
     );
     vec![
         success.poll_driven("success-polls"),
@@ -238,7 +253,9 @@ impl Catalog {
     /// Parses a scenarios file (`path` only names it in errors). Pure.
     pub fn from_text(path: &str, text: &str) -> Result<Self, ScenarioFileError> {
         let invalid = |pointer: String, reason: String, at: Option<jsonpos::Position>| {
-            let at = at.or_else(|| jsonpos::locate(text, &pointer)).unwrap_or(jsonpos::Position { line: 1, column: 1 });
+            let at = at
+                .or_else(|| jsonpos::locate(text, &pointer))
+                .unwrap_or(jsonpos::Position { line: 1, column: 1 });
             ScenarioFileError::Invalid {
                 path: path.to_owned(),
                 line: at.line,
@@ -267,20 +284,28 @@ impl Catalog {
 
         let mut catalog = Self::builtin();
         for (name, scenario) in &spec.scenarios {
-            let built = scenario.build(name).map_err(|e| {
-                invalid(format!("/scenarios/{}{}", escape(name), e.pointer), e.reason, None)
-            })?;
+            let built = scenario
+                .build(name)
+                .map_err(|e| invalid(format!("/scenarios/{}{}", escape(name), e.pointer), e.reason, None))?;
             catalog.scenarios.insert(name.clone(), Arc::new(built));
         }
         let known = |catalog: &Self, name: &str| {
             catalog.get(name).cloned().ok_or_else(|| {
-                format!("unknown scenario {name:?}; known: {}", catalog.names().collect::<Vec<_>>().join(", "))
+                format!(
+                    "unknown scenario {name:?}; known: {}",
+                    catalog.names().collect::<Vec<_>>().join(", ")
+                )
             })
         };
         for (i, rule) in spec.rules.iter().enumerate() {
-            let scenario = known(&catalog, &rule.scenario).map_err(|r| invalid(format!("/rules/{i}/scenario"), r, None))?;
+            let scenario =
+                known(&catalog, &rule.scenario).map_err(|r| invalid(format!("/rules/{i}/scenario"), r, None))?;
             if rule.task_id.is_empty() {
-                return Err(invalid(format!("/rules/{i}/task_id"), "the pattern is empty".to_owned(), None));
+                return Err(invalid(
+                    format!("/rules/{i}/task_id"),
+                    "the pattern is empty".to_owned(),
+                    None,
+                ));
             }
             catalog.rules.push((rule.task_id.clone(), scenario));
         }
@@ -368,12 +393,18 @@ mod tests {
     fn builtins_exist_and_success_takes_about_ten_seconds() {
         let c = Catalog::builtin();
         let names: Vec<_> = c.names().collect();
-        assert_eq!(names, ["fail", "fail-polls", "instant", "slow", "success", "success-polls"]);
+        assert_eq!(
+            names,
+            ["fail", "fail-polls", "instant", "slow", "success", "success-polls"]
+        );
         assert_eq!(c.default_scenario().name(), "success");
         assert_eq!(c.get("success").unwrap().total_time(), Duration::from_secs(10));
         let fail = c.get("fail").unwrap();
         let last = fail.steps().last().unwrap();
-        assert_eq!((last.status, last.minimax), (GatewayStatus::Failure, MinimaxStatus::Fail));
+        assert_eq!(
+            (last.status, last.minimax),
+            (GatewayStatus::Failure, MinimaxStatus::Fail)
+        );
         assert_eq!(last.fail_reason.as_deref(), Some(last.base_resp.status_msg.as_str()));
     }
 
@@ -418,10 +449,15 @@ mod tests {
             "s.json:1:42: /rules/0/scenario: unknown scenario \"nope\"; known: fail, fail-polls, instant, slow, success, success-polls"
         );
         let unknown = error("{\"scenario\": {}}");
-        assert!(unknown.starts_with("s.json:1:11: /scenario: unknown field `scenario`"), "{unknown}");
+        assert!(
+            unknown.starts_with("s.json:1:11: /scenario: unknown field `scenario`"),
+            "{unknown}"
+        );
         assert!(error("{} x").starts_with("s.json:1:4: /: trailing characters"));
-        assert!(error("{\"scenarios\": {\"x\": {\"steps\": [{\"status\": \"QUEUED\", \"for\": \"soon\"}]}}}")
-            .contains("/scenarios/x/steps/0/for: \"soon\" is not a duration"));
+        assert!(
+            error("{\"scenarios\": {\"x\": {\"steps\": [{\"status\": \"QUEUED\", \"for\": \"soon\"}]}}}")
+                .contains("/scenarios/x/steps/0/for: \"soon\" is not a duration")
+        );
     }
 
     #[test]

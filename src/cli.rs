@@ -1,0 +1,138 @@
+//! Command-line flags, and turning them into a server [`Config`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::clock::Clock;
+use crate::contract::{Contract, ContractError};
+use crate::lifecycle::Span;
+use crate::scenarios::{Catalog, ScenarioFileError};
+use crate::server::{Config, DEFAULT_MAX_BODY};
+
+/// Mock server and contract checker for MiniMax (Hailuo) video generation behind API gateways.
+#[derive(Debug, Parser)]
+#[command(name = "minimax-mock", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the video-task API with scripted task lifecycles.
+    Serve(ServeArgs),
+    /// List the scenarios (built in, and from --scenarios) with their steps.
+    Scenarios(ScenariosArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on; 0 picks a free port (the ready line tells which).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Read the JSON Schemas from DIR instead of the built-in copies.
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
+    /// Read the example fixtures from DIR instead of the built-in copies.
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
+    #[command(flatten)]
+    pub scenarios: ScenariosArgs,
+    /// Seed of the generated data: the same seed and task id give the same bytes.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Start the mock clock at this Unix time (seconds) instead of now.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub epoch: Option<u64>,
+    /// Keep the mock clock still: time-driven steps do not move by themselves.
+    #[arg(long)]
+    pub frozen: bool,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BODY)]
+    pub max_body: usize,
+    /// Base URL of download links (default: http://HOST:PORT as bound).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Do not log a line per request on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScenariosArgs {
+    /// Add scenarios and task-id rules from a JSON file (see README).
+    #[arg(long = "scenarios", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// Why `serve` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Contract(#[from] ContractError),
+    #[error(transparent)]
+    Scenarios(#[from] ScenarioFileError),
+}
+
+impl ScenariosArgs {
+    pub fn catalog(&self) -> Result<Catalog, ScenarioFileError> {
+        match &self.file {
+            Some(path) => Catalog::from_file(path),
+            None => Ok(Catalog::builtin()),
+        }
+    }
+}
+
+impl ServeArgs {
+    /// Loads and checks everything the flags name; nothing is served if any of it is bad.
+    pub fn config(&self) -> Result<Config, StartError> {
+        let contract = Contract::load(self.schemas.as_deref(), self.fixtures.as_deref())?;
+        let catalog = self.scenarios.catalog()?;
+        Ok(Config {
+            host: self.host.clone(),
+            port: self.port,
+            contract: Arc::new(contract),
+            catalog,
+            clock: Clock::new(self.epoch.map(|s| s * 1000), self.frozen),
+            seed: self.seed,
+            max_body: self.max_body,
+            quiet: self.quiet,
+            public_url: self.public_url.clone(),
+        })
+    }
+}
+
+/// A readable listing of the catalog, one scenario a block.
+pub fn describe(catalog: &Catalog) -> String {
+    let mut out = String::new();
+    let default = catalog.default_scenario().name();
+    for scenario in catalog.scenarios() {
+        let mark = if scenario.name() == default { " (default)" } else { "" };
+        out.push_str(&format!("{}{mark}\n", scenario.name()));
+        for step in scenario.steps() {
+            let span = match step.span {
+                Span::For(d) => format!("for {:?}", d),
+                Span::Polls(n) => format!("for {n} poll{}", if n == 1 { "" } else { "s" }),
+                Span::Terminal => "terminal".to_owned(),
+            };
+            let (from, to) = step.progress;
+            let progress = if from == to {
+                format!("{from}%")
+            } else {
+                format!("{from}%..{to}%")
+            };
+            out.push_str(&format!(
+                "  {:<12} {:<10} {:<9} {span}\n",
+                step.status.as_str(),
+                step.minimax.as_str(),
+                progress
+            ));
+        }
+    }
+    out
+}

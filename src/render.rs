@@ -1,0 +1,322 @@
+//! Task state → the gateway's wire bytes. Pure: no clock, no store, no I/O.
+//!
+//! Field order follows the documentation; the output is compact JSON as the
+//! gateway (Go's encoding/json) writes it. The documented quirks are kept:
+//! on SUCCESS `fail_reason` holds the file id, and `file.file_id` is an
+//! integer while `data.file_id` is a string.
+
+use serde::ser::{Serialize, Serializer};
+
+use crate::artifact::{utc_date, Artifact};
+use crate::clock::UnixMillis;
+use crate::lifecycle::{BaseResp, Moment, Phase};
+
+/// How long a download link stays valid: about 9 hours, as MiniMax's do.
+pub const LINK_LIFETIME_SECS: u64 = 32_400;
+
+/// Everything the query response shows about one task at one instant.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskView<'a> {
+    pub task_id: &'a str,
+    pub submitted_at: UnixMillis,
+    pub moment: Moment<'a>,
+    pub artifact: &'a Artifact,
+    /// Where download links point: the mock itself, so the video downloads.
+    pub base_url: &'a str,
+}
+
+/// Unix seconds of an offset from submission.
+fn unix_secs(submitted_at: UnixMillis, offset: std::time::Duration) -> u64 {
+    (submitted_at + offset.as_millis() as u64) / 1000
+}
+
+impl TaskView<'_> {
+    pub fn submit_time(&self) -> u64 {
+        self.submitted_at / 1000
+    }
+
+    pub fn start_time(&self) -> u64 {
+        self.moment
+            .processing_started
+            .map_or(0, |at| unix_secs(self.submitted_at, at))
+    }
+
+    pub fn finish_time(&self) -> u64 {
+        self.moment.finished().map_or(0, |at| unix_secs(self.submitted_at, at))
+    }
+
+    /// The path (after the base URL) the video is served at; `backup` for the second link.
+    pub fn download_path(&self, backup: bool) -> String {
+        download_path(self.artifact, self.finish_time(), backup)
+    }
+}
+
+/// The object path of a task's video, shaped like MiniMax's bucket keys.
+pub fn download_path(artifact: &Artifact, finish_time: u64, backup: bool) -> String {
+    let created = finish_time + artifact.created_delay;
+    let which = usize::from(backup);
+    format!(
+        "/{}inference_output%2Fvideo%2F{}%2F{}%2F{}?Expires={}&OSSAccessKeyId={}&Signature={}",
+        if backup { "backup/" } else { "" },
+        utc_date(created as i64),
+        artifact.object_id,
+        artifact.filename,
+        created + LINK_LIFETIME_SECS,
+        artifact.access_key[which],
+        percent_encode(&artifact.signature[which]),
+    )
+}
+
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `"NN%"` without allocating.
+struct Percent(u8);
+
+impl Serialize for Percent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}%", self.0))
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Envelope<'a, T> {
+    code: &'a str,
+    message: &'a str,
+    data: T,
+}
+
+#[derive(serde::Serialize)]
+struct TaskDto<'a> {
+    task_id: &'a str,
+    action: &'a str,
+    status: &'a str,
+    fail_reason: &'a str,
+    submit_time: u64,
+    start_time: u64,
+    finish_time: u64,
+    progress: Percent,
+    data: Upstream<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct Upstream<'a> {
+    file: File<'a>,
+    status: &'a str,
+    file_id: &'a str,
+    task_id: &'a str,
+    base_resp: DocumentedBaseResp<'a>,
+    video_width: u32,
+    video_height: u32,
+}
+
+#[derive(serde::Serialize)]
+struct File<'a> {
+    bytes: u64,
+    file_id: u64,
+    purpose: &'a str,
+    filename: &'a str,
+    created_at: u64,
+    download_url: String,
+    backup_download_url: String,
+}
+
+/// `base_resp` in the documented member order (`status_msg` first).
+#[derive(serde::Serialize)]
+struct DocumentedBaseResp<'a> {
+    status_msg: &'a str,
+    status_code: i64,
+}
+
+impl<'a> From<&'a BaseResp> for DocumentedBaseResp<'a> {
+    fn from(b: &'a BaseResp) -> Self {
+        Self {
+            status_msg: &b.status_msg,
+            status_code: b.status_code,
+        }
+    }
+}
+
+/// The query response body for `view`.
+pub fn query_response(view: &TaskView<'_>) -> Vec<u8> {
+    let step = view.moment.step;
+    let succeeded = view.moment.phase() == Phase::Success;
+    let artifact = view.artifact;
+    let finish_time = view.finish_time();
+    let file = if succeeded {
+        File {
+            bytes: artifact.bytes,
+            file_id: artifact.file_id,
+            purpose: "video_generation",
+            filename: artifact.filename,
+            created_at: finish_time + artifact.created_delay,
+            download_url: format!("{}{}", view.base_url, download_path(artifact, finish_time, false)),
+            backup_download_url: format!("{}{}", view.base_url, download_path(artifact, finish_time, true)),
+        }
+    } else {
+        // The schema requires `file` at every step; before success it is empty.
+        File {
+            bytes: 0,
+            file_id: 0,
+            purpose: "video_generation",
+            filename: "",
+            created_at: 0,
+            download_url: String::new(),
+            backup_download_url: String::new(),
+        }
+    };
+    let fail_reason = match view.moment.phase() {
+        Phase::Success => artifact.file_id_text.as_str(),
+        Phase::Fail => step.fail_reason.as_deref().unwrap_or(&step.base_resp.status_msg),
+        _ => step.fail_reason.as_deref().unwrap_or(""),
+    };
+    let (width, height) = if succeeded {
+        (artifact.resolution.width, artifact.resolution.height)
+    } else {
+        (0, 0)
+    };
+    let body = Envelope {
+        code: "success",
+        message: "",
+        data: TaskDto {
+            task_id: view.task_id,
+            action: "video_generation",
+            status: step.status.as_str(),
+            fail_reason,
+            submit_time: view.submit_time(),
+            start_time: view.start_time(),
+            finish_time,
+            progress: Percent(view.moment.progress),
+            data: Upstream {
+                file,
+                status: step.minimax.as_str(),
+                file_id: if succeeded { &artifact.file_id_text } else { "" },
+                task_id: view.task_id,
+                base_resp: (&step.base_resp).into(),
+                video_width: width,
+                video_height: height,
+            },
+        },
+    };
+    to_vec(&body)
+}
+
+/// The gateway's error envelope: `{"code":..,"message":..,"data":null}`.
+pub fn error(code: &str, message: &str) -> Vec<u8> {
+    to_vec(&Envelope {
+        code,
+        message,
+        data: (),
+    })
+}
+
+/// The submit response, MiniMax's own shape.
+pub fn submit_response(task_id: &str, base_resp: &BaseResp) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Submit<'a> {
+        task_id: &'a str,
+        base_resp: &'a BaseResp,
+    }
+    to_vec(&Submit { task_id, base_resp })
+}
+
+fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut out, value).expect("plain structs always serialize");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::Resolution;
+    use crate::contract::Contract;
+    use crate::scenarios::Catalog;
+    use std::time::Duration;
+
+    const SUBMITTED: UnixMillis = 1_756_453_472_000;
+
+    fn render(scenario: &str, elapsed: Duration, polls: u64) -> serde_json::Value {
+        let catalog = Catalog::builtin();
+        let scenario = catalog.get(scenario).unwrap();
+        let artifact = Artifact::generate(0, "42", Resolution::from_label("768P").unwrap(), 6);
+        let view = TaskView {
+            task_id: "42",
+            submitted_at: SUBMITTED,
+            moment: scenario.at(elapsed, polls),
+            artifact: &artifact,
+            base_url: "http://127.0.0.1:8080",
+        };
+        serde_json::from_slice(&query_response(&view)).unwrap()
+    }
+
+    #[test]
+    fn success_shows_the_documented_quirks() {
+        let v = render("success", Duration::from_secs(60), 0);
+        let d = &v["data"];
+        assert_eq!(d["status"], "SUCCESS");
+        assert_eq!(d["progress"], "100%");
+        assert_eq!(d["fail_reason"], d["data"]["file_id"]);
+        assert!(d["data"]["file"]["file_id"].is_u64());
+        assert!(d["data"]["file_id"].is_string());
+        assert_eq!(
+            (d["data"]["video_width"].as_u64(), d["data"]["video_height"].as_u64()),
+            (Some(1366), Some(768))
+        );
+        assert_eq!(d["submit_time"], 1_756_453_472);
+        assert_eq!(d["start_time"], 1_756_453_476);
+        assert_eq!(d["finish_time"], 1_756_453_482);
+        let url = d["data"]["file"]["download_url"].as_str().unwrap();
+        assert!(
+            url.starts_with("http://127.0.0.1:8080/inference_output%2Fvideo%2F2025-08-29%2F"),
+            "{url}"
+        );
+    }
+
+    #[test]
+    fn every_step_of_every_builtin_validates() {
+        let contract = Contract::embedded().unwrap();
+        for scenario in Catalog::builtin().scenarios() {
+            for polls in 0..8 {
+                for ms in (0..200_000).step_by(500) {
+                    let v = render(scenario.name(), Duration::from_millis(ms), polls);
+                    let violations = contract.query_response().violations(&v);
+                    assert!(
+                        violations.is_empty(),
+                        "{} at {ms} ms, poll {polls}: {violations:?}",
+                        scenario.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn failure_carries_the_reason_and_minimax_fail() {
+        let v = render("fail", Duration::from_secs(60), 0);
+        assert_eq!(v["data"]["status"], "FAILURE");
+        assert_eq!(v["data"]["data"]["status"], "Fail");
+        assert_eq!(v["data"]["data"]["base_resp"]["status_code"], 1027);
+        assert_eq!(v["data"]["fail_reason"], v["data"]["data"]["base_resp"]["status_msg"]);
+    }
+
+    #[test]
+    fn errors_and_submit_have_their_shapes() {
+        assert_eq!(
+            error("task_not_exist", "task_not_exist"),
+            br#"{"code":"task_not_exist","message":"task_not_exist","data":null}"#
+        );
+        assert_eq!(
+            submit_response("1", &BaseResp::success()),
+            br#"{"task_id":"1","base_resp":{"status_code":0,"status_msg":"success"}}"#
+        );
+    }
+}

@@ -1,0 +1,513 @@
+//! The HTTP server: routes, the gateway's error envelopes, CORS, body
+//! limits, request logs and graceful shutdown.
+//!
+//! One `service_fn` matches the path, then the method; handlers are plain
+//! functions from request parts to a response. Shared state is one `Arc<App>`
+//! whose locks are never held across an `.await`.
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use crate::artifact::Resolution;
+use crate::clock::Clock;
+use crate::contract::{Contract, DOCUMENTED_TASK_ID};
+use crate::lifecycle::BaseResp;
+use crate::render;
+use crate::scenarios::Catalog;
+use crate::tasks::{self, TaskStore};
+
+/// The query endpoint.
+pub const QUERY_PATH: &str = "/minimax/v1/query/video_generation";
+/// The submit endpoint.
+pub const SUBMIT_PATH: &str = "/minimax/v1/video_generation";
+/// MiniMax's status code for invalid parameters.
+pub const INVALID_PARAMS: i64 = 2013;
+/// Default request body limit.
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+const TASK_NOT_EXIST: &[u8] = br#"{"code":"task_not_exist","message":"task_not_exist","data":null}"#;
+const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
+const EXPOSED: HeaderValue = HeaderValue::from_static("retry-after");
+const ALLOWED_HEADERS: HeaderValue = HeaderValue::from_static("authorization, content-type, prefer");
+const HOW_LONG_TO_FINISH: Duration = Duration::from_secs(10);
+
+/// What the server needs to run; built by the binary or by tests.
+#[derive(Debug)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub contract: Arc<Contract>,
+    pub catalog: Catalog,
+    pub clock: Clock,
+    pub seed: u64,
+    pub max_body: usize,
+    pub quiet: bool,
+    /// Base of download links; default `http://HOST:PORT` as bound.
+    pub public_url: Option<String>,
+}
+
+impl Config {
+    /// Built-in contract and scenarios, a running system clock, port 0, quiet.
+    pub fn for_tests() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 0,
+            contract: Arc::new(Contract::embedded().expect("the built-in contract is valid")),
+            catalog: Catalog::builtin(),
+            clock: Clock::new(None, false),
+            seed: 0,
+            max_body: DEFAULT_MAX_BODY,
+            quiet: true,
+            public_url: None,
+        }
+    }
+}
+
+/// The state every request sees.
+#[derive(Debug)]
+pub struct App {
+    pub contract: Arc<Contract>,
+    pub catalog: Catalog,
+    pub clock: Clock,
+    pub tasks: TaskStore,
+    pub base_url: String,
+    pub max_body: usize,
+    pub quiet: bool,
+}
+
+/// A bound, not yet serving, server: the address is known before the first request.
+pub struct Bound {
+    listener: TcpListener,
+    app: Arc<App>,
+}
+
+/// Binds the listening socket (port 0 picks a free port).
+pub async fn bind(config: Config) -> std::io::Result<Bound> {
+    let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
+    let addr = listener.local_addr()?;
+    let base_url = config
+        .public_url
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("http://{}", display_addr(addr)));
+    let app = Arc::new(App {
+        contract: config.contract,
+        catalog: config.catalog,
+        clock: config.clock,
+        tasks: TaskStore::new(config.seed),
+        base_url,
+        max_body: config.max_body,
+        quiet: config.quiet,
+    });
+    Ok(Bound { listener, app })
+}
+
+fn display_addr(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V6(v6) => format!("[{}]:{}", v6.ip(), v6.port()),
+        SocketAddr::V4(v4) => v4.to_string(),
+    }
+}
+
+impl Bound {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// `http://HOST:PORT` as bound.
+    pub fn url(&self) -> String {
+        format!("http://{}", display_addr(self.local_addr()))
+    }
+
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets the
+    /// requests in flight finish (for at most 10 s).
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        let Bound { listener, app } = self;
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let stream = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: keep serving the others.
+                        log_line(&app, format_args!("accept failed: {e}"));
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let app = app.clone();
+            let service = hyper::service::service_fn(move |req| handle(app.clone(), req));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+        }
+        drop(listener);
+        let _ = tokio::time::timeout(HOW_LONG_TO_FINISH, graceful.shutdown()).await;
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+type Reply = Response<Full<Bytes>>;
+
+/// What a request is about, for the log line.
+struct Outcome {
+    reply: Reply,
+    task_id: Option<String>,
+}
+
+impl From<Reply> for Outcome {
+    fn from(reply: Reply) -> Self {
+        Self { reply, task_id: None }
+    }
+}
+
+async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let outcome = route(&app, req).await;
+    let mut reply = outcome.reply;
+    let headers = reply.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
+    if !app.quiet {
+        let task = outcome
+            .task_id
+            .as_deref()
+            .map(|t| format!(" task_id={t}"))
+            .unwrap_or_default();
+        log_line(
+            &app,
+            format_args!(
+                "{method} {path}{task} {} {:.2}ms",
+                reply.status().as_u16(),
+                started.elapsed().as_secs_f64() * 1000.0
+            ),
+        );
+    }
+    Ok(reply)
+}
+
+fn log_line(app: &App, line: std::fmt::Arguments<'_>) {
+    if app.quiet {
+        return;
+    }
+    // One write per line, so lines from both workers never interleave.
+    let line = format!("{line}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+async fn route(app: &App, req: Request<Incoming>) -> Outcome {
+    let path = req.uri().path();
+    let allowed: &'static str = match path {
+        QUERY_PATH => "GET, HEAD, OPTIONS",
+        SUBMIT_PATH => "POST, OPTIONS",
+        p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => "GET, HEAD, OPTIONS",
+        _ => {
+            let message = format!("no route for {} {path}", req.method());
+            return json(StatusCode::NOT_FOUND, render::error("not_found", &message)).into();
+        }
+    };
+    match (path, req.method()) {
+        (_, &Method::OPTIONS) => preflight(allowed, req.headers()).into(),
+        (QUERY_PATH, &Method::GET | &Method::HEAD) => query(app, req.uri().query()),
+        (SUBMIT_PATH, &Method::POST) => submit(app, req).await,
+        (_, &Method::GET | &Method::HEAD) => video(),
+        (_, method) => {
+            let message = format!("method {method} is not allowed on {path}; allowed: {allowed}");
+            let mut reply = json(
+                StatusCode::METHOD_NOT_ALLOWED,
+                render::error("method_not_allowed", &message),
+            );
+            reply
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allowed));
+            reply.into()
+        }
+    }
+}
+
+fn json(status: StatusCode, body: impl Into<Bytes>) -> Reply {
+    let mut reply = Response::new(Full::new(body.into()));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(header::CONTENT_TYPE, JSON);
+    reply
+}
+
+fn preflight(allowed: &'static str, headers: &HeaderMap) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::new()));
+    *reply.status_mut() = StatusCode::NO_CONTENT;
+    let h = reply.headers_mut();
+    h.insert(header::ALLOW, HeaderValue::from_static(allowed));
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(allowed));
+    let requested = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        requested.unwrap_or(ALLOWED_HEADERS),
+    );
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    reply
+}
+
+/// `GET /minimax/v1/query/video_generation?task_id=ID`.
+fn query(app: &App, query: Option<&str>) -> Outcome {
+    let task_id = query.and_then(|q| query_param(q, "task_id")).unwrap_or_default();
+    let not_found = |task_id: &str| Outcome {
+        reply: json(StatusCode::BAD_REQUEST, Bytes::from_static(TASK_NOT_EXIST)),
+        task_id: Some(task_id.to_owned()),
+    };
+    if task_id.is_empty() {
+        return not_found("");
+    }
+    if task_id == DOCUMENTED_TASK_ID {
+        return Outcome {
+            reply: json(StatusCode::OK, app.contract.documented_example().clone()),
+            task_id: Some(task_id.into_owned()),
+        };
+    }
+    let now = app.clock.now();
+    let task = match app.tasks.get(&task_id) {
+        Some(task) => task,
+        // A task id that a scenarios-file rule names exists from its first query on.
+        None => match app.catalog.rule_for(&task_id) {
+            Some(scenario) => app.tasks.get_or_create(&task_id, scenario, now),
+            None => return not_found(&task_id),
+        },
+    };
+    let polls = task.poll();
+    let body = render::query_response(&task.view(now, polls, &app.base_url));
+    Outcome {
+        reply: json(StatusCode::OK, body),
+        task_id: Some(task_id.into_owned()),
+    }
+}
+
+/// `POST /minimax/v1/video_generation`.
+async fn submit(app: &App, req: Request<Incoming>) -> Outcome {
+    let invalid = |status: StatusCode, message: String| -> Outcome {
+        json(
+            status,
+            render::submit_response(
+                "",
+                &BaseResp {
+                    status_code: INVALID_PARAMS,
+                    status_msg: message,
+                },
+            ),
+        )
+        .into()
+    };
+    let scenario = match preferred_scenario(req.headers()) {
+        None => None,
+        Some(name) => match app.catalog.get(name) {
+            Some(s) => Some(s.clone()),
+            None => {
+                let known = app.catalog.names().collect::<Vec<_>>().join(", ");
+                let message = format!("unknown scenario {name:?} in the Prefer header; known: {known}");
+                return json(StatusCode::BAD_REQUEST, render::error("invalid_request", &message)).into();
+            }
+        },
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > app.max_body as u64) {
+        return too_large(app.max_body);
+    }
+    let body = match Limited::new(req.into_body(), app.max_body).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => return too_large(app.max_body),
+        Err(e) => {
+            return invalid(
+                StatusCode::BAD_REQUEST,
+                format!("invalid params, cannot read the body: {e}"),
+            )
+        }
+    };
+    let doc: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let message = format!(
+                "invalid params, body is not JSON: {} at line {} column {}",
+                crate::contract::strip_position(&e.to_string()),
+                e.line(),
+                e.column()
+            );
+            return invalid(StatusCode::BAD_REQUEST, message);
+        }
+    };
+    if let Some(v) = app.contract.submit_request().violations(&doc).into_iter().next() {
+        let field = v.pointer.trim_start_matches('/').replace('/', ".");
+        let field = if field.is_empty() { "body".to_owned() } else { field };
+        let model = doc.get("model").and_then(|m| m.as_str());
+        let context = match (v.keyword.as_str(), model) {
+            ("const" | "enum", Some(model)) if field != "model" => format!(" (for model {model})"),
+            _ => String::new(),
+        };
+        return invalid(
+            StatusCode::BAD_REQUEST,
+            format!("invalid params, {field}: {}{context}", v.message),
+        );
+    }
+    let model = doc["model"].as_str().unwrap_or_default();
+    let label = doc
+        .get("resolution")
+        .and_then(|r| r.as_str())
+        .unwrap_or_else(|| Resolution::default_for_model(model));
+    let request = tasks::Request {
+        resolution: Resolution::from_label(label).expect("the schema allows only known resolutions"),
+        duration_s: doc.get("duration").and_then(|d| d.as_u64()).unwrap_or(6) as u32,
+    };
+    let task = app.tasks.submit(
+        |id| {
+            scenario
+                .or_else(|| app.catalog.rule_for(id).cloned())
+                .unwrap_or_else(|| app.catalog.default_scenario().clone())
+        },
+        app.clock.now(),
+        request,
+    );
+    Outcome {
+        reply: json(StatusCode::OK, render::submit_response(&task.id, &BaseResp::success())),
+        task_id: Some(task.id.clone()),
+    }
+}
+
+fn too_large(limit: usize) -> Outcome {
+    let message = format!("request body is larger than the limit of {limit} bytes");
+    json(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        render::error("request_too_large", &message),
+    )
+    .into()
+}
+
+/// `scenario=NAME` from `Prefer` headers (RFC 7240: comma-separated preferences).
+fn preferred_scenario(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .find_map(|pref| {
+            let (key, value) = pref.split_once('=')?;
+            (key.trim().eq_ignore_ascii_case("scenario")).then(|| value.trim().trim_matches('"'))
+        })
+}
+
+/// A download link of a finished task: the video itself is not part of
+/// this release, so the link answers with a clear error rather than 404.
+fn video() -> Outcome {
+    json(
+        StatusCode::NOT_IMPLEMENTED,
+        render::error("not_implemented", "the mock does not serve video bytes yet"),
+    )
+    .into()
+}
+
+/// The first value of `name` in a query string, percent-decoded.
+pub fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(key) == name).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(text: &str) -> Cow<'_, str> {
+    if !text.contains(['%', '+']) {
+        return Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_are_decoded() {
+        assert_eq!(query_param("task_id=42", "task_id").as_deref(), Some("42"));
+        assert_eq!(query_param("a=1&task_id=a%2Fb+c", "task_id").as_deref(), Some("a/b c"));
+        assert_eq!(query_param("task_id", "task_id").as_deref(), Some(""));
+        assert_eq!(query_param("task_id=%zz%4", "task_id").as_deref(), Some("%zz%4"));
+        assert_eq!(query_param("other=1", "task_id"), None);
+    }
+
+    #[test]
+    fn prefer_header_names_the_scenario() {
+        let mut h = HeaderMap::new();
+        h.insert("prefer", HeaderValue::from_static("respond-async, scenario=fail"));
+        assert_eq!(preferred_scenario(&h), Some("fail"));
+        h.insert("prefer", HeaderValue::from_static("wait=5"));
+        assert_eq!(preferred_scenario(&h), None);
+    }
+}

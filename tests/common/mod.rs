@@ -1,0 +1,170 @@
+//! Test harness: the real server, in-process on port 0, and a raw HTTP/1.1
+//! client (raw so tests can also send what a well-behaved client would not).
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use minimax_mock::clock::Clock;
+use minimax_mock::server::{self, App, Config};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The documented example's submit time, so timestamps are fixed in snapshots.
+pub const EPOCH_MS: u64 = 1_756_453_472_000;
+
+pub struct TestServer {
+    pub addr: std::net::SocketAddr,
+    pub app: Arc<App>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub done: tokio::task::JoinHandle<()>,
+}
+
+/// A frozen clock at [`EPOCH_MS`] and seed 0: every byte is reproducible.
+pub fn config() -> Config {
+    Config {
+        clock: Clock::new(Some(EPOCH_MS), true),
+        ..Config::for_tests()
+    }
+}
+
+pub async fn start(config: Config) -> TestServer {
+    let bound = server::bind(config).await.expect("bind");
+    let addr = bound.local_addr();
+    let app = bound.app().clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let done = tokio::spawn(bound.serve(async {
+        let _ = rx.await;
+    }));
+    TestServer {
+        addr,
+        app,
+        stop: Some(tx),
+        done,
+    }
+}
+
+impl TestServer {
+    pub async fn get(&self, target: &str) -> Response {
+        self.send("GET", target, &[], "").await
+    }
+
+    pub async fn send(&self, method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Response {
+        let mut conn = Conn::open(self.addr).await;
+        conn.send(method, target, headers, body).await
+    }
+
+    /// Submits a valid request with `Prefer: scenario=NAME`; the task id.
+    pub async fn submit(&self, scenario: &str) -> String {
+        let prefer = format!("scenario={scenario}");
+        let r = self
+            .send(
+                "POST",
+                "/minimax/v1/video_generation",
+                &[("Prefer", &prefer), ("Content-Type", "application/json")],
+                r#"{"model":"MiniMax-Hailuo-02","prompt":"A cat plays piano","duration":6,"resolution":"768P"}"#,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["task_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn query(&self, task_id: &str) -> Response {
+        self.get(&format!("/minimax/v1/query/video_generation?task_id={task_id}"))
+            .await
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().map(|tx| tx.send(()));
+        self.done.await.unwrap();
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One keep-alive connection.
+pub struct Conn {
+    stream: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl Conn {
+    pub async fn open(addr: std::net::SocketAddr) -> Self {
+        Self {
+            stream: TcpStream::connect(addr).await.expect("connect"),
+            buffer: Vec::new(),
+        }
+    }
+
+    pub async fn send(&mut self, method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Response {
+        let mut request = format!("{method} {target} HTTP/1.1\r\nHost: test\r\n");
+        for (k, v) in headers {
+            request.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() || method == "POST" {
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        self.write_raw(request.as_bytes()).await;
+        self.read_response(method == "HEAD").await
+    }
+
+    pub async fn write_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    pub async fn read_response(&mut self, head_only: bool) -> Response {
+        let header_end = loop {
+            if let Some(i) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            self.fill().await;
+        };
+        let head = String::from_utf8(self.buffer[..header_end].to_vec()).unwrap();
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (k, v) = l.split_once(':').unwrap();
+                (k.trim().to_ascii_lowercase(), v.trim().to_owned())
+            })
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .map_or(0, |(_, v)| v.parse().unwrap());
+        let length = if head_only { 0 } else { length };
+        while self.buffer.len() < header_end + length {
+            self.fill().await;
+        }
+        let body = String::from_utf8(self.buffer[header_end..header_end + length].to_vec()).unwrap();
+        self.buffer.drain(..header_end + length);
+        Response { status, headers, body }
+    }
+
+    async fn fill(&mut self) {
+        let mut chunk = [0u8; 8192];
+        let n = self.stream.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "connection closed early");
+        self.buffer.extend_from_slice(&chunk[..n]);
+    }
+}
