@@ -244,23 +244,45 @@ fn log_line(app: &App, line: std::fmt::Arguments<'_>) {
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
+/// The endpoints, found by path before the method is looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Query,
+    Submit,
+    Video,
+}
+
+impl Route {
+    fn of(path: &str) -> Option<Self> {
+        match path {
+            QUERY_PATH => Some(Route::Query),
+            SUBMIT_PATH => Some(Route::Submit),
+            p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => Some(Route::Video),
+            _ => None,
+        }
+    }
+
+    fn allowed(self) -> &'static str {
+        match self {
+            Route::Query | Route::Video => "GET, HEAD, OPTIONS",
+            Route::Submit => "POST, OPTIONS",
+        }
+    }
+}
+
 async fn route(app: &App, req: Request<Incoming>) -> Outcome {
     let path = req.uri().path();
-    let allowed: &'static str = match path {
-        QUERY_PATH => "GET, HEAD, OPTIONS",
-        SUBMIT_PATH => "POST, OPTIONS",
-        p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => "GET, HEAD, OPTIONS",
-        _ => {
-            let message = format!("no route for {} {path}", req.method());
-            return json(StatusCode::NOT_FOUND, render::error("not_found", &message)).into();
-        }
+    let Some(route) = Route::of(path) else {
+        let message = format!("no route for {} {path}", req.method());
+        return json(StatusCode::NOT_FOUND, render::error("not_found", &message)).into();
     };
-    match (path, req.method()) {
-        (_, &Method::OPTIONS) => preflight(allowed, req.headers()).into(),
-        (QUERY_PATH, &Method::GET | &Method::HEAD) => query(app, req.uri().query()),
-        (SUBMIT_PATH, &Method::POST) => submit(app, req).await,
-        (_, &Method::GET | &Method::HEAD) => video(),
+    match (route, req.method()) {
+        (_, &Method::OPTIONS) => preflight(route.allowed(), req.headers()).into(),
+        (Route::Query, &Method::GET | &Method::HEAD) => query(app, req.uri().query()),
+        (Route::Submit, &Method::POST) => submit(app, req).await,
+        (Route::Video, &Method::GET | &Method::HEAD) => video(),
         (_, method) => {
+            let allowed = route.allowed();
             let message = format!("method {method} is not allowed on {path}; allowed: {allowed}");
             let mut reply = json(
                 StatusCode::METHOD_NOT_ALLOWED,
