@@ -1,0 +1,272 @@
+//! Benchmark of `minimax-mock serve` against a bare hyper server (the
+//! ceiling), in the same run: requests/s and p50/p99 latency under a bounded
+//! keep-alive load (wrk), time from spawn to the first 200, and resident
+//! memory. Run it through `bench/serve.sh`, which builds and installs wrk.
+//!
+//! Env: DURATION (wrk -d, default 10s), CONNECTIONS (default 50), THREADS (default 2).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Load {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: String,
+}
+
+struct Run {
+    first_200_ms: f64,
+    idle_rss_kb: u64,
+    load: Load,
+    loaded_rss_kb: u64,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn request(port: u16, raw: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.write_all(raw.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split(' ').nth(1)?.parse().ok()?;
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+fn get(port: u16, target: &str) -> Option<(u16, String)> {
+    request(
+        port,
+        &format!("GET {target} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Spawns `cmd` and polls until `target` answers 200: the start-up time.
+fn spawn_until_ready(cmd: &mut Command, port: u16, target: &str) -> (Child, f64) {
+    let started = Instant::now();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    loop {
+        if let Some((200, _)) = get(port, target) {
+            return (child, started.elapsed().as_secs_f64() * 1000.0);
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "server did not start");
+        std::thread::yield_now();
+    }
+}
+
+fn ms(text: &str) -> f64 {
+    let (num, unit) = text.split_at(text.find(|c: char| c.is_alphabetic()).unwrap_or(text.len()));
+    let n: f64 = num.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        _ => f64::NAN,
+    }
+}
+
+fn wrk(port: u16, target: &str) -> Load {
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+    let out = Command::new("wrk")
+        .args([
+            "-t",
+            &env("THREADS", "2"),
+            "-c",
+            &env("CONNECTIONS", "50"),
+            "-d",
+            &env("DURATION", "10s"),
+            "--latency",
+            &format!("http://127.0.0.1:{port}{target}"),
+        ])
+        .output()
+        .expect("wrk is installed (bench/serve.sh installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let errors = text
+        .lines()
+        .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Load {
+        rps: field("Requests/sec:").parse().unwrap_or(0.0),
+        p50_ms: ms(&field("50%")),
+        p99_ms: ms(&field("99%")),
+        errors,
+    }
+}
+
+/// A server under test, started and answering.
+struct Started {
+    child: Child,
+    port: u16,
+    first_200_ms: f64,
+}
+
+fn start(mut cmd: Command, port: u16) -> Started {
+    let (child, first_200_ms) = spawn_until_ready(&mut cmd, port, DOCUMENTED);
+    Started {
+        child,
+        port,
+        first_200_ms,
+    }
+}
+
+/// Idle memory, then the load on `target`, then memory under load; stops the server.
+fn load(mut server: Started, target: &str) -> Run {
+    let pid = server.child.id();
+    let idle_rss_kb = rss_kb(pid);
+    let load = wrk(server.port, target);
+    let loaded_rss_kb = rss_kb(pid);
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    Run {
+        first_200_ms: server.first_200_ms,
+        idle_rss_kb,
+        load,
+        loaded_rss_kb,
+    }
+}
+
+const DOCUMENTED: &str = "/minimax/v1/query/video_generation?task_id=306792606023824";
+
+fn main() {
+    let target_dir = PathBuf::from(std::env::var("TARGET_DIR").unwrap_or_else(|_| "target/release".to_owned()));
+    let mock = target_dir.join("minimax-mock");
+    let bare = target_dir.join("examples/bare");
+    for bin in [&mock, &bare] {
+        assert!(bin.exists(), "{} is missing: run bench/serve.sh", bin.display());
+    }
+    let work = std::env::temp_dir().join(format!("minimax-mock-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    // A lifecycle that stays IN_PROGRESS for the whole load, so every request renders.
+    let scenarios = work.join("scenarios.json");
+    std::fs::write(
+        &scenarios,
+        r#"{"scenarios": {"bench": {"steps": [
+            {"status": "QUEUED", "for": "1ms"},
+            {"status": "IN_PROGRESS", "for": "1h"},
+            {"status": "SUCCESS"}]}}}"#,
+    )
+    .unwrap();
+
+    // 1. The documented example: the same fixed bytes from both servers.
+    let documented_body =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/query_video_generation.response/documented-success.json");
+    let port = free_port();
+    let bare_doc = load(start(bare_cmd(&bare, port, &documented_body), port), DOCUMENTED);
+    let port = free_port();
+    let mock_doc = load(start(mock_cmd(&mock, port, &scenarios), port), DOCUMENTED);
+
+    // 2. A task in the middle of a live lifecycle, rendered per request by the
+    //    mock; the bare server answers with one captured copy of it.
+    let port = free_port();
+    let server = start(mock_cmd(&mock, port, &scenarios), port);
+    let body = r#"{"model":"MiniMax-Hailuo-02","prompt":"cat"}"#;
+    let submit = format!(
+        "POST /minimax/v1/video_generation HTTP/1.1\r\nHost: b\r\nConnection: close\r\nPrefer: scenario=bench\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let (_, answer) = request(port, &submit).expect("submit");
+    let id = answer
+        .split("\"task_id\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a task id")
+        .to_owned();
+    let live = format!("/minimax/v1/query/video_generation?task_id={id}");
+    std::thread::sleep(Duration::from_millis(5));
+    let (_, captured) = get(port, &live).expect("query");
+    assert!(captured.contains("IN_PROGRESS"), "{captured}");
+    let mock_live = load(server, &live);
+    let live_body = work.join("live.json");
+    std::fs::write(&live_body, captured).unwrap();
+    let port = free_port();
+    let bare_live = load(start(bare_cmd(&bare, port, &live_body), port), &live);
+
+    report(&[
+        ("documented task_id", bare_doc, mock_doc),
+        ("live task (rendered)", bare_live, mock_live),
+    ]);
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+fn mock_cmd(mock: &Path, port: u16, scenarios: &Path) -> Command {
+    let mut cmd = Command::new(mock);
+    cmd.args(["serve", "--quiet", "--port", &port.to_string(), "--scenarios"])
+        .arg(scenarios);
+    cmd
+}
+
+fn bare_cmd(bare: &Path, port: u16, body: &Path) -> Command {
+    let mut cmd = Command::new(bare);
+    cmd.args(["--port", &port.to_string(), "--body"]).arg(body);
+    cmd
+}
+
+fn report(rows: &[(&str, Run, Run)]) {
+    println!(
+        "{:<22} {:>10} {:>10} {:>10} {:>12} {:>10} {:>10}",
+        "", "req/s", "p50 ms", "p99 ms", "first 200 ms", "idle RSS", "load RSS"
+    );
+    let mut ok = true;
+    for (name, bare, mock) in rows {
+        for (who, r) in [("bare hyper", bare), ("minimax-mock", mock)] {
+            println!(
+                "{:<22} {:>10.0} {:>10.3} {:>10.3} {:>12.1} {:>8.1}MB {:>8.1}MB {}",
+                format!("{name}: {who}"),
+                r.load.rps,
+                r.load.p50_ms,
+                r.load.p99_ms,
+                r.first_200_ms,
+                r.idle_rss_kb as f64 / 1024.0,
+                r.loaded_rss_kb as f64 / 1024.0,
+                r.load.errors
+            );
+        }
+        let rps = mock.load.rps / bare.load.rps;
+        let p99 = mock.load.p99_ms / bare.load.p99_ms;
+        let start = mock.first_200_ms / bare.first_200_ms;
+        let rss = mock.idle_rss_kb as f64 / 1024.0;
+        let verdict = |pass: bool| if pass { "ok" } else { "MISSED" };
+        println!(
+            "  ratios: req/s {:.0}% (target >= 80%: {}), p99 {:.2}x (<= 1.5x: {}), first 200 {:.2}x (<= 2x: {}), idle RSS {:.1} MB (<= 15 MB: {})",
+            rps * 100.0,
+            verdict(rps >= 0.8),
+            p99,
+            verdict(p99 <= 1.5),
+            start,
+            verdict(start <= 2.0),
+            rss,
+            verdict(rss <= 15.0)
+        );
+        ok &= rps >= 0.8 && p99 <= 1.5 && start <= 2.0 && rss <= 15.0;
+    }
+    println!("{}", if ok { "all targets met" } else { "some targets missed" });
+}
