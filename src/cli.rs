@@ -25,6 +25,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// List the scenarios (built in, and from --scenarios) with their steps.
     Scenarios(ScenariosArgs),
+    /// Check captured responses (JSON, NDJSON, HAR, curl -i output) against the contract.
+    ///
+    /// Exit status: 0 every document is valid, 1 some document is invalid,
+    /// 2 usage or input error (missing file, text that is not JSON).
+    Validate(ValidateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +73,48 @@ pub struct ScenariosArgs {
     /// Add scenarios and task-id rules from a JSON file (see README).
     #[arg(long = "scenarios", value_name = "FILE")]
     pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Files or directories to check (directories are walked for *.json, *.ndjson,
+    /// *.jsonl, *.har, *.txt); - reads standard input. Each file's kind is told
+    /// from its content.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The schema documents are judged against: a shipped one by name, or a
+    /// JSON Schema file. HAR entries are judged by their endpoint and status.
+    #[arg(long, value_name = "NAME|PATH", default_value = crate::contract::QUERY_RESPONSE)]
+    pub schema: String,
+    /// Turn consistency warnings into errors, and report fields the documentation does not know.
+    #[arg(long)]
+    pub strict: bool,
+    /// How to report: human (colour on a terminal, NO_COLOR respected), json
+    /// (JSON Lines, one object per document), junit or github (annotations).
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: crate::report::Format,
+}
+
+impl ValidateArgs {
+    /// Judges every input and reports on standard output (input problems on
+    /// standard error).
+    pub fn run(&self) -> Result<crate::validate::Status, crate::validate::ValidateError> {
+        use crate::validate::{self, Judge, ValidateError};
+        use std::io::IsTerminal as _;
+        let contract = Contract::embedded()?;
+        let judge = Judge::new(&contract, &self.schema, self.strict)?;
+        let stdout = std::io::stdout();
+        let color = crate::report::color_wanted(stdout.is_terminal());
+        let out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+        let mut report = crate::report::new(self.format, out, std::io::stderr(), color);
+        let summary = validate::run(&self.paths, &judge, |e| report.event(e));
+        match summary.and_then(|s| report.finish(&s).map(|()| s)) {
+            Ok(summary) => Ok(summary.status()),
+            // The reader stopped listening (`| head`): nothing left to say.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(validate::Status::Error),
+            Err(e) => Err(ValidateError::Output(e)),
+        }
+    }
 }
 
 /// Why `serve` could not start.

@@ -121,6 +121,13 @@ impl Schema {
         self.validator.is_valid(doc)
     }
 
+    /// The compiled validator, for callers that word their own messages from
+    /// the error kinds (the `validate` command quotes short excerpts instead of
+    /// whole values).
+    pub fn validator(&self) -> &jsonschema::Validator {
+        &self.validator
+    }
+
     /// Every violation in `doc`, in document order.
     pub fn violations(&self, doc: &Value) -> Vec<Violation> {
         self.validator

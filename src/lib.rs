@@ -11,6 +11,8 @@ pub mod contract;
 pub mod jsonpos;
 pub mod lifecycle;
 pub mod render;
+pub mod report;
 pub mod scenarios;
 pub mod server;
 pub mod tasks;
+pub mod validate;

@@ -6,12 +6,24 @@ use std::process::ExitCode;
 use clap::Parser;
 use minimax_mock::cli::{describe, Cli, Command, ServeArgs};
 use minimax_mock::server;
+use minimax_mock::validate::Status;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(&args),
         Command::Scenarios(args) => args.catalog().map(|c| print!("{}", describe(&c))).map_err(Into::into),
+        Command::Validate(args) => {
+            return match args.run() {
+                Ok(Status::Valid) => ExitCode::SUCCESS,
+                Ok(Status::Invalid) => ExitCode::from(1),
+                Ok(Status::Error) => ExitCode::from(2),
+                Err(e) => {
+                    eprintln!("minimax-mock: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

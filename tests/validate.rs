@@ -1,0 +1,333 @@
+//! `minimax-mock validate` end to end: the binary over the corpus in
+//! `tests/corpus` (valid, invalid, warnings, broken; every input kind), each
+//! output format and exit status pinned by a snapshot. Large inputs, which
+//! take the streaming path, are generated into a temp dir and checked by
+//! their JSON Lines, line numbers across chunk boundaries included.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the binary from the repository root, so paths in the output are the
+/// relative ones given here.
+fn validate(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minimax-mock"))
+        .arg("validate")
+        .args(args)
+        .current_dir(root())
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run minimax-mock");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().expect("exited"),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Exit status, standard output and standard error, for a snapshot.
+fn transcript(args: &[&str]) -> String {
+    let (code, out, err) = validate(args, b"");
+    format!(
+        "$ minimax-mock validate {}\nexit: {code}\n--- stdout\n{out}--- stderr\n{err}",
+        args.join(" ")
+    )
+}
+
+#[test]
+fn human_valid_corpus_exits_0() {
+    insta::assert_snapshot!("human_valid", transcript(&["tests/corpus/valid"]));
+}
+
+#[test]
+fn human_invalid_corpus_exits_1() {
+    insta::assert_snapshot!("human_invalid", transcript(&["tests/corpus/invalid"]));
+}
+
+#[test]
+fn human_warnings_exit_0_and_strict_exits_1() {
+    insta::assert_snapshot!("human_warnings", transcript(&["tests/corpus/warnings"]));
+    insta::assert_snapshot!(
+        "human_warnings_strict",
+        transcript(&["--strict", "tests/corpus/warnings"])
+    );
+}
+
+#[test]
+fn human_broken_inputs_exit_2() {
+    insta::assert_snapshot!("human_broken", transcript(&["tests/corpus/broken"]));
+}
+
+#[test]
+fn json_lines_one_object_per_document() {
+    let (code, out, err) = validate(&["--format", "json", "tests/corpus"], b"");
+    assert_eq!(code, 2, "{err}");
+    for line in out.lines() {
+        let doc: Value = serde_json::from_str(line).unwrap();
+        let keys: Vec<&str> = doc.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["errors", "source", "valid", "warnings"], "{line}");
+        assert_eq!(doc["valid"], doc["errors"].as_array().unwrap().is_empty(), "{line}");
+        for finding in doc["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(doc["warnings"].as_array().unwrap())
+        {
+            let keys: Vec<&str> = finding.as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(keys, ["keyword", "message", "pointer"], "{line}");
+        }
+    }
+    insta::assert_snapshot!("json", transcript(&["--format", "json", "tests/corpus"]));
+}
+
+#[test]
+fn junit_a_test_case_per_document() {
+    insta::assert_snapshot!("junit", transcript(&["--format", "junit", "tests/corpus"]));
+}
+
+#[test]
+fn github_annotations() {
+    insta::assert_snapshot!("github", transcript(&["--format", "github", "tests/corpus"]));
+}
+
+#[test]
+fn the_mocks_own_fixtures_pass_strictly() {
+    for (schema, dir) in [
+        (
+            "query_video_generation.response",
+            "fixtures/query_video_generation.response",
+        ),
+        ("error", "fixtures/error"),
+        ("video_generation.response", "fixtures/video_generation.response"),
+    ] {
+        let (code, out, err) = validate(&["--strict", "--schema", schema, dir], b"");
+        assert_eq!((code, err.as_str()), (0, ""), "{dir}: {out}");
+        assert!(out.ends_with(" valid, 0 invalid, 0 warnings\n"), "{dir}: {out}");
+    }
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    insta::assert_snapshot!(
+        "usage_errors",
+        [
+            transcript(&["tests/corpus/nope.json"]),
+            transcript(&["--schema", "nope", "tests/corpus/valid"]),
+            transcript(&["--schema", "tests/corpus/broken/not-json.json", "tests/corpus/valid"]),
+            transcript(&["--format", "xml", "tests/corpus/valid"]),
+            transcript(&["tests/corpus/valid/ignored.md", "tests/corpus/valid"]),
+        ]
+        .join("\n")
+    );
+    let (code, _, err) = validate(&[], b"");
+    assert_eq!(code, 2, "{err}");
+    let empty = std::env::temp_dir().join(format!("minimax-mock-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let (code, _, err) = validate(&[empty.to_str().unwrap()], b"");
+    std::fs::remove_dir(&empty).unwrap();
+    assert_eq!(code, 2);
+    assert!(err.contains("nothing to check"), "{err}");
+}
+
+#[test]
+fn a_schema_by_path_or_by_name() {
+    let by_path = validate(
+        &[
+            "--schema",
+            "schemas/error.schema.json",
+            "tests/corpus/valid/curl-task-not-exist.txt",
+        ],
+        b"",
+    );
+    assert_eq!(by_path.0, 0, "{by_path:?}");
+    // The error envelope judged as a success body is wrong in three places.
+    let (code, out, _) = validate(
+        &["--format", "json", "-"],
+        br#"{"code":"task_not_exist","message":"","data":null}"#,
+    );
+    assert_eq!(code, 1);
+    let doc: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(doc["source"], "<stdin>");
+    assert_eq!(doc["errors"][0]["pointer"], "/data");
+    let (code, _, _) = validate(
+        &["--schema", "error", "-"],
+        br#"{"code":"task_not_exist","message":"","data":null}"#,
+    );
+    assert_eq!(code, 0);
+}
+
+/// Standard input takes the streaming path: every kind through it.
+#[test]
+fn every_kind_through_standard_input() {
+    let mut report = String::new();
+    for file in [
+        "tests/corpus/valid/polls.ndjson",
+        "tests/corpus/invalid/mixed.ndjson",
+        "tests/corpus/invalid/session.har",
+        "tests/corpus/valid/curl-success.txt",
+        "tests/corpus/invalid/wrong-types.json",
+        "tests/corpus/broken/truncated.ndjson",
+        "tests/corpus/broken/empty.json",
+    ] {
+        let bytes = std::fs::read(root().join(file)).unwrap();
+        let (code, out, err) = validate(&["-"], &bytes);
+        report.push_str(&format!(
+            "$ minimax-mock validate - < {file}\nexit: {code}\n--- stdout\n{out}--- stderr\n{err}\n"
+        ));
+    }
+    insta::assert_snapshot!("stdin", report);
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("minimax-mock-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn json_lines(out: &str) -> Vec<Value> {
+    out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// A file over 1 MiB is streamed in chunks: line numbers and order survive.
+#[test]
+fn large_ndjson_is_streamed_with_exact_line_numbers() {
+    let dir = TempDir::new("ndjson");
+    let good = std::fs::read_to_string(root().join("fixtures/query_video_generation.response/success/4-success.json"))
+        .unwrap();
+    let good: Value = serde_json::from_str(&good).unwrap();
+    let mut bad = good.clone();
+    bad["data"]["progress"] = json!(100);
+    let (good, bad) = (good.to_string(), bad.to_string());
+    let mut text = String::new();
+    let mut expected_bad = Vec::new();
+    let mut documents = 0;
+    for line in 1..=4000 {
+        if line % 997 == 0 {
+            text.push_str("  \r\n"); // blank lines are skipped, but counted
+        } else if line % 613 == 0 {
+            text.push_str(&bad);
+            text.push('\n');
+            expected_bad.push(line);
+            documents += 1;
+        } else {
+            text.push_str(&good);
+            text.push_str(if line % 2 == 0 { "\r\n" } else { "\n" });
+            documents += 1;
+        }
+    }
+    assert!(text.len() > 3 * 1024 * 1024, "several chunks");
+    let path = dir.0.join("big.jsonl");
+    std::fs::write(&path, &text).unwrap();
+    let path = path.to_str().unwrap();
+    let (code, out, err) = validate(&["--format", "json", path], b"");
+    assert_eq!((code, err.as_str()), (1, ""));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), documents);
+    let sources: Vec<String> = lines.iter().map(|l| l["source"].as_str().unwrap().to_owned()).collect();
+    let mut numbers: Vec<usize> = sources
+        .iter()
+        .map(|s| s.rsplit(':').next().unwrap().parse().unwrap())
+        .collect();
+    let in_order = numbers.clone();
+    numbers.sort_unstable();
+    assert_eq!(numbers, in_order, "reported in input order");
+    let invalid: Vec<usize> = lines
+        .iter()
+        .zip(&in_order)
+        .filter(|(l, _)| l["valid"] == false)
+        .map(|(_, n)| *n)
+        .collect();
+    assert_eq!(invalid, expected_bad);
+    // Human format points at line and column of the value in the file.
+    let (_, human, _) = validate(&[path], b"");
+    assert!(
+        human.contains(&format!("{path}:613:"))
+            && human.contains("error[type]: /data/progress: expected string, found integer 100"),
+        "{human}"
+    );
+    assert!(
+        human.ends_with(&format!("{} valid, 6 invalid, 0 warnings\n", documents - 6)),
+        "{human}"
+    );
+}
+
+/// A HAR over 1 MiB is streamed entry by entry, in batches to the workers.
+#[test]
+fn large_har_is_streamed_entry_by_entry() {
+    let dir = TempDir::new("har");
+    let good = std::fs::read_to_string(root().join("fixtures/query_video_generation.response/success/4-success.json"))
+        .unwrap();
+    let query = "https://gw.example/minimax/v1/query/video_generation?task_id=325075426377387";
+    let mut entries = Vec::new();
+    for i in 0..1500 {
+        let (url, status, text) = match i % 3 {
+            0 => ("https://gw.example/static/app.js", 200, "x".repeat(300)),
+            1 if [1, 700, 1300].contains(&i) => (query, 200, r#"{"code":"success"}"#.to_owned()),
+            _ => (query, 200, good.clone()),
+        };
+        entries.push(json!({
+            "request": {"method": "GET", "url": url, "headers": []},
+            "response": {"status": status, "content": {"mimeType": "application/json", "text": text}},
+            "timings": {"wait": 1}
+        }));
+    }
+    let har = json!({"log": {"version": "1.2", "creator": {"name": "test"}, "entries": entries}});
+    let path = dir.0.join("big.har");
+    std::fs::write(&path, serde_json::to_vec_pretty(&har).unwrap()).unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() > 1024 * 1024);
+    let path = path.to_str().unwrap();
+    let (code, out, err) = validate(&["--format", "json", path], b"");
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        format!("minimax-mock: {path}: skipped 500 HAR entries: 500 for other URLs\n")
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1000);
+    let indexes: Vec<usize> = lines
+        .iter()
+        .map(|l| {
+            let source = l["source"].as_str().unwrap();
+            source
+                .split('#')
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(indexes, (0..1500).filter(|i| i % 3 != 0).collect::<Vec<_>>());
+    let invalid: Vec<usize> = lines
+        .iter()
+        .zip(&indexes)
+        .filter(|(l, _)| l["valid"] == false)
+        .map(|(_, i)| *i)
+        .collect();
+    assert_eq!(invalid, [1, 700, 1300]);
+}
