@@ -124,6 +124,8 @@ pub enum StartError {
     Contract(#[from] ContractError),
     #[error(transparent)]
     Scenarios(#[from] ScenarioFileError),
+    #[error(transparent)]
+    Video(#[from] std::io::Error),
 }
 
 impl ScenariosArgs {
@@ -150,6 +152,7 @@ impl ServeArgs {
             max_body: self.max_body,
             quiet: self.quiet,
             public_url: self.public_url.clone(),
+            video: crate::video::load(self.fixtures.as_deref())?,
         })
     }
 }

@@ -16,3 +16,4 @@ pub mod scenarios;
 pub mod server;
 pub mod tasks;
 pub mod validate;
+pub mod video;

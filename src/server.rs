@@ -28,6 +28,7 @@ use crate::lifecycle::BaseResp;
 use crate::render;
 use crate::scenarios::Catalog;
 use crate::tasks::{self, TaskStore};
+use crate::video::Range;
 
 /// The query endpoint.
 pub const QUERY_PATH: &str = "/minimax/v1/query/video_generation";
@@ -40,8 +41,10 @@ pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 
 const TASK_NOT_EXIST: &[u8] = br#"{"code":"task_not_exist","message":"task_not_exist","data":null}"#;
 const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+const MP4: HeaderValue = HeaderValue::from_static("video/mp4");
+const XML: HeaderValue = HeaderValue::from_static("application/xml");
 const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
-const EXPOSED: HeaderValue = HeaderValue::from_static("retry-after");
+const EXPOSED: HeaderValue = HeaderValue::from_static("retry-after, content-range, accept-ranges");
 const ALLOWED_HEADERS: HeaderValue = HeaderValue::from_static("authorization, content-type, prefer");
 const HOW_LONG_TO_FINISH: Duration = Duration::from_secs(10);
 
@@ -58,6 +61,8 @@ pub struct Config {
     pub quiet: bool,
     /// Base of download links; default `http://HOST:PORT` as bound.
     pub public_url: Option<String>,
+    /// What download links serve.
+    pub video: Bytes,
 }
 
 impl Config {
@@ -73,6 +78,7 @@ impl Config {
             max_body: DEFAULT_MAX_BODY,
             quiet: true,
             public_url: None,
+            video: crate::video::load(None).expect("the built-in video needs no I/O"),
         }
     }
 }
@@ -87,6 +93,7 @@ pub struct App {
     pub base_url: String,
     pub max_body: usize,
     pub quiet: bool,
+    pub video: Bytes,
 }
 
 /// A bound, not yet serving, server: the address is known before the first request.
@@ -111,6 +118,7 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         base_url,
         max_body: config.max_body,
         quiet: config.quiet,
+        video: config.video,
     });
     Ok(Bound { listener, app })
 }
@@ -280,7 +288,7 @@ async fn route(app: &App, req: Request<Incoming>) -> Outcome {
         (_, &Method::OPTIONS) => preflight(route.allowed(), req.headers()).into(),
         (Route::Query, &Method::GET | &Method::HEAD) => query(app, req.uri().query()),
         (Route::Submit, &Method::POST) => submit(app, req).await,
-        (Route::Video, &Method::GET | &Method::HEAD) => video(),
+        (Route::Video, &Method::GET | &Method::HEAD) => video(app, &req),
         (_, method) => {
             let allowed = route.allowed();
             let message = format!("method {method} is not allowed on {path}; allowed: {allowed}");
@@ -297,9 +305,13 @@ async fn route(app: &App, req: Request<Incoming>) -> Outcome {
 }
 
 fn json(status: StatusCode, body: impl Into<Bytes>) -> Reply {
-    let mut reply = Response::new(Full::new(body.into()));
+    reply(status, JSON, body.into())
+}
+
+fn reply(status: StatusCode, content_type: HeaderValue, body: Bytes) -> Reply {
+    let mut reply = Response::new(Full::new(body));
     *reply.status_mut() = status;
-    reply.headers_mut().insert(header::CONTENT_TYPE, JSON);
+    reply.headers_mut().insert(header::CONTENT_TYPE, content_type);
     reply
 }
 
@@ -466,14 +478,44 @@ fn preferred_scenario(headers: &HeaderMap) -> Option<&str> {
         })
 }
 
-/// A download link of a finished task: the video itself is not part of
-/// this release, so the link answers with a clear error rather than 404.
-fn video() -> Outcome {
-    json(
-        StatusCode::NOT_IMPLEMENTED,
-        render::error("not_implemented", "the mock does not serve video bytes yet"),
-    )
-    .into()
+/// A download link: the clip, whole or the range asked for; 403 once the
+/// link's `Expires` has passed on the mock clock, as the bucket answers.
+fn video(app: &App, req: &Request<Incoming>) -> Outcome {
+    if crate::video::expires(req.uri().query()).is_some_and(|expires| app.clock.now() / 1000 > expires) {
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>AccessDenied</Code>\n  <Message>Request has expired.</Message>\n</Error>\n";
+        return reply(StatusCode::FORBIDDEN, XML, Bytes::from_static(body.as_bytes())).into();
+    }
+    let len = app.video.len() as u64;
+    let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
+    let mut reply = match crate::video::parse_range(range, len) {
+        Range::Whole => reply(StatusCode::OK, MP4, app.video.clone()),
+        Range::Part { start, end } => {
+            let mut r = reply(
+                StatusCode::PARTIAL_CONTENT,
+                MP4,
+                app.video.slice(start as usize..=end as usize),
+            );
+            let content_range = format!("bytes {start}-{end}/{len}");
+            r.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&content_range).expect("ASCII"),
+            );
+            r
+        }
+        Range::Unsatisfiable => {
+            let mut r = reply(StatusCode::RANGE_NOT_SATISFIABLE, MP4, Bytes::new());
+            let content_range = format!("bytes */{len}");
+            r.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&content_range).expect("ASCII"),
+            );
+            r
+        }
+    };
+    reply
+        .headers_mut()
+        .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    reply.into()
 }
 
 /// The first value of `name` in a query string, percent-decoded.

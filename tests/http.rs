@@ -267,3 +267,42 @@ async fn shutdown_finishes_and_stops_listening() {
     server.stop().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn download_links_serve_the_video_with_ranges_until_they_expire() {
+    let server = start(config()).await;
+    let id = server.submit("instant").await;
+    let file = server.query(&id).await.json()["data"]["data"]["file"].clone();
+    let url = file["download_url"].as_str().unwrap();
+    let base = format!("http://{}", server.addr);
+    assert!(url.starts_with(&base), "{url}");
+    let target = &url[base.len()..];
+    let whole = server.get(target).await;
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.header("content-type"), Some("video/mp4"));
+    assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+    let len = server.app.video.len();
+    assert_eq!(whole.raw, server.app.video.as_ref());
+
+    let part = server.send("GET", target, &[("Range", "bytes=4-7")], "").await;
+    assert_eq!((part.status, part.body.as_str()), (206, "ftyp"));
+    assert_eq!(part.header("content-range"), Some(format!("bytes 4-7/{len}").as_str()));
+    let backup = file["backup_download_url"].as_str().unwrap();
+    assert_eq!(
+        server
+            .send("GET", &backup[base.len()..], &[("Range", "bytes=4-7")], "")
+            .await
+            .status,
+        206
+    );
+    let outside = server
+        .send("GET", target, &[("Range", &format!("bytes={len}-"))], "")
+        .await;
+    assert_eq!(outside.status, 416);
+
+    // Links live about 9 hours, as MiniMax's do.
+    server.app.clock.advance(std::time::Duration::from_secs(10 * 3600));
+    let expired = server.get(target).await;
+    assert_eq!(expired.status, 403);
+    assert!(expired.body.contains("<Code>AccessDenied</Code>"), "{}", expired.body);
+}

@@ -83,7 +83,9 @@ impl TestServer {
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body as text (lossy: binary bodies are in `raw`).
     pub body: String,
+    pub raw: Vec<u8>,
 }
 
 impl Response {
@@ -156,9 +158,15 @@ impl Conn {
         while self.buffer.len() < header_end + length {
             self.fill().await;
         }
-        let body = String::from_utf8(self.buffer[header_end..header_end + length].to_vec()).unwrap();
+        let raw = self.buffer[header_end..header_end + length].to_vec();
+        let body = String::from_utf8_lossy(&raw).into_owned();
         self.buffer.drain(..header_end + length);
-        Response { status, headers, body }
+        Response {
+            status,
+            headers,
+            body,
+            raw,
+        }
     }
 
     async fn fill(&mut self) {
