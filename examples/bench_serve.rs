@@ -59,6 +59,8 @@ fn rss_kb(pid: u32) -> u64 {
 }
 
 /// Spawns `cmd` and polls until `target` answers 200: the start-up time.
+// The child goes back to the caller, whose `load` kills and waits for it.
+#[allow(clippy::zombie_processes)]
 fn spawn_until_ready(cmd: &mut Command, port: u16, target: &str) -> (Child, f64) {
     let started = Instant::now();
     let child = cmd
