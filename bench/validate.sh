@@ -3,9 +3,9 @@
 # peers. Not part of CI or `cargo test`: run it by hand, on a quiet machine.
 #
 #   bench/validate.sh             # ours and cat, plus the peers already installed
-#   bench/validate.sh --install   # first install the peers into the temp dir
-#                                 # (check-jsonschema and jsonschema-rs from PyPI,
-#                                 # ajv-cli and ajv-formats from npm)
+#   bench/validate.sh --install   # first install the peers into $PEERS_DIR (default:
+#                                 # the temp dir): check-jsonschema and jsonschema-rs
+#                                 # from PyPI, ajv-cli and ajv-formats from npm
 #
 # It generates its own corpus in a temp dir: 10,000 query responses, one a
 # file (10% invalid), and an NDJSON file of 100,000 of them (10% invalid).
@@ -86,7 +86,8 @@ SCHEMA=$ROOT/schemas/query_video_generation.response.schema.json
 echo "files: $(ls "$FILES" | wc -l), $(du -sh "$FILES" | cut -f1); ndjson: $(wc -l <"$NDJSON") lines, $(du -h "$NDJSON" | cut -f1)"
 
 # ---------------------------------------------------------------- the peers
-PEERS=$WORK/peers
+# PEERS_DIR keeps the installed peers between runs (default: the temp dir).
+PEERS=${PEERS_DIR:-$WORK/peers}
 if ((INSTALL)); then
   echo "== installing the peers into $PEERS"
   python3 -m venv "$PEERS/venv"
@@ -162,7 +163,8 @@ add ours-ndjson "$BIN validate $NDJSON > /dev/null"
 measure() { # key -> seconds (mean with hyperfine, else best of RUNS)
   local cmd=${NAMES[$1]}
   if command -v hyperfine >/dev/null; then
-    hyperfine --style none --warmup 1 --runs "$RUNS" -i --export-json "$WORK/$1.json" "bash -c \"$cmd\"" >/dev/null
+    # -i: a validator exits 1 on this corpus (10% invalid); its verdicts were checked above.
+    hyperfine --style none --warmup 1 --runs "$RUNS" -i --export-json "$WORK/$1.json" "bash -c \"$cmd\"" >/dev/null 2>"$WORK/$1.err"
     python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["results"][0]["mean"])' "$WORK/$1.json"
   else
     local best=999999 t

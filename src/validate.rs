@@ -594,12 +594,32 @@ fn schema_findings(schema: &Schema, doc: &Value) -> Vec<Finding> {
         .collect()
 }
 
-/// A value as JSON, cut to [`EXCERPT`] characters.
+/// A value as JSON, cut to [`EXCERPT`] characters. Serialisation stops
+/// soon after the cut, so a huge value costs no more than a small one.
 pub fn excerpt(value: &Value) -> String {
-    let full = value.to_string();
-    match full.char_indices().nth(EXCERPT) {
-        Some((cut, _)) => format!("{}…", &full[..cut]),
-        None => full,
+    /// Takes bytes until it has enough, then refuses the rest.
+    struct Enough(Vec<u8>);
+    impl io::Write for Enough {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            // EXCERPT characters take at most 4 bytes each.
+            let room = (EXCERPT * 4 + 4).saturating_sub(self.0.len());
+            if room == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            let taken = room.min(buf.len());
+            self.0.extend_from_slice(&buf[..taken]);
+            Ok(taken)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Enough(Vec::new());
+    let _ = serde_json::to_writer(&mut out, value);
+    let text = String::from_utf8_lossy(&out.0);
+    match text.char_indices().nth(EXCERPT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.into_owned(),
     }
 }
 
@@ -1738,7 +1758,8 @@ pub fn run<E>(
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
     let (unit_tx, unit_rx) = mpsc::sync_channel::<(u64, Unit)>(workers * 4);
     let unit_rx = Arc::new(Mutex::new(unit_rx));
-    let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<Event>)>();
+    // Bounded too: when standard output is slow, the workers wait for it.
+    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<Event>)>(workers * 4);
     let mut summary = Summary::default();
     std::thread::scope(|s| {
         s.spawn(move || {
@@ -1891,6 +1912,15 @@ mod tests {
                 ("/data/fail_reason", "failure-reason")
             ]
         );
+    }
+
+    #[test]
+    fn excerpts_are_short() {
+        assert_eq!(excerpt(&json!("abc")), "\"abc\"");
+        let long = json!({"a": "é".repeat(10_000)});
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), EXCERPT + 1);
+        assert!(cut.starts_with("{\"a\":\"éé") && cut.ends_with("é…"), "{cut}");
     }
 
     #[test]
