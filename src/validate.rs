@@ -957,21 +957,28 @@ pub fn detect(head: &[u8], lines: bool) -> Kind {
     if is_har(text) {
         return Kind::Har;
     }
-    let (first, rest) = match text.iter().position(|&b| b == b'\n') {
-        Some(i) => (&text[..i], &text[i + 1..]),
-        None => (text, &b""[..]),
-    };
-    let whole_first_line = || serde_json::from_slice::<IgnoredAny>(first).is_ok();
+    let (first, rest) = split_line(text);
     if is_blank(rest) {
-        if lines {
-            Kind::Ndjson
-        } else {
-            Kind::Json
-        }
-    } else if whole_first_line() {
+        return if lines { Kind::Ndjson } else { Kind::Json };
+    }
+    let whole = |line: &[u8]| serde_json::from_slice::<IgnoredAny>(line).is_ok();
+    // A lone `{` or `[` opens a pretty-printed document; otherwise a whole
+    // value on the second line means lines, even if the first was cut off
+    // (a log captured with `tail -c`).
+    let opener = matches!(trim_cr(first).trim_ascii(), b"{" | b"[");
+    let second = || split_line(rest.trim_ascii_start()).0;
+    if whole(first) || (!opener && second().starts_with(b"{") && whole(second())) {
         Kind::Ndjson
     } else {
         Kind::Json
+    }
+}
+
+/// The first line (without its newline) and the rest.
+fn split_line(text: &[u8]) -> (&[u8], &[u8]) {
+    match text.iter().position(|&b| b == b'\n') {
+        Some(i) => (&text[..i], &text[i + 1..]),
+        None => (text, &b""[..]),
     }
 }
 
@@ -1965,6 +1972,10 @@ mod tests {
         assert_eq!(detect(b"{\n  \"log\": {\n", false), Kind::Har);
         assert_eq!(detect(b"HTTP/1.1 200 OK\r\n", false), Kind::Http);
         assert_eq!(detect(b"{\"a\": \n 1}\n{}", false), Kind::Json);
+        // A log whose first line was cut off is still lines.
+        assert_eq!(detect(b"ode\":1}\n{\"code\": 2}\n", false), Kind::Ndjson);
+        assert_eq!(detect(b"[\n  {\"a\": 1}\n]\n", false), Kind::Json);
+        assert_eq!(detect(b"{\n  \"a\": {}\n}\n", false), Kind::Json);
     }
 
     #[test]
