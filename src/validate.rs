@@ -779,7 +779,7 @@ fn task_checks(task: &Value, out: &mut Vec<Finding>) {
     }
     match status {
         GatewayStatus::Success => {
-            let code = inner.and_then(|d| d.pointer("/base_resp/status_code"));
+            let code = inner.and_then(|d| d.get("base_resp")?.get("status_code"));
             if let Some(code) = code.filter(|c| c.as_i64().is_some_and(|c| c != 0)) {
                 warn(
                     out,
@@ -788,7 +788,7 @@ fn task_checks(task: &Value, out: &mut Vec<Finding>) {
                     format!("expected 0 for status SUCCESS, found {}", excerpt(code)),
                 );
             }
-            let url = inner.and_then(|d| d.pointer("/file/download_url"));
+            let url = inner.and_then(|d| d.get("file")?.get("download_url"));
             if let Some(url) = url.filter(|u| u.as_str().is_some_and(|s| s.trim().is_empty())) {
                 warn(
                     out,
@@ -812,7 +812,9 @@ fn task_checks(task: &Value, out: &mut Vec<Finding>) {
 fn submit_checks(doc: &Value, out: &mut Vec<Finding>) {
     let (Some(task_id), Some(code)) = (
         doc["task_id"].as_str(),
-        doc.pointer("/base_resp/status_code").and_then(Value::as_i64),
+        doc.get("base_resp")
+            .and_then(|b| b.get("status_code"))
+            .and_then(Value::as_i64),
     ) else {
         return;
     };
@@ -1064,6 +1066,39 @@ fn next_line(text: &[u8], from: usize) -> Option<usize> {
 
 fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The bytes of `word` that are `\n`, flagged by their high bit, exactly
+/// (no carries between bytes). Searching a word at a time, where a byte loop
+/// took a tenth of the NDJSON time.
+fn newlines_in(word: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = word ^ 0x0a0a_0a0a_0a0a_0a0a;
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+fn word(chunk: &[u8]) -> u64 {
+    u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]))
+}
+
+/// Index of the first `\n`.
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let flags = newlines_in(word(chunk));
+        if flags != 0 {
+            return Some(at + flags.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    chunks.remainder().iter().position(|&b| b == b'\n').map(|i| at + i)
+}
+
+fn count_newlines(bytes: &[u8]) -> usize {
+    let mut chunks = bytes.chunks_exact(8);
+    let words: usize = (&mut chunks).map(|c| newlines_in(word(c)).count_ones() as usize).sum();
+    words + chunks.remainder().iter().filter(|&&b| b == b'\n').count()
 }
 
 fn cut(text: &str) -> String {
@@ -1351,17 +1386,23 @@ impl Judge<'_> {
 
     /// Judges the lines of an NDJSON chunk that starts at line `first_line`.
     pub fn judge_lines(&self, file: &Arc<str>, first_line: usize, bytes: &[u8], out: &mut Vec<Event>) {
-        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-            let line = trim_cr(line);
-            if is_blank(line) {
-                continue;
-            }
-            let line_no = first_line + i;
-            let origin = Origin {
-                file: file.clone(),
-                at: Locator::Line(line_no),
+        let mut rest = bytes;
+        let mut line_no = first_line;
+        while !rest.is_empty() {
+            let (line, next) = match find_newline(rest) {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, &b""[..]),
             };
-            out.push(self.judge(line, origin, line_no, Pick::Chosen));
+            let line = trim_cr(line);
+            if !is_blank(line) {
+                let origin = Origin {
+                    file: file.clone(),
+                    at: Locator::Line(line_no),
+                };
+                out.push(self.judge(line, origin, line_no, Pick::Chosen));
+            }
+            rest = next;
+            line_no += 1;
         }
     }
 
@@ -1651,7 +1692,7 @@ impl Producer {
             };
             if cut > 0 {
                 let rest = buf.split_off(cut);
-                let lines = buf.iter().filter(|&&b| b == b'\n').count();
+                let lines = count_newlines(&buf);
                 let bytes = std::mem::replace(&mut buf, rest);
                 self.send(Unit::Lines {
                     file: file.clone(),
@@ -2003,6 +2044,33 @@ mod tests {
         );
         assert_eq!(Endpoint::of_url("https://h/v1/query/video_generation"), None);
         assert_eq!(Endpoint::of_url("https://h"), None);
+    }
+
+    #[test]
+    fn newlines_are_found_and_counted_a_word_at_a_time() {
+        let text: Vec<u8> = (0..300u32)
+            .map(|i| {
+                if i % 7 == 3 || i % 13 == 0 {
+                    b'\n'
+                } else {
+                    (i % 256) as u8 ^ 0x80
+                }
+            })
+            .collect();
+        let expected: Vec<usize> = text
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(count_newlines(&text), expected.len());
+        for start in 0..text.len() {
+            let want = expected.iter().find(|&&i| i >= start).map(|i| i - start);
+            assert_eq!(find_newline(&text[start..]), want, "from {start}");
+        }
+        // Bytes one bit away from \n (0x0b, 0x8a, 0x09) are not newlines.
+        assert_eq!(find_newline(b"\x0b\x8a\x09\x0b\x8a\x09\x0b\x8a\x09\n"), Some(9));
+        assert_eq!(count_newlines(&[0x0a; 17]), 17);
     }
 
     #[test]
