@@ -204,7 +204,8 @@ pub async fn shutdown_signal() {
 
 type Reply = Response<Full<Bytes>>;
 
-/// What a request is about, for the log line.
+/// A reply, and the task a submission created (for the log line; a
+/// query's task id is read back from its URI only when logging).
 struct Outcome {
     reply: Reply,
     task_id: Option<String>,
@@ -217,24 +218,23 @@ impl From<Reply> for Outcome {
 }
 
 async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infallible> {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // With --quiet nothing is cloned, timed or formatted: this is the hot path.
+    let log = (!app.quiet).then(|| (Instant::now(), req.method().clone(), req.uri().clone()));
     let outcome = route(&app, req).await;
     let mut reply = outcome.reply;
     let headers = reply.headers_mut();
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
     headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
-    if !app.quiet {
-        let task = outcome
+    if let Some((started, method, uri)) = log {
+        let task_id = outcome
             .task_id
-            .as_deref()
-            .map(|t| format!(" task_id={t}"))
-            .unwrap_or_default();
+            .or_else(|| uri.query().and_then(|q| query_param(q, "task_id")).map(Cow::into_owned));
+        let task = task_id.map(|t| format!(" task_id={t}")).unwrap_or_default();
         log_line(
             &app,
             format_args!(
-                "{method} {path}{task} {} {:.2}ms",
+                "{method} {}{task} {} {:.2}ms",
+                uri.path(),
                 reply.status().as_u16(),
                 started.elapsed().as_secs_f64() * 1000.0
             ),
@@ -333,34 +333,27 @@ fn preflight(allowed: &'static str, headers: &HeaderMap) -> Reply {
 /// `GET /minimax/v1/query/video_generation?task_id=ID`.
 fn query(app: &App, query: Option<&str>) -> Outcome {
     let task_id = query.and_then(|q| query_param(q, "task_id")).unwrap_or_default();
-    let not_found = |task_id: &str| Outcome {
-        reply: json(StatusCode::BAD_REQUEST, Bytes::from_static(TASK_NOT_EXIST)),
-        task_id: Some(task_id.to_owned()),
-    };
+    let not_found = || json(StatusCode::BAD_REQUEST, Bytes::from_static(TASK_NOT_EXIST)).into();
     if task_id.is_empty() {
-        return not_found("");
+        return not_found();
     }
     if task_id == DOCUMENTED_TASK_ID {
-        return Outcome {
-            reply: json(StatusCode::OK, app.contract.documented_example().clone()),
-            task_id: Some(task_id.into_owned()),
-        };
+        return json(StatusCode::OK, app.contract.documented_example().clone()).into();
     }
     let now = app.clock.now();
-    let task = match app.tasks.get(&task_id) {
-        Some(task) => task,
+    let render = |task: &tasks::Task| {
+        let polls = task.poll();
+        render::query_response(&task.view(now, polls, &app.base_url))
+    };
+    let body = match app.tasks.with(&task_id, render) {
+        Some(body) => body,
         // A task id that a scenarios-file rule names exists from its first query on.
         None => match app.catalog.rule_for(&task_id) {
-            Some(scenario) => app.tasks.get_or_create(&task_id, scenario, now),
-            None => return not_found(&task_id),
+            Some(scenario) => render(&app.tasks.get_or_create(&task_id, scenario, now)),
+            None => return not_found(),
         },
     };
-    let polls = task.poll();
-    let body = render::query_response(&task.view(now, polls, &app.base_url));
-    Outcome {
-        reply: json(StatusCode::OK, body),
-        task_id: Some(task_id.into_owned()),
-    }
+    json(StatusCode::OK, body).into()
 }
 
 /// `POST /minimax/v1/video_generation`.
@@ -527,7 +520,7 @@ pub fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
 }
 
 fn percent_decode(text: &str) -> Cow<'_, str> {
-    if !text.contains(['%', '+']) {
+    if !text.bytes().any(|b| b == b'%' || b == b'+') {
         return Cow::Borrowed(text);
     }
     let bytes = text.as_bytes();

@@ -96,6 +96,12 @@ impl TaskStore {
         self.read().get(id).cloned()
     }
 
+    /// Runs `f` on the task under the map's read lock: the poll hot path,
+    /// which so needs no reference count traffic between the workers.
+    pub fn with<R>(&self, id: &str, f: impl FnOnce(&Task) -> R) -> Option<R> {
+        self.read().get(id).map(|task| f(task))
+    }
+
     pub fn len(&self) -> usize {
         self.read().len()
     }
