@@ -2,71 +2,82 @@
 //! system directly, so tests can start it at a fixed instant, freeze it and
 //! move it forward instead of sleeping.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch on the mock's clock.
 pub type UnixMillis = u64;
 
-#[derive(Debug)]
-struct State {
-    /// The mock time at `since`.
-    base: UnixMillis,
-    since: Instant,
-    frozen: bool,
-}
+const RUNNING: u64 = u64::MAX;
 
 /// A clock that runs with real time from a chosen start, or stands still.
+///
+/// Every poll reads it, from both worker threads, so a read is two atomic
+/// loads and no lock; the rare changes (advance, freeze) take a mutex so they
+/// never interleave with each other.
 #[derive(Debug)]
 pub struct Clock {
-    state: Mutex<State>,
+    origin: Instant,
+    /// Mock time at `origin`: while running, now = offset + origin.elapsed().
+    offset: AtomicU64,
+    /// The mock time the clock stands at, or `RUNNING`.
+    frozen_at: AtomicU64,
+    changing: Mutex<()>,
 }
 
 impl Clock {
-    /// Starts at `start` (default: the system time now) and runs.
+    /// Starts at `start` (default: the system time now), running or frozen.
     pub fn new(start: Option<UnixMillis>, frozen: bool) -> Self {
-        let base = start.unwrap_or_else(system_now);
+        let start = start.unwrap_or_else(system_now);
         Self {
-            state: Mutex::new(State {
-                base,
-                since: Instant::now(),
-                frozen,
-            }),
+            origin: Instant::now(),
+            offset: AtomicU64::new(start),
+            frozen_at: AtomicU64::new(if frozen { start } else { RUNNING }),
+            changing: Mutex::new(()),
         }
     }
 
     /// The current mock time.
     pub fn now(&self) -> UnixMillis {
-        let s = self.lock();
-        if s.frozen {
-            s.base
-        } else {
-            s.base + s.since.elapsed().as_millis() as u64
+        match self.frozen_at.load(Ordering::Acquire) {
+            RUNNING => self.offset.load(Ordering::Acquire) + self.origin.elapsed().as_millis() as u64,
+            frozen => frozen,
         }
     }
 
     /// Moves the clock forward by `by`, whether it runs or not.
     pub fn advance(&self, by: Duration) {
-        let mut s = self.lock();
-        s.base += by.as_millis() as u64;
+        let _guard = self.lock();
+        let by = by.as_millis() as u64;
+        if self.frozen_at.load(Ordering::Acquire) == RUNNING {
+            self.offset.fetch_add(by, Ordering::AcqRel);
+        } else {
+            self.frozen_at.fetch_add(by, Ordering::AcqRel);
+        }
     }
 
     /// Stops (true) or restarts (false) the clock where it is now.
     pub fn set_frozen(&self, frozen: bool) {
+        let _guard = self.lock();
         let now = self.now();
-        let mut s = self.lock();
-        s.base = now;
-        s.since = Instant::now();
-        s.frozen = frozen;
+        if frozen {
+            self.frozen_at.store(now, Ordering::Release);
+        } else {
+            // Resume from the frozen instant: offset first, so a reader that
+            // sees RUNNING also sees the new offset.
+            let elapsed = self.origin.elapsed().as_millis() as u64;
+            self.offset.store(now.saturating_sub(elapsed), Ordering::Release);
+            self.frozen_at.store(RUNNING, Ordering::Release);
+        }
     }
 
     pub fn is_frozen(&self) -> bool {
-        self.lock().frozen
+        self.frozen_at.load(Ordering::Acquire) != RUNNING
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // The state is always consistent, so a panic elsewhere cannot poison it meaningfully.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.changing.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -98,5 +109,10 @@ mod tests {
         c.set_frozen(true);
         let frozen = c.now();
         assert_eq!(c.now(), frozen);
+        c.advance(Duration::from_secs(1));
+        c.set_frozen(false);
+        assert!(c.now() >= frozen + 1000 && c.now() < frozen + 2000);
+        c.advance(Duration::from_secs(60));
+        assert!(c.now() >= frozen + 61_000);
     }
 }
