@@ -11,6 +11,8 @@ use fake::{Fake, Faker, StringFaker};
 /// A requested resolution and the frame size MiniMax renders for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resolution {
+    /// As requested: `768P`.
+    pub label: &'static str,
     pub width: u32,
     pub height: u32,
 }
@@ -18,14 +20,14 @@ pub struct Resolution {
 impl Resolution {
     /// 768P is 1366x768 (the documented example), 1080P is 1920x1080.
     pub fn from_label(label: &str) -> Option<Self> {
-        let (width, height) = match label {
-            "512P" => (912, 512),
-            "720P" => (1280, 720),
-            "768P" => (1366, 768),
-            "1080P" => (1920, 1080),
+        let (label, width, height) = match label {
+            "512P" => ("512P", 912, 512),
+            "720P" => ("720P", 1280, 720),
+            "768P" => ("768P", 1366, 768),
+            "1080P" => ("1080P", 1920, 1080),
             _ => return None,
         };
-        Some(Self { width, height })
+        Some(Self { label, width, height })
     }
 
     /// MiniMax's default when a request names no resolution.

@@ -66,6 +66,12 @@ pub struct ServeArgs {
     /// Do not log a line per request on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Turn the control API under /__mock/ off.
+    #[arg(long)]
+    pub no_control: bool,
+    /// Answer 401 to API requests without `Authorization: Bearer ...`.
+    #[arg(long)]
+    pub require_auth: bool,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +159,8 @@ impl ServeArgs {
             quiet: self.quiet,
             public_url: self.public_url.clone(),
             video: crate::video::load(self.fixtures.as_deref())?,
+            control: !self.no_control,
+            require_auth: self.require_auth,
         })
     }
 }

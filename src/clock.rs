@@ -24,18 +24,37 @@ pub struct Clock {
     /// The mock time the clock stands at, or `RUNNING`.
     frozen_at: AtomicU64,
     changing: Mutex<()>,
+    /// How it was started, for [`Clock::reset`].
+    initial: (Option<UnixMillis>, bool),
 }
 
 impl Clock {
     /// Starts at `start` (default: the system time now), running or frozen.
     pub fn new(start: Option<UnixMillis>, frozen: bool) -> Self {
-        let start = start.unwrap_or_else(system_now);
+        let first = start.unwrap_or_else(system_now);
         Self {
             origin: Instant::now(),
-            offset: AtomicU64::new(start),
-            frozen_at: AtomicU64::new(if frozen { start } else { RUNNING }),
+            offset: AtomicU64::new(first),
+            frozen_at: AtomicU64::new(if frozen { first } else { RUNNING }),
             changing: Mutex::new(()),
+            initial: (start, frozen),
         }
+    }
+
+    /// Back to how it was started: the same start (or the system time now,
+    /// if it started at the system time), running or frozen as it was.
+    pub fn reset(&self) {
+        let (start, frozen) = self.initial;
+        self.set(start.unwrap_or_else(system_now), frozen);
+    }
+
+    /// Sets the time, and whether it stands still.
+    pub fn set(&self, now: UnixMillis, frozen: bool) {
+        let _guard = self.lock();
+        let elapsed = self.origin.elapsed().as_millis() as u64;
+        self.offset.store(now.saturating_sub(elapsed), Ordering::Release);
+        self.frozen_at
+            .store(if frozen { now } else { RUNNING }, Ordering::Release);
     }
 
     /// The current mock time.

@@ -8,8 +8,12 @@ pub mod artifact;
 pub mod cli;
 pub mod clock;
 pub mod contract;
+pub mod control;
+pub mod faults;
+pub mod journal;
 pub mod jsonpos;
 pub mod lifecycle;
+pub mod mock_server;
 pub mod render;
 pub mod report;
 pub mod scenarios;
@@ -17,3 +21,5 @@ pub mod server;
 pub mod tasks;
 pub mod validate;
 pub mod video;
+
+pub use mock_server::MockServer;

@@ -165,7 +165,7 @@ pub enum Span {
 }
 
 /// One step of a scenario and the wire values it shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     pub status: GatewayStatus,
     pub minimax: MinimaxStatus,
@@ -175,6 +175,8 @@ pub struct Step {
     pub fail_reason: Option<String>,
     pub base_resp: BaseResp,
     pub span: Span,
+    /// What goes wrong on the wire while this step is current.
+    pub fault: Option<crate::faults::Fault>,
 }
 
 impl Step {
@@ -187,6 +189,7 @@ impl Step {
             fail_reason: None,
             base_resp: BaseResp::success(),
             span,
+            fault: None,
         }
     }
 
@@ -196,7 +199,7 @@ impl Step {
 }
 
 /// A named, checked lifecycle.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     name: String,
     steps: Vec<Step>,
@@ -420,7 +423,7 @@ impl Scenario {
 }
 
 /// A task's state at one instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Moment<'a> {
     /// Index of the current step.
     pub index: usize,

@@ -55,6 +55,8 @@ pub struct StepSpec {
     pub duration: Option<String>,
     /// How many polls the step lasts.
     pub polls: Option<u32>,
+    /// What goes wrong on the wire during the step (see [`crate::faults::FaultSpec`]).
+    pub fault: Option<crate::faults::FaultSpec>,
 }
 
 /// `50` or `[30, 99]` (rising through the step).
@@ -136,6 +138,13 @@ impl StepSpec {
             step.base_resp = b.clone();
         }
         step.fail_reason = self.fail_reason.clone();
+        if let Some(fault) = &self.fault {
+            step.fault = Some(
+                fault
+                    .build()
+                    .map_err(|(pointer, reason)| err(&format!("fault{pointer}"), reason))?,
+            );
+        }
         if status == GatewayStatus::Failure && step.fail_reason.is_none() && step.base_resp.status_code != 0 {
             // The gateway copies a failed upstream's status_msg into fail_reason.
             step.fail_reason = Some(step.base_resp.status_msg.clone());
@@ -210,6 +219,7 @@ pub fn builtin() -> Vec<Scenario> {
         ],
     );
     vec![
+        flaky(),
         success.poll_driven("success-polls"),
         fail.poll_driven("fail-polls"),
         success,
@@ -217,6 +227,51 @@ pub fn builtin() -> Vec<Scenario> {
         build("slow", success_steps(12.0)),
         build("instant", vec![Step::new(Success, Span::Terminal)]),
     ]
+}
+
+/// A poll-driven lifecycle that meets every fault once on its way to SUCCESS:
+/// for testing a client's retries and error handling deterministically.
+fn flaky() -> Scenario {
+    use crate::faults::{Effect, Fault};
+    use GatewayStatus::*;
+    let faulty = |status: GatewayStatus, progress: u8, delay: Option<(u64, u64)>, effect: Option<Effect>| {
+        let mut step = Step::new(status, Span::Polls(1));
+        if status == InProgress {
+            step.progress = (progress, progress);
+        }
+        step.fault = Some(Fault {
+            delay: delay.map(|(a, b)| (Duration::from_millis(a), Duration::from_millis(b))),
+            effect,
+        });
+        step
+    };
+    let status = |code| {
+        Some(Effect::Status {
+            code,
+            retry_after: (code == 429).then_some(1),
+        })
+    };
+    let steps = vec![
+        Step::new(NotStart, Span::Polls(1)),
+        faulty(Submitted, 10, None, status(429)),
+        faulty(Queued, 20, None, status(502)),
+        faulty(Queued, 20, Some((100, 400)), None),
+        faulty(InProgress, 35, None, Some(Effect::Truncated)),
+        faulty(InProgress, 50, None, status(503)),
+        faulty(InProgress, 65, None, Some(Effect::Malformed)),
+        faulty(InProgress, 80, None, Some(Effect::Reset)),
+        faulty(
+            InProgress,
+            90,
+            None,
+            Some(Effect::Break {
+                remove: vec!["/data/progress".to_owned()],
+                set: vec![("/data/submit_time".to_owned(), serde_json::json!("1756453472"))],
+            }),
+        ),
+        Step::new(Success, Span::Terminal),
+    ];
+    Scenario::new("flaky", steps).expect("the flaky scenario is valid")
 }
 
 impl Default for Catalog {
@@ -395,7 +450,15 @@ mod tests {
         let names: Vec<_> = c.names().collect();
         assert_eq!(
             names,
-            ["fail", "fail-polls", "instant", "slow", "success", "success-polls"]
+            [
+                "fail",
+                "fail-polls",
+                "flaky",
+                "instant",
+                "slow",
+                "success",
+                "success-polls"
+            ]
         );
         assert_eq!(c.default_scenario().name(), "success");
         assert_eq!(c.get("success").unwrap().total_time(), Duration::from_secs(10));
@@ -446,7 +509,7 @@ mod tests {
         );
         assert_eq!(
             error("{\"rules\": [{\"task_id\": \"a*\", \"scenario\": \"nope\"}]}"),
-            "s.json:1:42: /rules/0/scenario: unknown scenario \"nope\"; known: fail, fail-polls, instant, slow, success, success-polls"
+            "s.json:1:42: /rules/0/scenario: unknown scenario \"nope\"; known: fail, fail-polls, flaky, instant, slow, success, success-polls"
         );
         let unknown = error("{\"scenario\": {}}");
         assert!(

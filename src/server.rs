@@ -6,29 +6,35 @@
 //! whose locks are never held across an `.await`.
 
 use std::borrow::Cow;
-use std::convert::Infallible;
 use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::artifact::Resolution;
 use crate::clock::Clock;
 use crate::contract::{Contract, DOCUMENTED_TASK_ID};
+use crate::journal::{self, Journal};
 use crate::lifecycle::BaseResp;
 use crate::render;
 use crate::scenarios::Catalog;
 use crate::tasks::{self, TaskStore};
 use crate::video::Range;
+use crate::{control, faults};
 
 /// The query endpoint.
 pub const QUERY_PATH: &str = "/minimax/v1/query/video_generation";
@@ -63,6 +69,10 @@ pub struct Config {
     pub public_url: Option<String>,
     /// What download links serve.
     pub video: Bytes,
+    /// Serve the control API under `/__mock/`.
+    pub control: bool,
+    /// Answer 401 to API requests without `Authorization: Bearer ...`.
+    pub require_auth: bool,
 }
 
 impl Config {
@@ -79,6 +89,8 @@ impl Config {
             quiet: true,
             public_url: None,
             video: crate::video::load(None).expect("the built-in video needs no I/O"),
+            control: true,
+            require_auth: false,
         }
     }
 }
@@ -94,6 +106,19 @@ pub struct App {
     pub max_body: usize,
     pub quiet: bool,
     pub video: Bytes,
+    pub journal: Journal,
+    pub control: bool,
+    pub require_auth: bool,
+    /// Set when tasks or the clock change, for the state saver.
+    pub dirty: AtomicBool,
+}
+
+impl App {
+    /// Notes that tasks or the clock changed (polls count too), so that
+    /// `--state` saves them.
+    pub fn changed(&self) {
+        self.dirty.store(true, Ordering::Relaxed);
+    }
 }
 
 /// A bound, not yet serving, server: the address is known before the first request.
@@ -119,6 +144,10 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         max_body: config.max_body,
         quiet: config.quiet,
         video: config.video,
+        journal: Journal::default(),
+        control: config.control,
+        require_auth: config.require_auth,
+        dirty: AtomicBool::new(false),
     });
     Ok(Bound { listener, app })
 }
@@ -147,6 +176,12 @@ impl Bound {
     /// Serves until `shutdown` resolves, then stops accepting and lets the
     /// requests in flight finish (for at most 10 s).
     pub async fn serve(self, shutdown: impl Future<Output = ()>) {
+        self.serve_then(shutdown, || {}).await;
+    }
+
+    /// [`Bound::serve`], calling `closed` as soon as the port is closed
+    /// (before waiting for requests in flight).
+    pub async fn serve_then(self, shutdown: impl Future<Output = ()>, closed: impl FnOnce()) {
         let Bound { listener, app } = self;
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
@@ -165,18 +200,71 @@ impl Bound {
             };
             let _ = stream.set_nodelay(true);
             let app = app.clone();
-            let service = hyper::service::service_fn(move |req| handle(app.clone(), req));
+            let reset = Arc::new(AtomicBool::new(false));
+            let io = ResettableStream {
+                stream,
+                reset: reset.clone(),
+            };
+            let service = hyper::service::service_fn(move |req| handle(app.clone(), reset.clone(), req));
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(TokioIo::new(io), service);
             let conn = graceful.watch(conn);
             tokio::spawn(async move {
                 let _ = conn.await;
             });
         }
         drop(listener);
+        closed();
         let _ = tokio::time::timeout(HOW_LONG_TO_FINISH, graceful.shutdown()).await;
+    }
+}
+
+/// A connection that can end in a TCP reset: once `reset` is set, closing
+/// it sends RST instead of FIN (zero linger), as a crashed upstream would.
+struct ResettableStream {
+    stream: TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for ResettableStream {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::Relaxed) {
+            let _ = self.stream.set_zero_linger();
+        }
+    }
+}
+
+impl AsyncRead for ResettableStream {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ResettableStream {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 
@@ -204,41 +292,95 @@ pub async fn shutdown_signal() {
 
 type Reply = Response<Full<Bytes>>;
 
-/// A reply, and the task a submission created (for the log line; a
-/// query's task id is read back from its URI only when logging).
+/// A reply, and what the journal and the log want to know beyond it.
 struct Outcome {
     reply: Reply,
-    task_id: Option<String>,
+    /// The task a submission created (a query's task id is in its URI).
+    created_task: Option<String>,
+    /// The request body as read (submissions), for the journal.
+    request_body: Bytes,
+    /// Reset the connection instead of answering.
+    reset: bool,
+    /// Whether the journal records it (control requests are not recorded).
+    record: bool,
 }
 
 impl From<Reply> for Outcome {
     fn from(reply: Reply) -> Self {
-        Self { reply, task_id: None }
+        Self {
+            reply,
+            created_task: None,
+            request_body: Bytes::new(),
+            reset: false,
+            record: true,
+        }
     }
 }
 
-async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, Infallible> {
-    // With --quiet nothing is cloned, timed or formatted: this is the hot path.
-    let log = (!app.quiet).then(|| (Instant::now(), req.method().clone(), req.uri().clone()));
-    let outcome = route(&app, req).await;
-    let mut reply = outcome.reply;
+/// Returned by the service to drop the connection: with [`ResettableStream`]
+/// the peer gets a TCP reset instead of an answer.
+#[derive(Debug)]
+struct ConnectionReset;
+
+impl std::fmt::Display for ConnectionReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset by a scripted fault")
+    }
+}
+
+impl std::error::Error for ConnectionReset {}
+
+async fn handle(app: Arc<App>, reset: Arc<AtomicBool>, req: Request<Incoming>) -> Result<Reply, ConnectionReset> {
+    // With --quiet nothing is timed or formatted: this is the hot path.
+    let started = (!app.quiet).then(Instant::now);
+    let (parts, body) = req.into_parts();
+    let outcome = route(&app, &parts, body).await;
+    let Outcome {
+        mut reply,
+        created_task,
+        request_body,
+        reset: do_reset,
+        record,
+    } = outcome;
     let headers = reply.headers_mut();
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
     headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
-    if let Some((started, method, uri)) = log {
-        let task_id = outcome
-            .task_id
-            .or_else(|| uri.query().and_then(|q| query_param(q, "task_id")).map(Cow::into_owned));
+    let status = (!do_reset).then(|| reply.status());
+    if let Some(started) = started {
+        let task_id = created_task.clone().or_else(|| {
+            parts
+                .uri
+                .query()
+                .and_then(|q| query_param(q, "task_id"))
+                .map(Cow::into_owned)
+        });
         let task = task_id.map(|t| format!(" task_id={t}")).unwrap_or_default();
+        let status = status.map_or_else(|| "reset".to_owned(), |s| s.as_u16().to_string());
         log_line(
             &app,
             format_args!(
-                "{method} {}{task} {} {:.2}ms",
-                uri.path(),
-                reply.status().as_u16(),
+                "{} {}{task} {status} {:.2}ms",
+                parts.method,
+                parts.uri.path(),
                 started.elapsed().as_secs_f64() * 1000.0
             ),
         );
+    }
+    if record {
+        app.journal.record(journal::Entry {
+            seq: 0,
+            time: app.clock.now(),
+            method: parts.method,
+            uri: parts.uri,
+            headers: parts.headers,
+            body: request_body,
+            status,
+            created_task,
+        });
+    }
+    if do_reset {
+        reset.store(true, Ordering::Relaxed);
+        return Err(ConnectionReset);
     }
     Ok(reply)
 }
@@ -258,14 +400,16 @@ enum Route {
     Query,
     Submit,
     Video,
+    Control,
 }
 
 impl Route {
-    fn of(path: &str) -> Option<Self> {
+    fn of(path: &str, control: bool) -> Option<Self> {
         match path {
             QUERY_PATH => Some(Route::Query),
             SUBMIT_PATH => Some(Route::Submit),
             p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => Some(Route::Video),
+            p if control && p.starts_with(control::PREFIX) => Some(Route::Control),
             _ => None,
         }
     }
@@ -274,21 +418,56 @@ impl Route {
         match self {
             Route::Query | Route::Video => "GET, HEAD, OPTIONS",
             Route::Submit => "POST, OPTIONS",
+            Route::Control => "GET, POST, PUT, DELETE, OPTIONS",
         }
     }
 }
 
-async fn route(app: &App, req: Request<Incoming>) -> Outcome {
-    let path = req.uri().path();
-    let Some(route) = Route::of(path) else {
-        let message = format!("no route for {} {path}", req.method());
+/// Whether the request carries `Authorization: Bearer <token>`.
+fn has_bearer(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+}
+
+async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
+    let path = parts.uri.path();
+    let Some(route) = Route::of(path, app.control) else {
+        let message = format!("no route for {} {path}", parts.method);
         return json(StatusCode::NOT_FOUND, render::error("not_found", &message)).into();
     };
-    match (route, req.method()) {
-        (_, &Method::OPTIONS) => preflight(route.allowed(), req.headers()).into(),
-        (Route::Query, &Method::GET | &Method::HEAD) => query(app, req.uri().query()),
-        (Route::Submit, &Method::POST) => submit(app, req).await,
-        (Route::Video, &Method::GET | &Method::HEAD) => video(app, &req),
+    if parts.method == Method::OPTIONS {
+        return preflight(route.allowed(), &parts.headers).into();
+    }
+    if app.require_auth && matches!(route, Route::Query | Route::Submit) && !has_bearer(&parts.headers) {
+        return json(StatusCode::UNAUTHORIZED, faults::error_body(401)).into();
+    }
+    match (route, &parts.method) {
+        (Route::Query, &Method::GET | &Method::HEAD) => query(app, parts).await,
+        (Route::Submit, &Method::POST) => submit(app, parts, body).await,
+        (Route::Video, &Method::GET | &Method::HEAD) => video(app, parts),
+        (Route::Control, _) => {
+            let body = match read_body(app, &parts.headers, body).await {
+                Ok(body) => body,
+                Err(outcome) => return outcome,
+            };
+            let answer = control::handle(app, parts, &body);
+            let mut reply = match answer.body {
+                Some(value) => json(answer.status, serde_json::to_vec(&value).expect("a Value serializes")),
+                None => reply(answer.status, JSON, Bytes::new()),
+            };
+            if let Some(allow) = answer.allow {
+                reply
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            Outcome {
+                record: false,
+                ..reply.into()
+            }
+        }
         (_, method) => {
             let allowed = route.allowed();
             let message = format!("method {method} is not allowed on {path}; allowed: {allowed}");
@@ -331,8 +510,12 @@ fn preflight(allowed: &'static str, headers: &HeaderMap) -> Reply {
 }
 
 /// `GET /minimax/v1/query/video_generation?task_id=ID`.
-fn query(app: &App, query: Option<&str>) -> Outcome {
-    let task_id = query.and_then(|q| query_param(q, "task_id")).unwrap_or_default();
+async fn query(app: &App, parts: &Parts) -> Outcome {
+    let task_id = parts
+        .uri
+        .query()
+        .and_then(|q| query_param(q, "task_id"))
+        .unwrap_or_default();
     let not_found = || json(StatusCode::BAD_REQUEST, Bytes::from_static(TASK_NOT_EXIST)).into();
     if task_id.is_empty() {
         return not_found();
@@ -343,23 +526,56 @@ fn query(app: &App, query: Option<&str>) -> Outcome {
     let now = app.clock.now();
     let render = |task: &tasks::Task| {
         let polls = task.poll();
-        render::query_response(&task.view(now, polls, &app.base_url))
+        let view = task.view(now, polls, &app.base_url);
+        (render::query_response(&view), view.moment.step.fault.clone(), polls)
     };
-    let body = match app.tasks.with(&task_id, render) {
-        Some(body) => body,
+    let (body, fault, polls) = match app.tasks.with(&task_id, render) {
+        Some(rendered) => rendered,
         // A task id that a scenarios-file rule names exists from its first query on.
         None => match app.catalog.rule_for(&task_id) {
             Some(scenario) => render(&app.tasks.get_or_create(&task_id, scenario, now)),
             None => return not_found(),
         },
     };
-    json(StatusCode::OK, body).into()
+    app.changed();
+    match fault {
+        None => json(StatusCode::OK, body).into(),
+        Some(fault) => with_fault(app, &task_id, polls, body, fault).await,
+    }
+}
+
+/// Delivers `body` as the step's fault says: late, as an error, mangled, or not at all.
+async fn with_fault(app: &App, task_id: &str, polls: u64, body: Vec<u8>, fault: faults::Fault) -> Outcome {
+    if let Some((min, max)) = fault.delay {
+        // Random but reproducible: keyed by the seed, the task and the poll.
+        let mut rng = crate::artifact::rng_for(app.tasks.seed(), &format!("{task_id}/delay/{polls}"));
+        let ms: u64 = fake::Fake::fake_with_rng(&(min.as_millis() as u64..=max.as_millis() as u64), &mut rng);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    match fault.effect {
+        None => json(StatusCode::OK, body).into(),
+        Some(faults::Effect::Status { code, retry_after }) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut reply = json(status, faults::error_body(code));
+            if let Some(seconds) = retry_after {
+                reply
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            reply.into()
+        }
+        Some(faults::Effect::Reset) => Outcome {
+            reset: true,
+            ..json(StatusCode::OK, Bytes::new()).into()
+        },
+        Some(effect) => json(StatusCode::OK, faults::mangle(body, &effect)).into(),
+    }
 }
 
 /// `POST /minimax/v1/video_generation`.
-async fn submit(app: &App, req: Request<Incoming>) -> Outcome {
-    let invalid = |status: StatusCode, message: String| -> Outcome {
-        json(
+async fn submit(app: &App, parts: &Parts, body: Incoming) -> Outcome {
+    let invalid = |status: StatusCode, message: String, body: &Bytes| -> Outcome {
+        let reply = json(
             status,
             render::submit_response(
                 "",
@@ -368,10 +584,13 @@ async fn submit(app: &App, req: Request<Incoming>) -> Outcome {
                     status_msg: message,
                 },
             ),
-        )
-        .into()
+        );
+        Outcome {
+            request_body: body.clone(),
+            ..reply.into()
+        }
     };
-    let scenario = match preferred_scenario(req.headers()) {
+    let scenario = match preferred_scenario(&parts.headers) {
         None => None,
         Some(name) => match app.catalog.get(name) {
             Some(s) => Some(s.clone()),
@@ -382,23 +601,9 @@ async fn submit(app: &App, req: Request<Incoming>) -> Outcome {
             }
         },
     };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > app.max_body as u64) {
-        return too_large(app.max_body);
-    }
-    let body = match Limited::new(req.into_body(), app.max_body).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return too_large(app.max_body),
-        Err(e) => {
-            return invalid(
-                StatusCode::BAD_REQUEST,
-                format!("invalid params, cannot read the body: {e}"),
-            )
-        }
+    let body = match read_body(app, &parts.headers, body).await {
+        Ok(body) => body,
+        Err(outcome) => return outcome,
     };
     let doc: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(doc) => doc,
@@ -409,7 +614,7 @@ async fn submit(app: &App, req: Request<Incoming>) -> Outcome {
                 e.line(),
                 e.column()
             );
-            return invalid(StatusCode::BAD_REQUEST, message);
+            return invalid(StatusCode::BAD_REQUEST, message, &body);
         }
     };
     if let Some(v) = app.contract.submit_request().violations(&doc).into_iter().next() {
@@ -423,6 +628,7 @@ async fn submit(app: &App, req: Request<Incoming>) -> Outcome {
         return invalid(
             StatusCode::BAD_REQUEST,
             format!("invalid params, {field}: {}{context}", v.message),
+            &body,
         );
     }
     let model = doc["model"].as_str().unwrap_or_default();
@@ -443,9 +649,31 @@ async fn submit(app: &App, req: Request<Incoming>) -> Outcome {
         app.clock.now(),
         request,
     );
+    app.changed();
     Outcome {
-        reply: json(StatusCode::OK, render::submit_response(&task.id, &BaseResp::success())),
-        task_id: Some(task.id.clone()),
+        created_task: Some(task.id.clone()),
+        request_body: body,
+        ..json(StatusCode::OK, render::submit_response(&task.id, &BaseResp::success())).into()
+    }
+}
+
+/// The request body, refused with 413 past the limit (by its declared
+/// length, or while reading a chunked one).
+async fn read_body(app: &App, headers: &HeaderMap, body: Incoming) -> Result<Bytes, Outcome> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > app.max_body as u64) {
+        return Err(too_large(app.max_body));
+    }
+    match Limited::new(body, app.max_body).collect().await {
+        Ok(body) => Ok(body.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(too_large(app.max_body)),
+        Err(e) => {
+            let message = format!("cannot read the request body: {e}");
+            Err(json(StatusCode::BAD_REQUEST, render::error("invalid_request", &message)).into())
+        }
     }
 }
 
@@ -473,13 +701,13 @@ fn preferred_scenario(headers: &HeaderMap) -> Option<&str> {
 
 /// A download link: the clip, whole or the range asked for; 403 once the
 /// link's `Expires` has passed on the mock clock, as the bucket answers.
-fn video(app: &App, req: &Request<Incoming>) -> Outcome {
-    if crate::video::expires(req.uri().query()).is_some_and(|expires| app.clock.now() / 1000 > expires) {
+fn video(app: &App, parts: &Parts) -> Outcome {
+    if crate::video::expires(parts.uri.query()).is_some_and(|expires| app.clock.now() / 1000 > expires) {
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>AccessDenied</Code>\n  <Message>Request has expired.</Message>\n</Error>\n";
         return reply(StatusCode::FORBIDDEN, XML, Bytes::from_static(body.as_bytes())).into();
     }
     let len = app.video.len() as u64;
-    let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
+    let range = parts.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let mut reply = match crate::video::parse_range(range, len) {
         Range::Whole => reply(StatusCode::OK, MP4, app.video.clone()),
         Range::Part { start, end } => {
@@ -519,7 +747,7 @@ pub fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
     })
 }
 
-fn percent_decode(text: &str) -> Cow<'_, str> {
+pub(crate) fn percent_decode(text: &str) -> Cow<'_, str> {
     if !text.bytes().any(|b| b == b'%' || b == b'+') {
         return Cow::Borrowed(text);
     }

@@ -21,19 +21,32 @@ pub struct Task {
     pub id: String,
     pub scenario: Arc<Scenario>,
     pub submitted_at: UnixMillis,
+    pub request: Request,
     pub artifact: Artifact,
+    /// Creation order, so listings read like a history.
+    pub created: u64,
     polls: AtomicU64,
 }
 
 impl Task {
-    pub fn new(id: String, scenario: Arc<Scenario>, submitted_at: UnixMillis, artifact: Artifact) -> Self {
+    /// A task as the store makes it; `seed` keys its generated data.
+    pub fn new(id: String, scenario: Arc<Scenario>, submitted_at: UnixMillis, request: Request, seed: u64) -> Self {
+        let artifact = Artifact::generate(seed, &id, request.resolution, request.duration_s);
         Self {
             id,
             scenario,
             submitted_at,
+            request,
             artifact,
+            created: 0,
             polls: AtomicU64::new(0),
         }
+    }
+
+    /// The same task having been polled `polls` times (restoring saved state).
+    pub fn with_polls(self, polls: u64) -> Self {
+        self.polls.store(polls, Ordering::Relaxed);
+        self
     }
 
     /// Counts a poll; returns how many came before it.
@@ -65,10 +78,20 @@ impl Task {
 }
 
 /// What a submission asked for that shapes the result.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Request {
     pub resolution: Resolution,
     pub duration_s: u32,
+}
+
+impl Default for Request {
+    /// MiniMax-Hailuo-02's defaults: 768P, 6 s.
+    fn default() -> Self {
+        Self {
+            resolution: Resolution::from_label("768P").expect("a known label"),
+            duration_s: 6,
+        }
+    }
 }
 
 /// All tasks, by id.
@@ -76,7 +99,9 @@ pub struct Request {
 pub struct TaskStore {
     tasks: RwLock<HashMap<String, Arc<Task>>>,
     seed: u64,
+    /// Submissions so far: the n-th submission's id derives from n.
     submitted: AtomicU64,
+    created: AtomicU64,
 }
 
 impl TaskStore {
@@ -85,6 +110,7 @@ impl TaskStore {
             tasks: RwLock::new(HashMap::new()),
             seed,
             submitted: AtomicU64::new(0),
+            created: AtomicU64::new(0),
         }
     }
 
@@ -122,10 +148,8 @@ impl TaskStore {
             }
         };
         let scenario = scenario(&id);
-        let artifact = Artifact::generate(self.seed, &id, request.resolution, request.duration_s);
-        let task = Arc::new(Task::new(id.clone(), scenario, now, artifact));
-        tasks.insert(id, task.clone());
-        task
+        let task = Task::new(id, scenario, now, request, self.seed);
+        self.insert_locked(&mut tasks, task)
     }
 
     /// The task `id`, created now with `scenario` if it does not exist yet.
@@ -134,14 +158,52 @@ impl TaskStore {
             return task;
         }
         let mut tasks = self.write();
-        tasks
-            .entry(id.to_owned())
-            .or_insert_with(|| {
-                let resolution = Resolution::from_label("768P").expect("known label");
-                let artifact = Artifact::generate(self.seed, id, resolution, 6);
-                Arc::new(Task::new(id.to_owned(), scenario.clone(), now, artifact))
-            })
-            .clone()
+        if let Some(task) = tasks.get(id) {
+            return task.clone();
+        }
+        let task = Task::new(id.to_owned(), scenario.clone(), now, Request::default(), self.seed);
+        self.insert_locked(&mut tasks, task)
+    }
+
+    /// Adds `task`, replacing any task with its id (scripting, restoring).
+    pub fn insert(&self, task: Task) -> Arc<Task> {
+        let mut tasks = self.write();
+        self.insert_locked(&mut tasks, task)
+    }
+
+    fn insert_locked(&self, tasks: &mut HashMap<String, Arc<Task>>, mut task: Task) -> Arc<Task> {
+        task.created = self.created.fetch_add(1, Ordering::Relaxed);
+        let task = Arc::new(task);
+        tasks.insert(task.id.clone(), task.clone());
+        task
+    }
+
+    /// Removes a task; whether it existed.
+    pub fn remove(&self, id: &str) -> bool {
+        self.write().remove(id).is_some()
+    }
+
+    /// Every task, in the order they were created.
+    pub fn list(&self) -> Vec<Arc<Task>> {
+        let mut all: Vec<_> = self.read().values().cloned().collect();
+        all.sort_by_key(|t| t.created);
+        all
+    }
+
+    /// Forgets every task; ids start again from the first submission's.
+    pub fn clear(&self) {
+        self.write().clear();
+        self.submitted.store(0, Ordering::Relaxed);
+    }
+
+    /// How many submissions ids have been drawn for (saved with the state).
+    pub fn submissions(&self) -> u64 {
+        self.submitted.load(Ordering::Relaxed)
+    }
+
+    /// Continues numbering submissions after `n` (restoring saved state).
+    pub fn set_submissions(&self, n: u64) {
+        self.submitted.store(n, Ordering::Relaxed);
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Task>>> {

@@ -5,18 +5,20 @@
 use std::sync::Arc;
 
 use minimax_mock::clock::Clock;
-use minimax_mock::server::{self, App, Config};
+use minimax_mock::server::{App, Config};
+use minimax_mock::MockServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The documented example's submit time, so timestamps are fixed in snapshots.
 pub const EPOCH_MS: u64 = 1_756_453_472_000;
 
+/// The project's tests run on the public in-process API, [`MockServer`],
+/// plus a raw client for what a polite client would not send.
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
     pub app: Arc<App>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    pub done: tokio::task::JoinHandle<()>,
+    pub mock: MockServer,
 }
 
 /// A frozen clock at [`EPOCH_MS`] and seed 0: every byte is reproducible.
@@ -28,18 +30,11 @@ pub fn config() -> Config {
 }
 
 pub async fn start(config: Config) -> TestServer {
-    let bound = server::bind(config).await.expect("bind");
-    let addr = bound.local_addr();
-    let app = bound.app().clone();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let done = tokio::spawn(bound.serve(async {
-        let _ = rx.await;
-    }));
+    let mock = MockServer::builder().config(|c| *c = config).start().await;
     TestServer {
-        addr,
-        app,
-        stop: Some(tx),
-        done,
+        addr: mock.address(),
+        app: mock.app().clone(),
+        mock,
     }
 }
 
@@ -73,9 +68,9 @@ impl TestServer {
             .await
     }
 
-    pub async fn stop(mut self) {
-        let _ = self.stop.take().map(|tx| tx.send(()));
-        self.done.await.unwrap();
+    /// Stops the server; the port is closed when this returns.
+    pub async fn stop(self) {
+        drop(self.mock);
     }
 }
 

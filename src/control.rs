@@ -1,0 +1,430 @@
+//! The control API under `/__mock/`: script tasks, move the clock, read the
+//! request journal, reset. The operations are plain functions on [`App`], so
+//! the HTTP handlers here and the in-process [`crate::mock_server::MockServer`]
+//! do exactly the same thing.
+//!
+//! A bad control request is answered 400 with a message naming the field or
+//! JSON pointer, and changes nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::http::request::Parts;
+use hyper::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::artifact::Resolution;
+use crate::faults::{Effect, Fault};
+use crate::journal::Filter;
+use crate::lifecycle::{parse_duration, Scenario, Span};
+use crate::scenarios::StepSpec;
+use crate::server::{query_param, App};
+use crate::tasks::{Request, Task};
+
+/// The prefix of every control route.
+pub const PREFIX: &str = "/__mock/";
+
+/// Why a control request changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{pointer}: {reason}")]
+pub struct ControlError {
+    /// JSON pointer (or field) of what is wrong; `/` for the whole request.
+    pub pointer: String,
+    pub reason: String,
+}
+
+fn bad(pointer: impl Into<String>, reason: impl Into<String>) -> ControlError {
+    let pointer = pointer.into();
+    ControlError {
+        pointer: if pointer.is_empty() { "/".to_owned() } else { pointer },
+        reason: reason.into(),
+    }
+}
+
+/// How to script a task: a scenario by name, or inline steps (the
+/// scenarios-file format), and optionally what the submission asked for.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptSpec {
+    pub scenario: Option<String>,
+    pub steps: Option<Vec<StepSpec>>,
+    pub resolution: Option<String>,
+    pub duration: Option<u32>,
+}
+
+/// A clock change: `{"advance": "30s"}`, `{"freeze": true}`, `{"resume": true}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSpec {
+    pub advance: Option<String>,
+    #[serde(default)]
+    pub freeze: bool,
+    #[serde(default)]
+    pub resume: bool,
+}
+
+/// Scripts `task_id` to follow a scenario from now on, replacing any task
+/// of that id (its polls start again from zero).
+pub fn script(app: &App, task_id: &str, spec: &ScriptSpec) -> Result<Arc<Task>, ControlError> {
+    if task_id.is_empty() {
+        return Err(bad("task_id", "a task id is needed"));
+    }
+    let scenario = match (&spec.scenario, &spec.steps) {
+        (Some(_), Some(_)) => return Err(bad("/steps", "give either `scenario` or `steps`, not both")),
+        (Some(name), None) => app.catalog.get(name).cloned().ok_or_else(|| {
+            let known = app.catalog.names().collect::<Vec<_>>().join(", ");
+            bad("/scenario", format!("unknown scenario {name:?}; known: {known}"))
+        })?,
+        (None, Some(steps)) => {
+            let spec = crate::scenarios::ScenarioSpec {
+                description: None,
+                steps: steps.clone(),
+            };
+            Arc::new(spec.build("inline").map_err(|e| bad(e.pointer, e.reason))?)
+        }
+        (None, None) => app.catalog.default_scenario().clone(),
+    };
+    let mut request = Request::default();
+    if let Some(label) = &spec.resolution {
+        request.resolution = Resolution::from_label(label).ok_or_else(|| {
+            bad(
+                "/resolution",
+                format!("{label:?} is not one of 512P, 720P, 768P, 1080P"),
+            )
+        })?;
+    }
+    if let Some(d) = spec.duration {
+        if d == 0 {
+            return Err(bad("/duration", "a video lasts at least a second"));
+        }
+        request.duration_s = d;
+    }
+    let task = Task::new(task_id.to_owned(), scenario, app.clock.now(), request, app.tasks.seed());
+    let task = app.tasks.insert(task);
+    app.changed();
+    Ok(task)
+}
+
+/// Applies a clock change.
+pub fn clock(app: &App, spec: &ClockSpec) -> Result<(), ControlError> {
+    if spec.freeze && spec.resume {
+        return Err(bad("/resume", "freeze and resume at once"));
+    }
+    let advance = spec
+        .advance
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| bad("/advance", e))?;
+    if advance.is_none() && !spec.freeze && !spec.resume {
+        return Err(bad("/", "say `advance`, `freeze` or `resume`"));
+    }
+    if spec.freeze {
+        app.clock.set_frozen(true);
+    }
+    if spec.resume {
+        app.clock.set_frozen(false);
+    }
+    if let Some(d) = advance {
+        app.clock.advance(d);
+    }
+    app.changed();
+    Ok(())
+}
+
+/// Tasks, clock and journal back to how the server started.
+pub fn reset(app: &App) {
+    app.tasks.clear();
+    app.clock.reset();
+    app.journal.clear();
+    app.changed();
+}
+
+/// The clock as JSON.
+pub fn clock_json(app: &App) -> Value {
+    let now = app.clock.now();
+    json!({"now": now, "now_unix": now / 1000, "frozen": app.clock.is_frozen()})
+}
+
+/// A task: its state now (without counting a poll) and its whole timeline.
+pub fn task_json(app: &App, task: &Task) -> Value {
+    let now = app.clock.now();
+    let polls = task.polls();
+    let moment = task.moment(now, polls);
+    let mut time = Duration::ZERO;
+    let mut after_polls = 0u64;
+    let timeline: Vec<Value> = task
+        .scenario
+        .steps()
+        .iter()
+        .enumerate()
+        .map(|(index, step)| {
+            let mut entry = json!({
+                "index": index,
+                "phase": step.phase(),
+                "status": step.status.as_str(),
+                "minimax_status": step.minimax.as_str(),
+                "progress": [step.progress.0, step.progress.1],
+                "starts_at": task.submitted_at + time.as_millis() as u64,
+                "starts_after_polls": after_polls,
+            });
+            match step.span {
+                Span::For(d) => {
+                    entry["for"] = json!(format!("{}ms", d.as_millis()));
+                    time += d;
+                }
+                Span::Polls(n) => {
+                    entry["polls"] = json!(n);
+                    after_polls += u64::from(n);
+                }
+                Span::Terminal => entry["terminal"] = json!(true),
+            }
+            if let Some(reason) = &step.fail_reason {
+                entry["fail_reason"] = json!(reason);
+            }
+            if step.base_resp.status_code != 0 {
+                entry["base_resp"] = json!(step.base_resp);
+            }
+            if let Some(fault) = &step.fault {
+                entry["fault"] = fault_json(fault);
+            }
+            entry
+        })
+        .collect();
+    json!({
+        "task_id": task.id,
+        "scenario": task.scenario.name(),
+        "submitted_at": task.submitted_at,
+        "resolution": task.request.resolution.label,
+        "duration": task.request.duration_s,
+        "polls": polls,
+        "current": {
+            "index": moment.index,
+            "phase": moment.phase(),
+            "status": moment.step.status.as_str(),
+            "minimax_status": moment.step.minimax.as_str(),
+            "progress": format!("{}%", moment.progress),
+        },
+        "timeline": timeline,
+    })
+}
+
+/// A fault in the scenarios-file format.
+pub fn fault_json(fault: &Fault) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some((min, max)) = fault.delay {
+        let ms = |d: Duration| format!("{}ms", d.as_millis());
+        out.insert(
+            "delay".into(),
+            if min == max {
+                json!(ms(min))
+            } else {
+                json!([ms(min), ms(max)])
+            },
+        );
+    }
+    match &fault.effect {
+        Some(Effect::Status { code, retry_after }) => {
+            out.insert("status".into(), json!(code));
+            if let Some(r) = retry_after {
+                out.insert("retry_after".into(), json!(r));
+            }
+        }
+        Some(Effect::Truncated) => drop(out.insert("body".into(), json!("truncated"))),
+        Some(Effect::Malformed) => drop(out.insert("body".into(), json!("malformed"))),
+        Some(Effect::Reset) => drop(out.insert("reset".into(), json!(true))),
+        Some(Effect::Break { remove, set }) => {
+            let set: serde_json::Map<String, Value> = set.iter().cloned().collect();
+            out.insert("break".into(), json!({"remove": remove, "set": set}));
+        }
+        None => {}
+    }
+    Value::Object(out)
+}
+
+/// A scenario's steps in the scenarios-file format (to save and restore it).
+pub fn steps_json(scenario: &Scenario) -> Value {
+    let steps: Vec<Value> = scenario
+        .steps()
+        .iter()
+        .map(|step| {
+            let mut s = json!({
+                "status": step.status.as_str(),
+                "minimax_status": step.minimax.as_str(),
+                "progress": [step.progress.0, step.progress.1],
+                "base_resp": step.base_resp,
+            });
+            match step.span {
+                Span::For(d) => s["for"] = json!(format!("{}ms", d.as_millis())),
+                Span::Polls(n) => s["polls"] = json!(n),
+                Span::Terminal => {}
+            }
+            if let Some(reason) = &step.fail_reason {
+                s["fail_reason"] = json!(reason);
+            }
+            if let Some(fault) = &step.fault {
+                s["fault"] = fault_json(fault);
+            }
+            s
+        })
+        .collect();
+    Value::Array(steps)
+}
+
+/// The answer to a control request.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Option<Value>,
+    /// For 405.
+    pub allow: Option<&'static str>,
+}
+
+fn ok(body: Value) -> Answer {
+    Answer {
+        status: StatusCode::OK,
+        body: Some(body),
+        allow: None,
+    }
+}
+
+fn no_content() -> Answer {
+    Answer {
+        status: StatusCode::NO_CONTENT,
+        body: None,
+        allow: None,
+    }
+}
+
+fn error(status: StatusCode, code: &str, message: String) -> Answer {
+    Answer {
+        status,
+        body: Some(json!({"code": code, "message": message, "data": null})),
+        allow: None,
+    }
+}
+
+fn invalid(e: ControlError) -> Answer {
+    error(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
+}
+
+fn not_allowed(allow: &'static str) -> Answer {
+    Answer {
+        allow: Some(allow),
+        ..error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("allowed: {allow}"),
+        )
+    }
+}
+
+/// Parses a JSON body, naming the pointer and line of a mistake.
+fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ControlError> {
+    let text = std::str::from_utf8(body).map_err(|_| bad("/", "the body is not UTF-8"))?;
+    let text = if text.trim().is_empty() { "{}" } else { text };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let mut pointer = String::new();
+        for segment in e.path().iter() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+                serde_path_to_error::Segment::Map { key } => pointer.push_str(&format!("/{key}")),
+                _ => {}
+            }
+        }
+        let inner = e.into_inner();
+        bad(
+            pointer,
+            format!(
+                "{} (line {} column {})",
+                crate::contract::strip_position(&inner.to_string()),
+                inner.line(),
+                inner.column()
+            ),
+        )
+    })?;
+    de.end()
+        .map_err(|e| bad("/", crate::contract::strip_position(&e.to_string())))?;
+    Ok(value)
+}
+
+/// Serves one control request.
+pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
+    let route = parts.uri.path().strip_prefix(PREFIX).unwrap_or_default();
+    let method = &parts.method;
+    match route.split_once('/') {
+        None => match (route, method) {
+            ("health", &Method::GET) => ok(json!({"status": "ok"})),
+            ("health", _) => not_allowed("GET"),
+            ("tasks", &Method::GET) => {
+                let tasks: Vec<Value> = app.tasks.list().iter().map(|t| task_json(app, t)).collect();
+                ok(json!({ "tasks": tasks }))
+            }
+            ("tasks", _) => not_allowed("GET"),
+            ("clock", &Method::GET) => ok(clock_json(app)),
+            ("clock", &Method::POST) => match parse::<ClockSpec>(body).and_then(|spec| clock(app, &spec)) {
+                Ok(()) => ok(clock_json(app)),
+                Err(e) => invalid(e),
+            },
+            ("clock", _) => not_allowed("GET, POST"),
+            ("requests", &Method::GET) => {
+                let q = parts.uri.query().unwrap_or("");
+                let filter = Filter {
+                    path: query_param(q, "path").map(|p| p.into_owned()),
+                    task_id: query_param(q, "task_id").map(|p| p.into_owned()),
+                    method: query_param(q, "method").map(|p| p.into_owned()),
+                };
+                let requests: Vec<Value> = app.journal.list(&filter).iter().map(|e| e.to_json()).collect();
+                ok(json!({ "requests": requests }))
+            }
+            ("requests", &Method::DELETE) => {
+                app.journal.clear();
+                no_content()
+            }
+            ("requests", _) => not_allowed("GET, DELETE"),
+            ("reset", &Method::POST) => {
+                reset(app);
+                no_content()
+            }
+            ("reset", _) => not_allowed("POST"),
+            _ => unknown(parts),
+        },
+        Some(("tasks", id)) => {
+            let id = crate::server::percent_decode(id);
+            match *method {
+                Method::PUT => match parse::<ScriptSpec>(body).and_then(|spec| script(app, &id, &spec)) {
+                    Ok(task) => ok(task_json(app, &task)),
+                    Err(e) => invalid(e),
+                },
+                Method::GET => match app.tasks.get(&id) {
+                    Some(task) => ok(task_json(app, &task)),
+                    None => error(StatusCode::NOT_FOUND, "task_not_exist", format!("no task {id:?}")),
+                },
+                Method::DELETE => {
+                    if app.tasks.remove(&id) {
+                        app.changed();
+                        no_content()
+                    } else {
+                        error(StatusCode::NOT_FOUND, "task_not_exist", format!("no task {id:?}"))
+                    }
+                }
+                _ => not_allowed("GET, PUT, DELETE"),
+            }
+        }
+        _ => unknown(parts),
+    }
+}
+
+fn unknown(parts: &Parts) -> Answer {
+    error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "no control route {} {}; see /__mock/health, /__mock/tasks, /__mock/clock, /__mock/requests, /__mock/reset",
+            parts.method,
+            parts.uri.path()
+        ),
+    )
+}

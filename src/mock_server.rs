@@ -1,0 +1,249 @@
+//! The in-process test double for Rust clients, shaped like wiremock-rs:
+//! start it on a free port, point your client at [`MockServer::uri`], script
+//! tasks, move time on, and check what your client sent.
+//!
+//! The server runs on a thread and runtime of its own, so it works the same
+//! from `#[tokio::test]` (even the single-threaded flavour, with a blocking
+//! client) and from plain `#[test]`s, and dropping it stops it.
+
+use std::net::SocketAddr;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::clock::{Clock, UnixMillis};
+use crate::control::{self, ClockSpec, ControlError, ScriptSpec};
+use crate::journal::{Entry, Filter};
+use crate::scenarios::{Catalog, StepSpec};
+use crate::server::{self, App, Config};
+
+/// A running mock of the gateway. Dropping it shuts it down.
+///
+/// ```
+/// use std::time::Duration;
+/// use minimax_mock::MockServer;
+///
+/// // Arrange: a task that will fail, on a server of its own.
+/// let server = MockServer::start_blocking();
+/// server.script("job-42", "fail").unwrap();
+///
+/// // Act: your client polls; time moves on without sleeping.
+/// let url = format!("{}/minimax/v1/query/video_generation?task_id=job-42", server.uri());
+/// let first: serde_json::Value = ureq::get(&url).call().unwrap().body_mut().read_json().unwrap();
+/// server.advance(Duration::from_secs(60));
+/// let last: serde_json::Value = ureq::get(&url).call().unwrap().body_mut().read_json().unwrap();
+///
+/// // Assert: on the answers, and on what the client sent.
+/// assert_eq!(first["data"]["status"], "NOT_START");
+/// assert_eq!(last["data"]["status"], "FAILURE");
+/// assert_eq!(server.requests().len(), 2);
+/// ```
+pub struct MockServer {
+    addr: SocketAddr,
+    app: Arc<App>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    closed: mpsc::Receiver<()>,
+}
+
+/// Options for [`MockServer`]; start with [`MockServer::builder`].
+pub struct Builder {
+    config: Config,
+}
+
+impl Builder {
+    /// Seed of the generated data (default 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config.seed = seed;
+        self
+    }
+
+    /// Starts the mock clock at this Unix time in milliseconds (default: now),
+    /// so timestamps, and so every byte, are the same on every run.
+    pub fn epoch(mut self, unix_millis: UnixMillis) -> Self {
+        self.config.clock = Clock::new(Some(unix_millis), self.config.clock.is_frozen());
+        self
+    }
+
+    /// Lets the clock run with real time (default: it stands still and moves
+    /// only with [`MockServer::advance`]).
+    pub fn running_clock(self) -> Self {
+        self.config.clock.set_frozen(false);
+        self
+    }
+
+    /// Scenarios and task-id rules beyond the built-ins.
+    pub fn scenarios(mut self, catalog: Catalog) -> Self {
+        self.config.catalog = catalog;
+        self
+    }
+
+    /// Answer 401 to API requests without `Authorization: Bearer ...`.
+    pub fn require_auth(mut self) -> Self {
+        self.config.require_auth = true;
+        self
+    }
+
+    /// Any other setting, on the whole [`Config`].
+    pub fn config(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        change(&mut self.config);
+        self
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub async fn start(self) -> MockServer {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let closed = spawn(self.config, move |started| {
+            let _ = tx.send(started);
+        });
+        let (addr, app, stop) = rx.await.expect("the mock server thread started");
+        MockServer {
+            addr,
+            app,
+            stop: Some(stop),
+            closed,
+        }
+    }
+
+    /// [`Builder::start`] for tests without an async runtime.
+    pub fn start_blocking(self) -> MockServer {
+        let (tx, rx) = mpsc::channel();
+        let closed = spawn(self.config, move |started| {
+            let _ = tx.send(started);
+        });
+        let (addr, app, stop) = rx.recv().expect("the mock server thread started");
+        MockServer {
+            addr,
+            app,
+            stop: Some(stop),
+            closed,
+        }
+    }
+}
+
+type Started = (SocketAddr, Arc<App>, tokio::sync::oneshot::Sender<()>);
+
+/// Runs the server on a thread of its own; the receiver hears when the
+/// listener is closed.
+fn spawn(config: Config, started: impl FnOnce(Started) + Send + 'static) -> mpsc::Receiver<()> {
+    let (closed_tx, closed_rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("minimax-mock".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime for the mock server");
+            runtime.block_on(async move {
+                let bound = server::bind(config).await.expect("binding 127.0.0.1:0");
+                let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+                started((bound.local_addr(), bound.app().clone(), stop_tx));
+                bound
+                    .serve_then(
+                        async {
+                            let _ = stop_rx.await;
+                        },
+                        move || {
+                            let _ = closed_tx.send(());
+                        },
+                    )
+                    .await;
+            });
+        })
+        .expect("a thread for the mock server");
+    closed_rx
+}
+
+impl MockServer {
+    /// A server on a free port of 127.0.0.1 with the built-in contract and
+    /// scenarios, seed 0 and a clock that stands still until advanced.
+    pub async fn start() -> Self {
+        Self::builder().start().await
+    }
+
+    /// [`MockServer::start`] for tests without an async runtime.
+    pub fn start_blocking() -> Self {
+        Self::builder().start_blocking()
+    }
+
+    pub fn builder() -> Builder {
+        let mut config = Config::for_tests();
+        config.clock = Clock::new(None, true);
+        Builder { config }
+    }
+
+    /// `http://127.0.0.1:PORT`: the base URL to give your client.
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Scripts `task_id` to follow a scenario (by name) from now on.
+    pub fn script(&self, task_id: &str, scenario: &str) -> Result<(), ControlError> {
+        let spec = ScriptSpec {
+            scenario: Some(scenario.to_owned()),
+            ..ScriptSpec::default()
+        };
+        control::script(&self.app, task_id, &spec).map(drop)
+    }
+
+    /// Scripts `task_id` with inline steps, in the scenarios-file format:
+    /// `json!([{"status": "QUEUED", "polls": 1}, {"status": "SUCCESS"}])`.
+    pub fn script_steps(&self, task_id: &str, steps: Value) -> Result<(), ControlError> {
+        let steps: Vec<StepSpec> = serde_json::from_value(steps).map_err(|e| ControlError {
+            pointer: "/steps".to_owned(),
+            reason: e.to_string(),
+        })?;
+        let spec = ScriptSpec {
+            steps: Some(steps),
+            ..ScriptSpec::default()
+        };
+        control::script(&self.app, task_id, &spec).map(drop)
+    }
+
+    /// Moves the mock clock forward: every lifecycle moves with it.
+    pub fn advance(&self, by: Duration) {
+        let _ = control::clock(
+            &self.app,
+            &ClockSpec {
+                advance: Some(format!("{}ms", by.as_millis())),
+                ..ClockSpec::default()
+            },
+        );
+    }
+
+    /// Every request received, oldest first (the control API's are not).
+    pub fn requests(&self) -> Vec<Entry> {
+        self.app.journal.list(&Filter::default())
+    }
+
+    /// A task's state and timeline, as `GET /__mock/tasks/{id}` shows it.
+    pub fn task(&self, task_id: &str) -> Option<Value> {
+        self.app.tasks.get(task_id).map(|t| control::task_json(&self.app, &t))
+    }
+
+    /// Tasks, clock and journal back to the start.
+    pub fn reset(&self) {
+        control::reset(&self.app);
+    }
+
+    /// The server's state, for tests that need more than the methods above.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+}
+
+impl Drop for MockServer {
+    /// Stops accepting and waits (at most 5 s) until the port is closed, so a
+    /// test that drops the server can rely on it being gone.
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+            let _ = self.closed.recv_timeout(Duration::from_secs(5));
+        }
+    }
+}
