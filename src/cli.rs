@@ -72,6 +72,9 @@ pub struct ServeArgs {
     /// Answer 401 to API requests without `Authorization: Bearer ...`.
     #[arg(long)]
     pub require_auth: bool,
+    /// Keep tasks and the clock in FILE across restarts (written atomically).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +135,8 @@ pub enum StartError {
     Scenarios(#[from] ScenarioFileError),
     #[error(transparent)]
     Video(#[from] std::io::Error),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
 }
 
 impl ScenariosArgs {
@@ -161,6 +166,11 @@ impl ServeArgs {
             video: crate::video::load(self.fixtures.as_deref())?,
             control: !self.no_control,
             require_auth: self.require_auth,
+            restore: match &self.state {
+                Some(path) => crate::state::load(path, self.seed)?,
+                None => None,
+            },
+            state: self.state.clone(),
         })
     }
 }

@@ -18,6 +18,7 @@ pub mod render;
 pub mod report;
 pub mod scenarios;
 pub mod server;
+pub mod state;
 pub mod tasks;
 pub mod validate;
 pub mod video;

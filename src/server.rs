@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -34,7 +35,7 @@ use crate::render;
 use crate::scenarios::Catalog;
 use crate::tasks::{self, TaskStore};
 use crate::video::Range;
-use crate::{control, faults};
+use crate::{control, faults, state};
 
 /// The query endpoint.
 pub const QUERY_PATH: &str = "/minimax/v1/query/video_generation";
@@ -53,6 +54,7 @@ const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
 const EXPOSED: HeaderValue = HeaderValue::from_static("retry-after, content-range, accept-ranges");
 const ALLOWED_HEADERS: HeaderValue = HeaderValue::from_static("authorization, content-type, prefer");
 const HOW_LONG_TO_FINISH: Duration = Duration::from_secs(10);
+const SAVE_EVERY: Duration = Duration::from_millis(250);
 
 /// What the server needs to run; built by the binary or by tests.
 #[derive(Debug)]
@@ -73,6 +75,10 @@ pub struct Config {
     pub control: bool,
     /// Answer 401 to API requests without `Authorization: Bearer ...`.
     pub require_auth: bool,
+    /// Save tasks and the clock here, and restore [`Config::restore`] from it.
+    pub state: Option<PathBuf>,
+    /// A state loaded from `state`, put into the server at start.
+    pub restore: Option<state::Restored>,
 }
 
 impl Config {
@@ -91,6 +97,8 @@ impl Config {
             video: crate::video::load(None).expect("the built-in video needs no I/O"),
             control: true,
             require_auth: false,
+            state: None,
+            restore: None,
         }
     }
 }
@@ -109,15 +117,30 @@ pub struct App {
     pub journal: Journal,
     pub control: bool,
     pub require_auth: bool,
+    /// Where `--state` saves.
+    pub state: Option<PathBuf>,
     /// Set when tasks or the clock change, for the state saver.
     pub dirty: AtomicBool,
 }
 
 impl App {
     /// Notes that tasks or the clock changed (polls count too), so that
-    /// `--state` saves them.
+    /// `--state` saves them. Without `--state` it touches nothing shared:
+    /// every poll calls it.
     pub fn changed(&self) {
-        self.dirty.store(true, Ordering::Relaxed);
+        if self.state.is_some() {
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Writes the state file now, if there is one; a failure is reported, not fatal.
+    pub fn save(&self) {
+        if let Some(path) = &self.state {
+            self.dirty.store(false, Ordering::Relaxed);
+            if let Err(e) = state::write(path, &state::snapshot(self)) {
+                eprintln!("minimax-mock: {}: cannot save the state: {e}", path.display());
+            }
+        }
     }
 }
 
@@ -147,8 +170,26 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         journal: Journal::default(),
         control: config.control,
         require_auth: config.require_auth,
+        state: config.state,
         dirty: AtomicBool::new(false),
     });
+    if let Some(restored) = config.restore {
+        state::restore(&app, restored);
+    }
+    if app.state.is_some() {
+        // Saves a few times a second while things change; serve_then saves
+        // once more at shutdown.
+        let saver = Arc::downgrade(&app);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SAVE_EVERY).await;
+                let Some(app) = saver.upgrade() else { break };
+                if app.dirty.load(Ordering::Relaxed) {
+                    let _ = tokio::task::spawn_blocking(move || app.save()).await;
+                }
+            }
+        });
+    }
     Ok(Bound { listener, app })
 }
 
@@ -218,6 +259,7 @@ impl Bound {
         drop(listener);
         closed();
         let _ = tokio::time::timeout(HOW_LONG_TO_FINISH, graceful.shutdown()).await;
+        app.save();
     }
 }
 

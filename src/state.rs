@@ -1,0 +1,267 @@
+//! `--state FILE`: scripted and submitted tasks and the clock survive a
+//! restart.
+//!
+//! The file is JSON, written atomically (a temporary file beside it, synced,
+//! then renamed over it), so a crash mid-write leaves the last good state. A
+//! file that cannot be read or understood stops start-up with the file, line,
+//! column and JSON pointer, and is left untouched: nothing is written until a
+//! load has succeeded.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::artifact::Resolution;
+use crate::clock::{system_now, UnixMillis};
+use crate::jsonpos;
+use crate::scenarios::ScenarioSpec;
+use crate::server::App;
+use crate::tasks::{Request, Task};
+
+const VERSION: u32 = 1;
+
+/// Why a state file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{path}: cannot read the state file: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {pointer}: {reason} (the state file is left as it is; fix or remove it)")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        pointer: String,
+        reason: String,
+    },
+}
+
+/// The saved state, as in the file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Saved {
+    pub version: u32,
+    pub clock: SavedClock,
+    /// Submissions so far, so new ids continue the sequence.
+    pub submissions: u64,
+    pub tasks: Vec<SavedTask>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedClock {
+    /// Mock time when saved.
+    pub now: UnixMillis,
+    pub frozen: bool,
+    /// Mock time minus system time when saved: a running clock goes on
+    /// from there, as if the server had never stopped.
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedTask {
+    pub task_id: String,
+    pub scenario: String,
+    /// The whole scenario, so a scripted or inline one survives too.
+    pub steps: Value,
+    pub submitted_at: UnixMillis,
+    pub polls: u64,
+    pub resolution: String,
+    pub duration: u32,
+}
+
+/// The state of `app` now.
+pub fn snapshot(app: &App) -> Saved {
+    let now = app.clock.now();
+    Saved {
+        version: VERSION,
+        clock: SavedClock {
+            now,
+            frozen: app.clock.is_frozen(),
+            offset: now as i64 - system_now() as i64,
+        },
+        submissions: app.tasks.submissions(),
+        tasks: app
+            .tasks
+            .list()
+            .iter()
+            .map(|task| SavedTask {
+                task_id: task.id.clone(),
+                scenario: task.scenario.name().to_owned(),
+                steps: crate::control::steps_json(&task.scenario),
+                submitted_at: task.submitted_at,
+                polls: task.polls(),
+                resolution: task.request.resolution.label.to_owned(),
+                duration: task.request.duration_s,
+            })
+            .collect(),
+    }
+}
+
+/// The tasks of a saved state, checked, ready to be put in the store.
+#[derive(Debug)]
+pub struct Restored {
+    pub saved: Saved,
+    pub tasks: Vec<Task>,
+}
+
+/// Reads `path`; `Ok(None)` if there is no such file yet.
+pub fn load(path: &Path, seed: u64) -> Result<Option<Restored>, StateError> {
+    let display = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StateError::Io { path: display, source }),
+    };
+    parse(&display, &text, seed).map(Some)
+}
+
+/// Parses and checks a state file's text (`path` names it in errors). Pure.
+pub fn parse(path: &str, text: &str, seed: u64) -> Result<Restored, StateError> {
+    let invalid = |pointer: String, reason: String, at: Option<jsonpos::Position>| {
+        let at = at
+            .or_else(|| jsonpos::locate(text, &pointer))
+            .unwrap_or(jsonpos::Position { line: 1, column: 1 });
+        StateError::Invalid {
+            path: path.to_owned(),
+            line: at.line,
+            column: at.column,
+            pointer: if pointer.is_empty() { "/".to_owned() } else { pointer },
+            reason,
+        }
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let saved: Saved = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let mut pointer = String::new();
+        for segment in e.path().iter() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+                serde_path_to_error::Segment::Map { key } => pointer.push_str(&format!("/{key}")),
+                _ => {}
+            }
+        }
+        let inner = e.into_inner();
+        let at = (inner.line() > 0).then_some(jsonpos::Position {
+            line: inner.line(),
+            column: inner.column(),
+        });
+        invalid(pointer, crate::contract::strip_position(&inner.to_string()), at)
+    })?;
+    de.end().map_err(|e| {
+        let at = jsonpos::Position {
+            line: e.line(),
+            column: e.column(),
+        };
+        invalid(String::new(), crate::contract::strip_position(&e.to_string()), Some(at))
+    })?;
+    if saved.version != VERSION {
+        return Err(invalid(
+            "/version".to_owned(),
+            format!("version {} is not one this build reads ({VERSION})", saved.version),
+            None,
+        ));
+    }
+    let mut tasks = Vec::with_capacity(saved.tasks.len());
+    for (i, t) in saved.tasks.iter().enumerate() {
+        let spec: ScenarioSpec = serde_json::from_value(serde_json::json!({ "steps": t.steps }))
+            .map_err(|e| invalid(format!("/tasks/{i}/steps"), e.to_string(), None))?;
+        let scenario = spec
+            .build(&t.scenario)
+            .map_err(|e| invalid(format!("/tasks/{i}{}", e.pointer), e.reason, None))?;
+        let resolution = Resolution::from_label(&t.resolution).ok_or_else(|| {
+            invalid(
+                format!("/tasks/{i}/resolution"),
+                format!("{:?} is not one of 512P, 720P, 768P, 1080P", t.resolution),
+                None,
+            )
+        })?;
+        let request = Request {
+            resolution,
+            duration_s: t.duration,
+        };
+        let task = Task::new(t.task_id.clone(), Arc::new(scenario), t.submitted_at, request, seed).with_polls(t.polls);
+        tasks.push(task);
+    }
+    Ok(Restored { saved, tasks })
+}
+
+/// Puts a restored state into `app`: its tasks, its clock, its id sequence.
+pub fn restore(app: &App, restored: Restored) {
+    let Restored { saved, tasks } = restored;
+    for task in tasks {
+        app.tasks.insert(task);
+    }
+    app.tasks.set_submissions(saved.submissions);
+    let now = if saved.clock.frozen {
+        saved.clock.now
+    } else {
+        (system_now() as i64 + saved.clock.offset).max(0) as u64
+    };
+    app.clock.set(now, saved.clock.frozen);
+}
+
+/// Writes `saved` to `path` atomically: a temporary file beside it, synced,
+/// then renamed over it.
+pub fn write(path: &Path, saved: &Saved) -> std::io::Result<()> {
+    let mut text = serde_json::to_vec_pretty(saved).expect("the state always serializes");
+    text.push(b'\n');
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary: PathBuf = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(&text)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_files_name_line_and_pointer() {
+        let err = |text: &str| parse("state.json", text, 0).err().unwrap().to_string();
+        assert!(
+            err("{").starts_with("state.json:1:1: /: EOF while parsing"),
+            "{}",
+            err("{")
+        );
+        let wrong_version =
+            r#"{"version": 9, "clock": {"now": 1, "frozen": true, "offset": 0}, "submissions": 0, "tasks": []}"#;
+        assert!(
+            err(wrong_version).starts_with("state.json:1:13: /version: version 9"),
+            "{}",
+            err(wrong_version)
+        );
+        let bad_steps = r#"{"version": 1, "clock": {"now": 1, "frozen": true, "offset": 0}, "submissions": 0, "tasks": [
+  {"task_id": "a", "scenario": "x", "steps": [{"status": "QUEUED", "polls": 1}], "submitted_at": 0, "polls": 0, "resolution": "768P", "duration": 6}]}"#;
+        let e = err(bad_steps);
+        assert!(e.starts_with("state.json:2:"), "{e}");
+        assert!(
+            e.contains("/tasks/0/steps/0/status: the last step must be SUCCESS or FAILURE"),
+            "{e}"
+        );
+        let bad_type =
+            r#"{"version": 1, "clock": {"now": "soon", "frozen": true, "offset": 0}, "submissions": 0, "tasks": []}"#;
+        assert!(err(bad_type).contains("/clock/now: invalid type"), "{}", err(bad_type));
+    }
+}

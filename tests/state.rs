@@ -1,0 +1,143 @@
+//! `--state FILE` with the real binary: nothing is lost across a restart,
+//! and a bad state file stops start-up and is left untouched.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_minimax-mock");
+const EPOCH: &str = "1756453472";
+
+fn temp_file(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("minimax-mock-state-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("state.json")
+}
+
+fn serve(state: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args([
+            "serve", "--quiet", "--port", "0", "--epoch", EPOCH, "--frozen", "--state",
+        ])
+        .arg(state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit("//").next().unwrap().to_owned();
+    (child, addr)
+}
+
+fn stop(mut child: Child) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+fn http(addr: &str, method: &str, target: &str, body: &str) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nPrefer: scenario=success-polls\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn status_of(addr: &str, task_id: &str) -> String {
+    let (_, body) = http(
+        addr,
+        "GET",
+        &format!("/minimax/v1/query/video_generation?task_id={task_id}"),
+        "",
+    );
+    body["data"]["status"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn tasks_polls_and_clock_survive_a_restart() {
+    let state = temp_file("restart");
+    let (child, addr) = serve(&state);
+    let (_, submitted) = http(
+        &addr,
+        "POST",
+        "/minimax/v1/video_generation",
+        r#"{"model":"T2V-01","prompt":"x"}"#,
+    );
+    let submitted = submitted["task_id"].as_str().unwrap().to_owned();
+    let inline = r#"{"steps": [{"status": "QUEUED", "for": "10s"}, {"status": "FAILURE", "fail_reason": "boom"}], "resolution": "1080P"}"#;
+    assert_eq!(http(&addr, "PUT", "/__mock/tasks/scripted", inline).0, 200);
+    assert_eq!(status_of(&addr, &submitted), "NOT_START");
+    assert_eq!(status_of(&addr, &submitted), "SUBMITTED");
+    assert_eq!(http(&addr, "POST", "/__mock/clock", r#"{"advance": "5s"}"#).0, 200);
+    stop(child);
+
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["tasks"].as_array().unwrap().len(), 2);
+
+    let (child, addr) = serve(&state);
+    let (_, clock) = http(&addr, "GET", "/__mock/clock", "");
+    assert_eq!(clock["now"], 1_756_453_477_000u64, "the clock goes on where it was");
+    let (_, tasks) = http(&addr, "GET", "/__mock/tasks", "");
+    assert_eq!(tasks["tasks"][0]["task_id"], submitted.as_str());
+    assert_eq!(tasks["tasks"][0]["polls"], 2);
+    assert_eq!(tasks["tasks"][1]["resolution"], "1080P");
+    assert_eq!(status_of(&addr, &submitted), "QUEUED", "polls continue where they were");
+    assert_eq!(status_of(&addr, "scripted"), "QUEUED");
+    http(&addr, "POST", "/__mock/clock", r#"{"advance": "5s"}"#);
+    assert_eq!(status_of(&addr, "scripted"), "FAILURE");
+    // New submissions continue the id sequence instead of repeating it.
+    let (_, next) = http(
+        &addr,
+        "POST",
+        "/minimax/v1/video_generation",
+        r#"{"model":"T2V-01","prompt":"x"}"#,
+    );
+    assert_ne!(next["task_id"], submitted.as_str());
+    stop(child);
+}
+
+#[test]
+fn a_corrupt_state_file_stops_start_up_and_is_left_untouched() {
+    let state = temp_file("corrupt");
+    let corrupt = "{\"version\": 1, \"clock\": {\"now\": 5, \"frozen\": true, \"offset\": 0},\n \"submissions\": 0, \"tasks\": [}\n";
+    std::fs::write(&state, corrupt).unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--port", "0", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with(&format!("minimax-mock: {}:2:", state.display())),
+        "{err}"
+    );
+    assert!(err.contains("left as it is"), "{err}");
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), corrupt);
+
+    let dir = state.parent().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--port", "0", "--state"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("cannot read the state file"), "{err}");
+}
