@@ -409,16 +409,16 @@ async fn handle(app: Arc<App>, reset: Arc<AtomicBool>, req: Request<Incoming>) -
         );
     }
     if record {
-        app.journal.record(journal::Entry {
-            seq: 0,
-            time: app.clock.now(),
-            method: parts.method,
-            uri: parts.uri,
-            headers: parts.headers,
-            body: request_body,
+        let mut entry = journal::Entry::new(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &request_body,
             status,
             created_task,
-        });
+        );
+        entry.time = app.clock.now();
+        app.journal.record(entry);
     }
     if do_reset {
         reset.store(true, Ordering::Relaxed);
