@@ -28,10 +28,9 @@ pub struct Entry {
     /// Mock time of the request.
     pub time: UnixMillis,
     pub method: Method,
-    /// Path and query, as sent.
-    target: Box<str>,
-    /// `name: value` lines.
-    headers: Box<str>,
+    /// Path and query as sent, a newline, then `name: value` lines: one
+    /// allocation for the whole request head.
+    head: Box<str>,
     pub body: Bytes,
     /// The status answered; `None` when the connection was reset instead.
     pub status: Option<StatusCode>,
@@ -50,7 +49,9 @@ impl Entry {
         created_task: Option<String>,
     ) -> Self {
         let target = uri.path_and_query().map_or_else(|| uri.path(), |pq| pq.as_str());
-        let mut lines = String::with_capacity(headers.len() * 32);
+        let mut lines = String::with_capacity(target.len() + 1 + headers.len() * 40);
+        lines.push_str(target);
+        lines.push('\n');
         for (name, value) in headers {
             lines.push_str(name.as_str());
             lines.push_str(": ");
@@ -61,25 +62,29 @@ impl Entry {
             seq: 0,
             time: 0,
             method: method.clone(),
-            target: target.into(),
-            headers: lines.into_boxed_str(),
+            head: lines.into_boxed_str(),
             body: Bytes::copy_from_slice(body),
             status,
             created_task,
         }
     }
 
+    fn target(&self) -> &str {
+        self.head.split_once('\n').map_or(&self.head, |(target, _)| target)
+    }
+
     pub fn path(&self) -> &str {
-        self.target.split_once('?').map_or(&self.target, |(path, _)| path)
+        let target = self.target();
+        target.split_once('?').map_or(target, |(path, _)| path)
     }
 
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, query)| query)
+        self.target().split_once('?').map(|(_, query)| query)
     }
 
     /// Every header, lower-case names, in the order sent.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.headers.lines().filter_map(|l| l.split_once(": "))
+        self.head.lines().skip(1).filter_map(|l| l.split_once(": "))
     }
 
     /// A header's value (repeated headers joined with `, `).
@@ -94,9 +99,11 @@ impl Entry {
 
     /// The task the request is about.
     pub fn task_id(&self) -> Option<String> {
-        self.created_task
-            .clone()
-            .or_else(|| self.query().and_then(|q| query_param(q, "task_id")).map(|t| t.into_owned()))
+        self.created_task.clone().or_else(|| {
+            self.query()
+                .and_then(|q| query_param(q, "task_id"))
+                .map(|t| t.into_owned())
+        })
     }
 
     pub fn to_json(&self) -> Value {
@@ -211,7 +218,14 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.append("x-a", "1".parse().unwrap());
         headers.append("x-a", "2".parse().unwrap());
-        Entry::new(&Method::GET, &target.parse().unwrap(), &headers, b"", Some(StatusCode::OK), None)
+        Entry::new(
+            &Method::GET,
+            &target.parse().unwrap(),
+            &headers,
+            b"",
+            Some(StatusCode::OK),
+            None,
+        )
     }
 
     #[test]

@@ -386,7 +386,10 @@ async fn handle(app: Arc<App>, reset: Arc<AtomicBool>, req: Request<Incoming>) -
     } = outcome;
     let headers = reply.headers_mut();
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
-    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
+    // Only answers that carry such a header need to expose it to scripts.
+    if headers.contains_key(header::RETRY_AFTER) || headers.contains_key(header::ACCEPT_RANGES) {
+        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
+    }
     let status = (!do_reset).then(|| reply.status());
     if let Some(started) = started {
         let task_id = created_task.clone().or_else(|| {
@@ -783,9 +786,18 @@ fn video(app: &App, parts: &Parts) -> Outcome {
 
 /// The first value of `name` in a query string, percent-decoded.
 pub fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    // Split on bytes: every poll parses its query, and `&`/`=` are ASCII.
     query.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(key) == name).then(|| percent_decode(value))
+        let (key, value) = match pair.bytes().position(|b| b == b'=') {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, ""),
+        };
+        let matches = if key.len() == name.len() {
+            key == name
+        } else {
+            percent_decode(key) == name
+        };
+        matches.then(|| percent_decode(value))
     })
 }
 
