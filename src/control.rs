@@ -324,30 +324,8 @@ fn not_allowed(allow: &'static str) -> Answer {
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ControlError> {
     let text = std::str::from_utf8(body).map_err(|_| bad("/", "the body is not UTF-8"))?;
     let text = if text.trim().is_empty() { "{}" } else { text };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let mut pointer = String::new();
-        for segment in e.path().iter() {
-            match segment {
-                serde_path_to_error::Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
-                serde_path_to_error::Segment::Map { key } => pointer.push_str(&format!("/{key}")),
-                _ => {}
-            }
-        }
-        let inner = e.into_inner();
-        bad(
-            pointer,
-            format!(
-                "{} (line {} column {})",
-                crate::contract::strip_position(&inner.to_string()),
-                inner.line(),
-                inner.column()
-            ),
-        )
-    })?;
-    de.end()
-        .map_err(|e| bad("/", crate::contract::strip_position(&e.to_string())))?;
-    Ok(value)
+    crate::jsonpos::deserialize(text)
+        .map_err(|m| bad(m.pointer, format!("{} (line {} column {})", m.reason, m.line, m.column)))
 }
 
 /// Serves one control request.

@@ -4,6 +4,70 @@
 //! file wants `file:line:column`, not only `/scenarios/x/steps/2`. This scans
 //! the text once, without building values, and stops at the target.
 
+/// A mistake in a JSON text: where (pointer, line, column) and why. Every
+/// file and request this program reads reports its mistakes this way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mistake {
+    /// JSON pointer of the offending value; `/` for the whole document.
+    pub pointer: String,
+    pub line: usize,
+    pub column: usize,
+    pub reason: String,
+}
+
+impl Mistake {
+    /// A mistake found after parsing, at `pointer`: its position is looked up in `text`.
+    pub fn at(text: &str, pointer: impl Into<String>, reason: impl Into<String>) -> Self {
+        let pointer = pointer.into();
+        let at = locate(text, &pointer).unwrap_or(Position { line: 1, column: 1 });
+        Self::new(pointer, at, reason.into())
+    }
+
+    fn new(pointer: String, at: Position, reason: String) -> Self {
+        Self {
+            pointer: if pointer.is_empty() { "/".to_owned() } else { pointer },
+            line: at.line,
+            column: at.column,
+            reason,
+        }
+    }
+}
+
+impl std::fmt::Display for Mistake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}: {}", self.line, self.column, self.pointer, self.reason)
+    }
+}
+
+/// Deserializes the whole of `text`, naming the pointer and position of the
+/// first mistake (serde_json alone gives the position, not the pointer).
+pub fn deserialize<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Mistake> {
+    let position = |e: &serde_json::Error| Position {
+        line: e.line().max(1),
+        column: e.column().max(1),
+    };
+    let reason = |e: &serde_json::Error| crate::contract::strip_position(&e.to_string());
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let mut pointer = String::new();
+        for segment in e.path().iter() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+                serde_path_to_error::Segment::Map { key } => {
+                    pointer.push('/');
+                    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                }
+                serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        let inner = e.into_inner();
+        Mistake::new(pointer, position(&inner), reason(&inner))
+    })?;
+    de.end()
+        .map_err(|e| Mistake::new(String::new(), position(&e), reason(&e)))?;
+    Ok(value)
+}
+
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {

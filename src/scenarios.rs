@@ -28,14 +28,8 @@ pub enum ScenarioFileError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}:{line}:{column}: {pointer}: {reason}")]
-    Invalid {
-        path: String,
-        line: usize,
-        column: usize,
-        pointer: String,
-        reason: String,
-    },
+    #[error("{path}:{mistake}")]
+    Invalid { path: String, mistake: jsonpos::Mistake },
 }
 
 /// One step as written in a scenarios file or a control request.
@@ -307,41 +301,18 @@ impl Catalog {
 
     /// Parses a scenarios file (`path` only names it in errors). Pure.
     pub fn from_text(path: &str, text: &str) -> Result<Self, ScenarioFileError> {
-        let invalid = |pointer: String, reason: String, at: Option<jsonpos::Position>| {
-            let at = at
-                .or_else(|| jsonpos::locate(text, &pointer))
-                .unwrap_or(jsonpos::Position { line: 1, column: 1 });
-            ScenarioFileError::Invalid {
-                path: path.to_owned(),
-                line: at.line,
-                column: at.column,
-                pointer: if pointer.is_empty() { "/".to_owned() } else { pointer },
-                reason,
-            }
+        let invalid = |mistake| ScenarioFileError::Invalid {
+            path: path.to_owned(),
+            mistake,
         };
-        let mut de = serde_json::Deserializer::from_str(text);
-        let spec: FileSpec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let pointer = pointer_of(e.path());
-            let inner = e.into_inner();
-            let at = (inner.line() > 0).then_some(jsonpos::Position {
-                line: inner.line(),
-                column: inner.column(),
-            });
-            invalid(pointer, crate::contract::strip_position(&inner.to_string()), at)
-        })?;
-        de.end().map_err(|e| {
-            let at = jsonpos::Position {
-                line: e.line(),
-                column: e.column(),
-            };
-            invalid(String::new(), crate::contract::strip_position(&e.to_string()), Some(at))
-        })?;
+        let spec: FileSpec = jsonpos::deserialize(text).map_err(invalid)?;
+        let invalid = |pointer: String, reason: String| invalid(jsonpos::Mistake::at(text, pointer, reason));
 
         let mut catalog = Self::builtin();
         for (name, scenario) in &spec.scenarios {
             let built = scenario
                 .build(name)
-                .map_err(|e| invalid(format!("/scenarios/{}{}", escape(name), e.pointer), e.reason, None))?;
+                .map_err(|e| invalid(format!("/scenarios/{}{}", escape(name), e.pointer), e.reason))?;
             catalog.scenarios.insert(name.clone(), Arc::new(built));
         }
         let known = |catalog: &Self, name: &str| {
@@ -353,19 +324,17 @@ impl Catalog {
             })
         };
         for (i, rule) in spec.rules.iter().enumerate() {
-            let scenario =
-                known(&catalog, &rule.scenario).map_err(|r| invalid(format!("/rules/{i}/scenario"), r, None))?;
+            let scenario = known(&catalog, &rule.scenario).map_err(|r| invalid(format!("/rules/{i}/scenario"), r))?;
             if rule.task_id.is_empty() {
                 return Err(invalid(
                     format!("/rules/{i}/task_id"),
                     "the pattern is empty".to_owned(),
-                    None,
                 ));
             }
             catalog.rules.push((rule.task_id.clone(), scenario));
         }
         if let Some(name) = &spec.default {
-            catalog.default = known(&catalog, name).map_err(|r| invalid("/default".to_owned(), r, None))?;
+            catalog.default = known(&catalog, name).map_err(|r| invalid("/default".to_owned(), r))?;
         }
         Ok(catalog)
     }
@@ -397,19 +366,6 @@ impl Catalog {
 
 fn escape(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
-}
-
-fn pointer_of(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut pointer = String::new();
-    for segment in path.iter() {
-        match segment {
-            Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
-            Segment::Map { key } => pointer.push_str(&format!("/{}", escape(key))),
-            Segment::Enum { .. } | Segment::Unknown => {}
-        }
-    }
-    pointer
 }
 
 /// `*` matches any run of characters, `?` exactly one.

@@ -32,14 +32,8 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}:{line}:{column}: {pointer}: {reason} (the state file is left as it is; fix or remove it)")]
-    Invalid {
-        path: String,
-        line: usize,
-        column: usize,
-        pointer: String,
-        reason: String,
-    },
+    #[error("{path}:{mistake} (the state file is left as it is; fix or remove it)")]
+    Invalid { path: String, mistake: jsonpos::Mistake },
 }
 
 /// The saved state, as in the file.
@@ -125,61 +119,29 @@ pub fn load(path: &Path, seed: u64) -> Result<Option<Restored>, StateError> {
 
 /// Parses and checks a state file's text (`path` names it in errors). Pure.
 pub fn parse(path: &str, text: &str, seed: u64) -> Result<Restored, StateError> {
-    let invalid = |pointer: String, reason: String, at: Option<jsonpos::Position>| {
-        let at = at
-            .or_else(|| jsonpos::locate(text, &pointer))
-            .unwrap_or(jsonpos::Position { line: 1, column: 1 });
-        StateError::Invalid {
-            path: path.to_owned(),
-            line: at.line,
-            column: at.column,
-            pointer: if pointer.is_empty() { "/".to_owned() } else { pointer },
-            reason,
-        }
+    let invalid = |mistake| StateError::Invalid {
+        path: path.to_owned(),
+        mistake,
     };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let saved: Saved = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let mut pointer = String::new();
-        for segment in e.path().iter() {
-            match segment {
-                serde_path_to_error::Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
-                serde_path_to_error::Segment::Map { key } => pointer.push_str(&format!("/{key}")),
-                _ => {}
-            }
-        }
-        let inner = e.into_inner();
-        let at = (inner.line() > 0).then_some(jsonpos::Position {
-            line: inner.line(),
-            column: inner.column(),
-        });
-        invalid(pointer, crate::contract::strip_position(&inner.to_string()), at)
-    })?;
-    de.end().map_err(|e| {
-        let at = jsonpos::Position {
-            line: e.line(),
-            column: e.column(),
-        };
-        invalid(String::new(), crate::contract::strip_position(&e.to_string()), Some(at))
-    })?;
+    let saved: Saved = jsonpos::deserialize(text).map_err(invalid)?;
+    let invalid = |pointer: String, reason: String| invalid(jsonpos::Mistake::at(text, pointer, reason));
     if saved.version != VERSION {
         return Err(invalid(
             "/version".to_owned(),
             format!("version {} is not one this build reads ({VERSION})", saved.version),
-            None,
         ));
     }
     let mut tasks = Vec::with_capacity(saved.tasks.len());
     for (i, t) in saved.tasks.iter().enumerate() {
         let spec: ScenarioSpec = serde_json::from_value(serde_json::json!({ "steps": t.steps }))
-            .map_err(|e| invalid(format!("/tasks/{i}/steps"), e.to_string(), None))?;
+            .map_err(|e| invalid(format!("/tasks/{i}/steps"), e.to_string()))?;
         let scenario = spec
             .build(&t.scenario)
-            .map_err(|e| invalid(format!("/tasks/{i}{}", e.pointer), e.reason, None))?;
+            .map_err(|e| invalid(format!("/tasks/{i}{}", e.pointer), e.reason))?;
         let resolution = Resolution::from_label(&t.resolution).ok_or_else(|| {
             invalid(
                 format!("/tasks/{i}/resolution"),
                 format!("{:?} is not one of 512P, 720P, 768P, 1080P", t.resolution),
-                None,
             )
         })?;
         let request = Request {
