@@ -42,11 +42,12 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let bound = server::bind(config)
             .await
             .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+        let stop = server::shutdown_signal();
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "minimax-mock listening on {}", bound.url())?;
         stdout.flush()?;
         drop(stdout);
-        bound.serve(server::shutdown_signal()).await;
+        bound.serve(stop).await;
         Ok(())
     })
 }
