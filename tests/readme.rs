@@ -1,0 +1,235 @@
+//! The README's promises that code can check: the example scenarios file
+//! loads and defines what the README says, the README shows it verbatim, the
+//! scenario-file error it quotes is the loader's, every built-in scenario is
+//! in its table, and its flag table matches `serve --help`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use clap::CommandFactory as _;
+use minimax_mock::faults::{Effect, Fault};
+use minimax_mock::lifecycle::{BaseResp, GatewayStatus, MinimaxStatus, Span};
+use minimax_mock::scenarios::Catalog;
+
+const README: &str = include_str!("../README.md");
+const EXAMPLE: &str = include_str!("../examples/scenarios.json");
+
+fn example() -> Catalog {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios.json");
+    Catalog::from_file(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn ms(n: u64) -> Span {
+    Span::For(Duration::from_millis(n))
+}
+
+/// (status, MiniMax status, progress, span) of every step of `name`.
+fn outline(catalog: &Catalog, name: &str) -> Vec<(GatewayStatus, MinimaxStatus, (u8, u8), Span)> {
+    let scenario = catalog.get(name).unwrap_or_else(|| panic!("no scenario {name}"));
+    scenario
+        .steps()
+        .iter()
+        .map(|s| (s.status, s.minimax, s.progress, s.span))
+        .collect()
+}
+
+#[test]
+fn example_scenarios_file_defines_its_scenarios_rules_and_default() {
+    use GatewayStatus as G;
+    use MinimaxStatus as M;
+    let c = example();
+
+    let names: Vec<&str> = c.names().collect();
+    assert_eq!(
+        names,
+        [
+            "busy",
+            "fail",
+            "fail-polls",
+            "flaky",
+            "instant",
+            "quick",
+            "rejected",
+            "slow",
+            "stalls",
+            "success",
+            "success-polls"
+        ]
+    );
+    assert_eq!(c.default_scenario().name(), "quick");
+
+    assert_eq!(
+        outline(&c, "quick"),
+        [
+            (G::NotStart, M::Preparing, (0, 0), ms(200)),
+            (G::Queued, M::Queueing, (20, 20), ms(800)),
+            (G::InProgress, M::Processing, (30, 99), ms(2000)),
+            (G::Success, M::Success, (100, 100), Span::Terminal),
+        ]
+    );
+
+    assert_eq!(
+        outline(&c, "rejected"),
+        [
+            (G::Queued, M::Queueing, (20, 20), Span::Polls(1)),
+            (G::Failure, M::Fail, (100, 100), Span::Terminal),
+        ]
+    );
+    let rejected = c.get("rejected").unwrap().steps().last().unwrap().clone();
+    assert_eq!(rejected.fail_reason.as_deref(), Some("input sensitive"));
+    assert_eq!(
+        rejected.base_resp,
+        BaseResp {
+            status_code: 1026,
+            status_msg: "input sensitive".to_owned()
+        }
+    );
+
+    assert_eq!(
+        outline(&c, "stalls"),
+        [
+            (G::Submitted, M::Preparing, (10, 10), Span::Polls(1)),
+            (G::InProgress, M::Processing, (42, 42), Span::Polls(5)),
+            (G::Failure, M::Fail, (100, 100), Span::Terminal),
+        ]
+    );
+    let stalled = c.get("stalls").unwrap().steps().last().unwrap().clone();
+    assert_eq!(stalled.fail_reason.as_deref(), Some("task timed out"));
+    assert_eq!(stalled.base_resp.status_code, 1001);
+
+    assert_eq!(
+        outline(&c, "busy"),
+        [
+            (G::Submitted, M::Preparing, (10, 10), Span::Polls(2)),
+            (G::InProgress, M::Processing, (30, 90), Span::Polls(3)),
+            (G::Success, M::Success, (100, 100), Span::Terminal),
+        ]
+    );
+    let faults: Vec<Option<Fault>> = c.get("busy").unwrap().steps().iter().map(|s| s.fault.clone()).collect();
+    assert_eq!(
+        faults,
+        [
+            Some(Fault {
+                delay: None,
+                effect: Some(Effect::Status {
+                    code: 429,
+                    retry_after: Some(2)
+                }),
+            }),
+            Some(Fault {
+                delay: Some((Duration::from_millis(200), Duration::from_secs(1))),
+                effect: None,
+            }),
+            None,
+        ]
+    );
+
+    let rule = |id: &str| c.rule_for(id).map(|s| s.name().to_owned());
+    assert_eq!(rule("e2e-reject-1").as_deref(), Some("rejected"));
+    assert_eq!(rule("e2e-fail-1").as_deref(), Some("fail-polls"));
+    assert_eq!(rule("e2e-fail-12").as_deref(), Some("success-polls"));
+    assert_eq!(rule("e2e-anything").as_deref(), Some("success-polls"));
+    assert_eq!(rule("325075426377387"), None);
+}
+
+#[test]
+fn readme_shows_the_example_file_verbatim() {
+    assert!(
+        README.contains(&format!("```json\n{EXAMPLE}```")),
+        "README.md must show examples/scenarios.json exactly, in a ```json block"
+    );
+}
+
+#[test]
+fn readme_quotes_the_loaders_own_error() {
+    let bad = r#"{
+  "scenarios": {
+    "backwards": {
+      "steps": [
+        {"status": "IN_PROGRESS", "progress": 60, "polls": 1},
+        {"status": "IN_PROGRESS", "progress": [40, 80], "polls": 1},
+        {"status": "SUCCESS"}
+      ]
+    }
+  }
+}
+"#;
+    let error = Catalog::from_text("bad-scenarios.json", bad).unwrap_err().to_string();
+    assert!(README.contains(bad), "README.md must show the bad file as tested here");
+    assert!(
+        README.contains(&format!("minimax-mock: {error}\n")),
+        "README.md must quote the error: {error}"
+    );
+}
+
+#[test]
+fn every_builtin_scenario_is_in_the_readme_table() {
+    for scenario in minimax_mock::scenarios::builtin() {
+        let row = format!("\n| `{}` |", scenario.name());
+        assert!(README.contains(&row), "README.md has no row {row:?}");
+    }
+}
+
+/// Flags documented elsewhere in the README (the CI section) rather than in
+/// the table. Remove a flag from here when it gets a row.
+const NOT_IN_THE_TABLE: [&str; 3] = ["--no-control", "--require-auth", "--state"];
+
+#[test]
+fn flag_table_matches_serve_help() {
+    let cli = minimax_mock::cli::Cli::command();
+    let serve = cli.find_subcommand("serve").expect("a serve subcommand");
+    let mut rows = Vec::new();
+    for arg in serve.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if long == "help" {
+            continue;
+        }
+        let mut name = match arg.get_short() {
+            Some(short) => format!("-{short}, --{long}"),
+            None => format!("--{long}"),
+        };
+        let takes_values = arg.get_action().takes_values();
+        for value in arg.get_value_names().filter(|_| takes_values).unwrap_or_default() {
+            name.push_str(&format!(" <{value}>"));
+        }
+        // --help shows no default for a switch; the table says "off".
+        let defaults: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|v| format!("`{}`", v.to_string_lossy()))
+            .collect();
+        let default = if !takes_values {
+            "off".to_owned()
+        } else if defaults.is_empty() {
+            "none".to_owned()
+        } else {
+            defaults.join(", ")
+        };
+        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        let row = format!("| `{name}` | {default} | {help} |");
+        if NOT_IN_THE_TABLE.contains(&format!("--{long}").as_str()) {
+            continue;
+        }
+        rows.push(row);
+    }
+    let missing: Vec<&String> = rows.iter().filter(|row| !README.contains(row.as_str())).collect();
+    assert!(missing.is_empty(), "README.md lacks these rows:\n{missing:#?}");
+    let table_rows = section("## Flags").lines().filter(|l| l.starts_with("| `-")).count();
+    assert_eq!(
+        table_rows,
+        rows.len(),
+        "the flag table has rows for flags serve does not have"
+    );
+}
+
+/// The README from `heading` to the next heading of the same level.
+fn section(heading: &str) -> &'static str {
+    let start = README
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("README.md has no {heading:?}"));
+    let rest = &README[start + 1..];
+    let end = rest[heading.len()..]
+        .find("\n## ")
+        .map_or(rest.len(), |i| i + heading.len() + 1);
+    &rest[..end]
+}
