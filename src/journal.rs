@@ -30,7 +30,7 @@ pub struct Entry {
     pub method: Method,
     /// Path and query as sent, a newline, then `name: value` lines: one
     /// allocation for the whole request head.
-    head: Box<str>,
+    head: String,
     pub body: Bytes,
     /// The status answered; `None` when the connection was reset instead.
     pub status: Option<StatusCode>,
@@ -62,7 +62,8 @@ impl Entry {
             seq: 0,
             time: 0,
             method: method.clone(),
-            head: lines.into_boxed_str(),
+            // Not shrunk to fit: that would copy it once more.
+            head: lines,
             body: Bytes::copy_from_slice(body),
             status,
             created_task,

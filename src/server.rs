@@ -117,6 +117,8 @@ pub struct App {
     pub journal: Journal,
     pub control: bool,
     pub require_auth: bool,
+    /// The documented example's bytes, looked up once.
+    pub documented: Bytes,
     /// Where `--state` saves.
     pub state: Option<PathBuf>,
     /// Set when tasks or the clock change, for the state saver.
@@ -159,6 +161,7 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| format!("http://{}", display_addr(addr)));
     let app = Arc::new(App {
+        documented: config.contract.documented_example().clone(),
         contract: config.contract,
         catalog: config.catalog,
         clock: config.clock,
@@ -394,10 +397,6 @@ async fn handle(app: Arc<App>, reset: Arc<AtomicBool>, req: Request<Incoming>) -
     } = outcome;
     let headers = reply.headers_mut();
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
-    // Only answers that carry such a header need to expose it to scripts.
-    if headers.contains_key(header::RETRY_AFTER) || headers.contains_key(header::ACCEPT_RANGES) {
-        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
-    }
     let status = (!do_reset).then(|| reply.status());
     if let Some(started) = started {
         let task_id = created_task.clone().or_else(|| {
@@ -574,7 +573,7 @@ async fn query(app: &App, parts: &Parts) -> Outcome {
         return not_found();
     }
     if task_id == DOCUMENTED_TASK_ID {
-        return json(StatusCode::OK, app.contract.documented_example().clone()).into();
+        return json(StatusCode::OK, app.documented.clone()).into();
     }
     let now = app.clock.now();
     let render = |task: &tasks::Task| {
@@ -611,9 +610,10 @@ async fn with_fault(app: &App, task_id: &str, polls: u64, body: Vec<u8>, fault: 
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut reply = json(status, faults::error_body(code));
             if let Some(seconds) = retry_after {
-                reply
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                let headers = reply.headers_mut();
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                // Only answers that carry such headers expose them to scripts.
+                headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
             }
             reply.into()
         }
@@ -786,15 +786,20 @@ fn video(app: &App, parts: &Parts) -> Outcome {
             r
         }
     };
-    reply
-        .headers_mut()
-        .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let headers = reply.headers_mut();
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
     reply.into()
 }
 
 /// The first value of `name` in a query string, percent-decoded.
 pub fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
-    // Split on bytes: every poll parses its query, and `&`/`=` are ASCII.
+    // Every poll parses its query, and nearly every one is `task_id=ID`.
+    if let Some(value) = query.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')) {
+        if !value.bytes().any(|b| matches!(b, b'&' | b'%' | b'+')) {
+            return Some(Cow::Borrowed(value));
+        }
+    }
     query.split('&').find_map(|pair| {
         let (key, value) = match pair.bytes().position(|b| b == b'=') {
             Some(i) => (&pair[..i], &pair[i + 1..]),

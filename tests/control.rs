@@ -309,6 +309,11 @@ async fn flaky_meets_every_fault_once_on_its_way_to_success() {
     let limited = try_query(server.addr, &id).await.unwrap();
     assert_eq!((limited.status, limited.header("retry-after")), (429, Some("1")));
     assert_eq!(limited.json()["message"], "当前分组上游负载已饱和，请稍后再试");
+    // A browser app may read Retry-After only if it is exposed.
+    assert!(limited
+        .header("access-control-expose-headers")
+        .unwrap()
+        .contains("retry-after"));
     assert!(server.app.contract.error().is_valid(&limited.json()));
 
     let bad_gateway = try_query(server.addr, &id).await.unwrap();

@@ -287,6 +287,10 @@ async fn download_links_serve_the_video_with_ranges_until_they_expire() {
     let part = server.send("GET", target, &[("Range", "bytes=4-7")], "").await;
     assert_eq!((part.status, part.body.as_str()), (206, "ftyp"));
     assert_eq!(part.header("content-range"), Some(format!("bytes 4-7/{len}").as_str()));
+    assert!(part
+        .header("access-control-expose-headers")
+        .unwrap()
+        .contains("content-range"));
     let backup = file["backup_download_url"].as_str().unwrap();
     assert_eq!(
         server
