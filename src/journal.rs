@@ -9,6 +9,7 @@
 //! is bounded: the oldest entries go first.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -18,7 +19,8 @@ use serde_json::{json, Value};
 use crate::clock::UnixMillis;
 use crate::server::query_param;
 
-/// How many requests the journal keeps.
+/// How many requests the journal lists: the newest this many. Each thread
+/// keeps as many in its shard, so memory is bounded by the thread count.
 pub const CAPACITY: usize = 10_000;
 
 /// One request and its answer.
@@ -159,56 +161,71 @@ impl Filter {
     }
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    entries: VecDeque<Entry>,
-    next_seq: u64,
+/// Shards, so the two worker threads do not contend for one lock and one
+/// deque on every request; a shared sequence number keeps the order.
+const SHARDS: usize = 8;
+
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SHARD: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed) % SHARDS;
 }
 
 /// Every request received, oldest first.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Journal {
-    inner: Mutex<Inner>,
+    shards: [Mutex<VecDeque<Entry>>; SHARDS],
+    next_seq: AtomicU64,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Self {
+            shards: std::array::from_fn(|_| Mutex::new(VecDeque::new())),
+            next_seq: AtomicU64::new(0),
+        }
+    }
 }
 
 impl Journal {
     /// Records an entry; its `seq` is assigned here.
     pub fn record(&self, mut entry: Entry) {
+        entry.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let shard = SHARD.with(|i| *i);
         let evicted = {
-            let mut inner = self.lock();
-            entry.seq = inner.next_seq;
-            inner.next_seq += 1;
-            let evicted = if inner.entries.len() == CAPACITY {
-                inner.entries.pop_front()
-            } else {
-                None
-            };
-            inner.entries.push_back(entry);
+            let mut entries = lock(&self.shards[shard]);
+            let evicted = (entries.len() >= CAPACITY).then(|| entries.pop_front()).flatten();
+            entries.push_back(entry);
             evicted
         };
-        // Freed after the lock is released, so the other worker does not wait on it.
+        // Freed after the lock is released.
         drop(evicted);
     }
 
     /// The entries that match, oldest first.
     pub fn list(&self, filter: &Filter) -> Vec<Entry> {
-        self.lock()
-            .entries
+        let mut all: Vec<Entry> = self
+            .shards
             .iter()
-            .filter(|e| filter.matches(e))
-            .cloned()
-            .collect()
+            .flat_map(|shard| lock(shard).iter().filter(|e| filter.matches(e)).cloned().collect::<Vec<_>>())
+            .collect();
+        all.sort_by_key(|e| e.seq);
+        // Several threads' shards together may hold more: list the newest CAPACITY.
+        let excess = all.len().saturating_sub(CAPACITY);
+        all.drain(..excess);
+        all
     }
 
     pub fn clear(&self) {
-        let mut inner = self.lock();
-        inner.entries.clear();
-        inner.next_seq = 0;
+        for shard in &self.shards {
+            lock(shard).clear();
+        }
+        self.next_seq.store(0, Ordering::Relaxed);
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
+fn lock(shard: &Mutex<VecDeque<Entry>>) -> std::sync::MutexGuard<'_, VecDeque<Entry>> {
+    shard.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
