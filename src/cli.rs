@@ -182,6 +182,9 @@ pub fn describe(catalog: &Catalog) -> String {
     for scenario in catalog.scenarios() {
         let mark = if scenario.name() == default { " (default)" } else { "" };
         out.push_str(&format!("{}{mark}\n", scenario.name()));
+        if let Some(description) = scenario.description() {
+            out.push_str(&format!("  {description}\n"));
+        }
         for step in scenario.steps() {
             let span = match step.span {
                 Span::For(d) => format!("for {:?}", d),
@@ -194,8 +197,13 @@ pub fn describe(catalog: &Catalog) -> String {
             } else {
                 format!("{from}%..{to}%")
             };
+            let fault = step
+                .fault
+                .as_ref()
+                .map(|f| format!("  fault {}", crate::control::fault_json(f)))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "  {:<12} {:<10} {:<9} {span}\n",
+                "  {:<12} {:<10} {:<9} {span}{fault}\n",
                 step.status.as_str(),
                 step.minimax.as_str(),
                 progress

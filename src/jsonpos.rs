@@ -17,9 +17,19 @@ pub struct Mistake {
 
 impl Mistake {
     /// A mistake found after parsing, at `pointer`: its position is looked up in `text`.
+    /// A member that is absent from the text is placed at its nearest parent.
     pub fn at(text: &str, pointer: impl Into<String>, reason: impl Into<String>) -> Self {
         let pointer = pointer.into();
-        let at = locate(text, &pointer).unwrap_or(Position { line: 1, column: 1 });
+        let mut near = pointer.as_str();
+        let at = loop {
+            if let Some(at) = locate(text, near) {
+                break at;
+            }
+            match near.rfind('/') {
+                Some(i) => near = &near[..i],
+                None => break Position { line: 1, column: 1 },
+            }
+        };
         Self::new(pointer, at, reason.into())
     }
 

@@ -27,6 +27,18 @@ impl Phase {
     }
 }
 
+impl fmt::Display for Phase {
+    /// As the scenarios file spells it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Pending => "PENDING",
+            Phase::Processing => "PROCESSING",
+            Phase::Success => "SUCCESS",
+            Phase::Fail => "FAIL",
+        })
+    }
+}
+
 /// The gateway's task status (`data.status`), in lifecycle order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -202,6 +214,7 @@ impl Step {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     name: String,
+    description: Option<String>,
     steps: Vec<Step>,
 }
 
@@ -244,7 +257,7 @@ impl Scenario {
                     i,
                     "minimax_status",
                     format!(
-                        "MiniMax status {} does not go with gateway status {} (phase {phase:?})",
+                        "MiniMax status {} does not go with gateway status {} (phase {phase})",
                         step.minimax, step.status
                     ),
                 ));
@@ -339,12 +352,23 @@ impl Scenario {
         }
         Ok(Self {
             name: name.into(),
+            description: None,
             steps,
         })
     }
 
+    /// The same scenario, described (shown by `minimax-mock scenarios`).
+    pub fn described(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
     }
 
     pub fn steps(&self) -> &[Step] {
@@ -367,6 +391,7 @@ impl Scenario {
             .collect();
         Self {
             name: name.into(),
+            description: self.description.as_ref().map(|d| format!("{d} One step a poll.")),
             steps,
         }
     }

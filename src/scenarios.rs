@@ -53,12 +53,13 @@ pub struct StepSpec {
     pub fault: Option<crate::faults::FaultSpec>,
 }
 
-/// `50` or `[30, 99]` (rising through the step).
+/// `50` or `[30, 99]` (rising through the step). Read as any integer, so
+/// that a value out of range gets a message saying so.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(untagged)]
 pub enum ProgressSpec {
-    Fixed(u8),
-    Range([u8; 2]),
+    Fixed(i64),
+    Range([i64; 2]),
 }
 
 /// A scenario as written: its steps.
@@ -104,10 +105,7 @@ impl StepSpec {
         };
         let status = match (self.status, self.phase) {
             (Some(status), Some(phase)) if status.phase() != phase => {
-                return Err(err(
-                    "phase",
-                    format!("phase {phase:?} does not go with status {status}"),
-                ))
+                return Err(err("phase", format!("phase {phase} does not go with status {status}")))
             }
             (Some(status), _) => status,
             (None, Some(phase)) => GatewayStatus::for_phase(phase),
@@ -123,9 +121,15 @@ impl StepSpec {
         if let Some(m) = self.minimax_status {
             step.minimax = m;
         }
+        let percent = |p: i64| {
+            u8::try_from(p)
+                .ok()
+                .filter(|p| *p <= 100)
+                .ok_or_else(|| err("progress", format!("progress is a percentage, 0..100, not {p}")))
+        };
         match self.progress {
-            Some(ProgressSpec::Fixed(p)) => step.progress = (p, p),
-            Some(ProgressSpec::Range([from, to])) => step.progress = (from, to),
+            Some(ProgressSpec::Fixed(p)) => step.progress = (percent(p)?, percent(p)?),
+            Some(ProgressSpec::Range([from, to])) => step.progress = (percent(from)?, percent(to)?),
             None => {}
         }
         if let Some(b) = &self.base_resp {
@@ -161,7 +165,11 @@ impl ScenarioSpec {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Scenario::new(name, steps)
+        let scenario = Scenario::new(name, steps)?;
+        Ok(match &self.description {
+            Some(d) => scenario.described(d.clone()),
+            None => scenario,
+        })
     }
 }
 
@@ -201,7 +209,9 @@ pub fn builtin() -> Vec<Scenario> {
         status_msg: reason.to_owned(),
     };
     failure.fail_reason = Some(reason.to_owned());
-    let success = build("success", success_steps(1.0));
+    let success = build("success", success_steps(1.0)).described(
+        "The default: NOT_START, SUBMITTED, QUEUED, then IN_PROGRESS from 30% to 99%, then SUCCESS; 10 s in all.",
+    );
     let fail = build(
         "fail",
         vec![
@@ -211,15 +221,16 @@ pub fn builtin() -> Vec<Scenario> {
             processing,
             failure,
         ],
-    );
+    )
+    .described("Like success, but IN_PROGRESS stops at 60% and the task ends in FAILURE (MiniMax Fail, 1027).");
     vec![
         flaky(),
         success.poll_driven("success-polls"),
         fail.poll_driven("fail-polls"),
         success,
         fail,
-        build("slow", success_steps(12.0)),
-        build("instant", vec![Step::new(Success, Span::Terminal)]),
+        build("slow", success_steps(12.0)).described("Like success, two minutes long, as a busy upstream is."),
+        build("instant", vec![Step::new(Success, Span::Terminal)]).described("SUCCESS from the first poll."),
     ]
 }
 
@@ -265,7 +276,9 @@ fn flaky() -> Scenario {
         ),
         Step::new(Success, Span::Terminal),
     ];
-    Scenario::new("flaky", steps).expect("the flaky scenario is valid")
+    Scenario::new("flaky", steps)
+        .expect("the flaky scenario is valid")
+        .described("Meets every fault once, one a poll, then SUCCESS: 429, 502, a delay, truncated, 503, malformed, reset, a contract-breaking body.")
 }
 
 impl Default for Catalog {
@@ -333,6 +346,8 @@ impl Catalog {
             }
             catalog.rules.push((rule.task_id.clone(), scenario));
         }
+        // A file may redefine a built-in: the default is looked up by name again.
+        catalog.default = catalog.scenarios[DEFAULT_SCENARIO].clone();
         if let Some(name) = &spec.default {
             catalog.default = known(&catalog, name).map_err(|r| invalid("/default".to_owned(), r))?;
         }
@@ -476,6 +491,34 @@ mod tests {
         assert!(
             error("{\"scenarios\": {\"x\": {\"steps\": [{\"status\": \"QUEUED\", \"for\": \"soon\"}]}}}")
                 .contains("/scenarios/x/steps/0/for: \"soon\" is not a duration")
+        );
+    }
+
+    #[test]
+    fn a_redefined_builtin_is_the_default_it_names() {
+        let c = Catalog::from_text(
+            "s.json",
+            r#"{"scenarios": {"success": {"steps": [{"status": "QUEUED", "polls": 1}, {"status": "SUCCESS"}]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.default_scenario().steps().len(), 2);
+    }
+
+    #[test]
+    fn mistakes_in_values_say_what_is_wrong_and_where() {
+        // An absent member is placed at its nearest parent: here, the step.
+        let text = "{\"scenarios\": {\"x\": {\"steps\": [\n  {\"status\": \"FAILURE\"}]}}}";
+        assert_eq!(
+            error(text),
+            "s.json:2:3: /scenarios/x/steps/0/fail_reason: a FAILURE needs a fail_reason or a non-zero base_resp.status_code"
+        );
+        let text = r#"{"scenarios": {"x": {"steps": [{"status": "QUEUED", "progress": 300, "polls": 1}, {"status": "SUCCESS"}]}}}"#;
+        assert!(error(text).ends_with("/scenarios/x/steps/0/progress: progress is a percentage, 0..100, not 300"));
+        let text = r#"{"scenarios": {"x": {"steps": [{"status": "QUEUED", "phase": "PROCESSING", "polls": 1}]}}}"#;
+        assert!(
+            error(text).ends_with("phase PROCESSING does not go with status QUEUED"),
+            "{}",
+            error(text)
         );
     }
 

@@ -159,10 +159,10 @@ fn scenarios_lists_builtins_and_file_scenarios() {
     let out = Command::new(BIN).arg("scenarios").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success());
-    assert!(
-        text.contains("success (default)\n  NOT_START    Preparing  0%        for 1s\n"),
-        "{text}"
-    );
+    let success = "success (default)\n  The default: NOT_START, SUBMITTED, QUEUED, then IN_PROGRESS from 30% to 99%, then SUCCESS; 10 s in all.\n  NOT_START    Preparing  0%        for 1s\n";
+    assert!(text.contains(success), "{text}");
+    let fault = "SUBMITTED    Preparing  10%       for 1 poll  fault {\"retry_after\":1,\"status\":429}";
+    assert!(text.contains(fault), "{text}");
 }
 
 fn copy_dir(from: &Path, to: &Path) {
