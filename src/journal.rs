@@ -207,7 +207,13 @@ impl Journal {
         let mut all: Vec<Entry> = self
             .shards
             .iter()
-            .flat_map(|shard| lock(shard).iter().filter(|e| filter.matches(e)).cloned().collect::<Vec<_>>())
+            .flat_map(|shard| {
+                lock(shard)
+                    .iter()
+                    .filter(|e| filter.matches(e))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
             .collect();
         all.sort_by_key(|e| e.seq);
         // Several threads' shards together may hold more: list the newest CAPACITY.
