@@ -161,9 +161,17 @@ pub fn query_response(view: &TaskView<'_>) -> Vec<u8> {
     out
 }
 
-/// A JSON string, quoted and escaped.
+/// A JSON string, quoted and escaped. Most strings here need no escaping
+/// (ids, statuses, URLs), so they are copied as they are; serde_json
+/// escapes exactly `"`, `\\` and control characters, and does the rest.
 fn string(out: &mut Vec<u8>, text: &str) {
-    serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
+    }
 }
 
 fn number(out: &mut Vec<u8>, n: u64) {
