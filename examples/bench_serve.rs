@@ -3,7 +3,8 @@
 //! keep-alive load (wrk), time from spawn to the first 200, and resident
 //! memory. Run it through `bench/serve.sh`, which builds and installs wrk.
 //!
-//! Env: DURATION (wrk -d, default 10s), CONNECTIONS (default 50), THREADS (default 2).
+//! Env: DURATION (wrk -d, default 10s), CONNECTIONS (default 50), THREADS
+//! (default 2), MOCK_ARGS (extra flags for the mock, e.g. `--no-control`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -269,6 +270,10 @@ fn mock_cmd(mock: &Path, port: u16, scenarios: &Path) -> Command {
     let mut cmd = Command::new(mock);
     cmd.args(["serve", "--quiet", "--port", &port.to_string(), "--scenarios"])
         .arg(scenarios);
+    // Extra flags for the mock, e.g. MOCK_ARGS=--no-control.
+    if let Ok(extra) = std::env::var("MOCK_ARGS") {
+        cmd.args(extra.split_whitespace());
+    }
     cmd
 }
 

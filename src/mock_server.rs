@@ -216,7 +216,8 @@ impl MockServer {
         );
     }
 
-    /// Every request received, oldest first (the control API's are not).
+    /// Every request received, oldest first (the control API's are not; and
+    /// none if the control API was turned off in the config).
     pub fn requests(&self) -> Vec<Entry> {
         self.app.journal.list(&Filter::default())
     }

@@ -418,7 +418,8 @@ async fn handle(app: Arc<App>, reset: Arc<AtomicBool>, req: Request<Incoming>) -
             ),
         );
     }
-    if record {
+    // Without the control API nothing can read the journal: no need to keep it.
+    if record && app.control {
         let mut entry = journal::Entry::new(
             &parts.method,
             &parts.uri,
