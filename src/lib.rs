@@ -24,3 +24,9 @@ pub mod validate;
 pub mod video;
 
 pub use mock_server::MockServer;
+
+/// The README's Rust examples are compiled and run by `cargo test`, so the
+/// documentation cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -391,7 +391,7 @@ impl Scenario {
             .collect();
         Self {
             name: name.into(),
-            description: self.description.as_ref().map(|d| format!("{d} One step a poll.")),
+            description: Some(format!("Like {}, one step a poll.", self.name)),
             steps,
         }
     }

@@ -170,10 +170,7 @@ fn every_builtin_scenario_is_in_the_readme_table() {
     }
 }
 
-/// Flags documented elsewhere in the README (the CI section) rather than in
-/// the table. Remove a flag from here when it gets a row.
-const NOT_IN_THE_TABLE: [&str; 3] = ["--no-control", "--require-auth", "--state"];
-
+/// Every flag `serve --help` prints has its row in the README's table.
 #[test]
 fn flag_table_matches_serve_help() {
     let cli = minimax_mock::cli::Cli::command();
@@ -207,9 +204,6 @@ fn flag_table_matches_serve_help() {
         };
         let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
         let row = format!("| `{name}` | {default} | {help} |");
-        if NOT_IN_THE_TABLE.contains(&format!("--{long}").as_str()) {
-            continue;
-        }
         rows.push(row);
     }
     let missing: Vec<&String> = rows.iter().filter(|row| !README.contains(row.as_str())).collect();
