@@ -1,12 +1,14 @@
 //! The real binary: the ready line, graceful stop on SIGTERM, and start-up
 //! refusing bad files with a message naming file, line and pointer.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_minimax-mock");
+use common::process::{serve, stop, BIN};
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("minimax-mock-{name}-{}", std::process::id()));
@@ -31,31 +33,11 @@ fn http_get(addr: &str, target: &str) -> String {
 
 #[test]
 fn serve_prints_the_ready_line_logs_requests_and_stops_on_sigterm() {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("minimax-mock listening on http://")
-        .unwrap_or_else(|| panic!("ready line: {line:?}"))
-        .to_owned();
-    let response = http_get(&url, "/minimax/v1/query/video_generation?task_id=306792606023824");
+    let (child, addr) = serve(&["serve"]);
+    let response = http_get(&addr, "/minimax/v1/query/video_generation?task_id=306792606023824");
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
-
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert_eq!(child.wait().unwrap().code(), Some(0));
-    let mut log = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    let (code, log) = stop(child, "TERM");
+    assert_eq!(code, Some(0));
     assert!(
         log.starts_with("GET /minimax/v1/query/video_generation task_id=306792606023824 200 "),
         "{log}"
@@ -65,26 +47,9 @@ fn serve_prints_the_ready_line_logs_requests_and_stops_on_sigterm() {
 
 #[test]
 fn quiet_silences_the_request_log() {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--port", "0", "--quiet"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit("//").next().unwrap().to_owned();
+    let (child, addr) = serve(&["serve", "--quiet"]);
     http_get(&addr, "/minimax/v1/query/video_generation?task_id=1");
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
-    let mut log = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
-    assert_eq!(log, "");
+    assert_eq!(stop(child, "INT"), (Some(0), String::new()));
 }
 
 #[test]
@@ -183,19 +148,7 @@ fn a_signal_right_after_the_ready_line_is_still_a_graceful_stop() {
     // The handlers are installed before the ready line is printed; this
     // raced once in ten tries when they were installed on the first poll.
     for _ in 0..5 {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--port", "0", "--quiet"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert_eq!(child.wait().unwrap().code(), Some(0));
+        let (child, _) = serve(&["serve", "--quiet"]);
+        assert_eq!(stop(child, "TERM").0, Some(0));
     }
 }

@@ -1,13 +1,14 @@
 //! `--state FILE` with the real binary: nothing is lost across a restart,
 //! and a bad state file stops start-up and is left untouched.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
+use common::process::{self, BIN};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_minimax-mock");
 const EPOCH: &str = "1756453472";
 
 fn temp_file(name: &str) -> std::path::PathBuf {
@@ -18,29 +19,12 @@ fn temp_file(name: &str) -> std::path::PathBuf {
 }
 
 fn serve(state: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve", "--quiet", "--port", "0", "--epoch", EPOCH, "--frozen", "--state",
-        ])
-        .arg(state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().rsplit("//").next().unwrap().to_owned();
-    (child, addr)
+    let state = state.to_str().unwrap();
+    process::serve(&["serve", "--quiet", "--epoch", EPOCH, "--frozen", "--state", state])
 }
 
-fn stop(mut child: Child) {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+fn stop(child: Child) {
+    assert_eq!(process::stop(child, "TERM").0, Some(0));
 }
 
 fn http(addr: &str, method: &str, target: &str, body: &str) -> (u16, Value) {

@@ -2,6 +2,8 @@
 //! client (raw so tests can also send what a well-behaved client would not).
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::sync::Arc;
 
 use minimax_mock::clock::Clock;

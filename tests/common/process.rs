@@ -1,0 +1,44 @@
+//! The real binary as a child process: start it on a free port, read the
+//! ready line, stop it with a signal.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_minimax-mock");
+
+/// Runs `minimax-mock ARGS --port 0` and waits for its ready line; the
+/// child and its `HOST:PORT`.
+pub fn serve(args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .args(["--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("minimax-mock listening on http://")
+        .unwrap_or_else(|| panic!("ready line: {line:?}"))
+        .to_owned();
+    (child, addr)
+}
+
+/// Sends `signal` (`TERM`, `INT`) and waits; the exit code and what was logged.
+pub fn stop(mut child: Child, signal: &str) -> (Option<i32>, String) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let code = child.wait().unwrap().code();
+    let mut log = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        stderr.read_to_string(&mut log).unwrap();
+    }
+    (code, log)
+}
