@@ -9,7 +9,7 @@
 //! is bounded: the oldest entries go first.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -26,7 +26,12 @@ pub const CAPACITY: usize = 10_000;
 /// One request and its answer.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// Position in the journal, oldest first (assigned when listed; the
+    /// oldest entry of a full journal is dropped, and positions move up).
     pub seq: u64,
+    /// When it was recorded: orders entries across the threads' shards
+    /// without a counter both threads would write on every request.
+    at: std::time::Instant,
     /// Mock time of the request.
     pub time: UnixMillis,
     pub method: Method,
@@ -62,6 +67,7 @@ impl Entry {
         }
         Self {
             seq: 0,
+            at: std::time::Instant::now(),
             time: 0,
             method: method.clone(),
             // Not shrunk to fit: that would copy it once more.
@@ -162,7 +168,7 @@ impl Filter {
 }
 
 /// Shards, so the two worker threads do not contend for one lock and one
-/// deque on every request; a shared sequence number keeps the order.
+/// deque on every request; each entry's monotonic time keeps the order.
 const SHARDS: usize = 8;
 
 static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
@@ -175,22 +181,19 @@ thread_local! {
 #[derive(Debug)]
 pub struct Journal {
     shards: [Mutex<VecDeque<Entry>>; SHARDS],
-    next_seq: AtomicU64,
 }
 
 impl Default for Journal {
     fn default() -> Self {
         Self {
             shards: std::array::from_fn(|_| Mutex::new(VecDeque::new())),
-            next_seq: AtomicU64::new(0),
         }
     }
 }
 
 impl Journal {
-    /// Records an entry; its `seq` is assigned here.
-    pub fn record(&self, mut entry: Entry) {
-        entry.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+    /// Records an entry.
+    pub fn record(&self, entry: Entry) {
         let shard = SHARD.with(|i| *i);
         let evicted = {
             let mut entries = lock(&self.shards[shard]);
@@ -207,18 +210,16 @@ impl Journal {
         let mut all: Vec<Entry> = self
             .shards
             .iter()
-            .flat_map(|shard| {
-                lock(shard)
-                    .iter()
-                    .filter(|e| filter.matches(e))
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|shard| lock(shard).iter().cloned().collect::<Vec<_>>())
             .collect();
-        all.sort_by_key(|e| e.seq);
+        all.sort_by_key(|e| e.at);
         // Several threads' shards together may hold more: list the newest CAPACITY.
         let excess = all.len().saturating_sub(CAPACITY);
         all.drain(..excess);
+        for (seq, entry) in all.iter_mut().enumerate() {
+            entry.seq = seq as u64;
+        }
+        all.retain(|e| filter.matches(e));
         all
     }
 
@@ -226,7 +227,6 @@ impl Journal {
         for shard in &self.shards {
             lock(shard).clear();
         }
-        self.next_seq.store(0, Ordering::Relaxed);
     }
 }
 
@@ -285,10 +285,10 @@ mod tests {
     #[test]
     fn bounded() {
         let j = Journal::default();
-        for _ in 0..CAPACITY + 5 {
-            j.record(entry("/x"));
+        for i in 0..CAPACITY + 5 {
+            j.record(entry(&format!("/x{i}")));
         }
         let all = j.list(&Filter::default());
-        assert_eq!((all.len(), all[0].seq), (CAPACITY, 5));
+        assert_eq!((all.len(), all[0].seq, all[0].path()), (CAPACITY, 0, "/x5"));
     }
 }
