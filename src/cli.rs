@@ -110,7 +110,7 @@ impl ValidateArgs {
     pub fn run(&self) -> Result<crate::validate::Status, crate::validate::ValidateError> {
         use crate::validate::{self, Judge, ValidateError};
         use std::io::IsTerminal as _;
-        let contract = Contract::embedded()?;
+        let contract = Contract::embedded();
         let judge = Judge::new(&contract, &self.schema, self.strict)?;
         let stdout = std::io::stdout();
         let color = crate::report::color_wanted(stdout.is_terminal());

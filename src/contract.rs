@@ -259,16 +259,15 @@ pub struct Contract {
 
 impl Contract {
     /// The contract compiled into the binary; its schemas compile on first use.
-    /// It cannot fail; the `Result` matches [`Contract::load`].
-    pub fn embedded() -> Result<Self, ContractError> {
+    pub fn embedded() -> Self {
         let fixtures = embedded::FIXTURES
             .iter()
             .map(|(rel, text)| ((*rel).to_owned(), Bytes::from_static(text.as_bytes())))
             .collect();
-        Ok(Self {
+        Self {
             schemas: OnceLock::new(),
             fixtures,
-        })
+        }
     }
 
     fn schemas(&self) -> &BTreeMap<String, Schema> {
@@ -289,7 +288,7 @@ impl Contract {
     /// Reads `schemas` and `fixtures` from disk where given, else the built-in copies.
     pub fn load(schemas: Option<&Path>, fixtures: Option<&Path>) -> Result<Self, ContractError> {
         if schemas.is_none() && fixtures.is_none() {
-            return Self::embedded();
+            return Ok(Self::embedded());
         }
         let (schema_dir, schema_sources) = match schemas {
             Some(dir) => (dir.display().to_string(), Source::read_dir(dir)?),
@@ -434,7 +433,7 @@ mod tests {
     fn embedded_sources_pass_every_start_up_check() {
         let checked =
             Contract::from_sources("s", Source::embedded("schemas"), "f", Source::embedded("fixtures")).unwrap();
-        let lazy = Contract::embedded().unwrap();
+        let lazy = Contract::embedded();
         assert_eq!(
             checked.schema_names().collect::<Vec<_>>(),
             lazy.schema_names().collect::<Vec<_>>()
@@ -452,7 +451,7 @@ mod tests {
 
     #[test]
     fn embedded_contract_loads_and_keeps_crlf() {
-        let contract = Contract::embedded().unwrap();
+        let contract = Contract::embedded();
         let doc = contract.documented_example();
         assert_eq!(doc.windows(2).filter(|w| w == b"\r\n").count(), 33);
         assert!(!doc.ends_with(b"\n"));
@@ -460,7 +459,7 @@ mod tests {
 
     #[test]
     fn violations_name_pointer_keyword_and_reason() {
-        let contract = Contract::embedded().unwrap();
+        let contract = Contract::embedded();
         let mut doc: Value = serde_json::from_slice(contract.documented_example()).unwrap();
         doc["data"]["data"]["file"]["file_id"] = json!("306793063383292");
         doc["data"].as_object_mut().unwrap().remove("progress");

@@ -259,7 +259,7 @@ mod tests {
 
     #[test]
     fn every_step_of_every_builtin_validates() {
-        let contract = Contract::embedded().unwrap();
+        let contract = Contract::embedded();
         for scenario in Catalog::builtin().scenarios() {
             for polls in 0..8 {
                 for ms in (0..200_000).step_by(500) {

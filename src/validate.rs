@@ -1847,7 +1847,7 @@ mod tests {
     use serde_json::json;
 
     fn contract() -> Contract {
-        Contract::embedded().unwrap()
+        Contract::embedded()
     }
 
     fn documented() -> Value {
