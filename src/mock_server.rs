@@ -168,7 +168,7 @@ impl MockServer {
     }
 
     pub fn builder() -> Builder {
-        let mut config = Config::for_tests();
+        let mut config = Config::default();
         config.clock = Clock::new(None, true);
         Builder { config }
     }

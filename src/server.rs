@@ -81,9 +81,10 @@ pub struct Config {
     pub restore: Option<state::Restored>,
 }
 
-impl Config {
-    /// Built-in contract and scenarios, a running system clock, port 0, quiet.
-    pub fn for_tests() -> Self {
+impl Default for Config {
+    /// Built-in contract and scenarios, a running system clock, 127.0.0.1
+    /// port 0, quiet: what `MockServer` starts from.
+    fn default() -> Self {
         Self {
             host: "127.0.0.1".to_owned(),
             port: 0,

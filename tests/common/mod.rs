@@ -27,7 +27,7 @@ pub struct TestServer {
 pub fn config() -> Config {
     Config {
         clock: Clock::new(Some(EPOCH_MS), true),
-        ..Config::for_tests()
+        ..Config::default()
     }
 }
 
