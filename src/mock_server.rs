@@ -168,8 +168,10 @@ impl MockServer {
     }
 
     pub fn builder() -> Builder {
-        let mut config = Config::default();
-        config.clock = Clock::new(None, true);
+        let config = Config {
+            clock: Clock::new(None, true),
+            ..Config::default()
+        };
         Builder { config }
     }
 
