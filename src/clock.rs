@@ -51,6 +51,11 @@ impl Clock {
     /// Sets the time, and whether it stands still.
     pub fn set(&self, now: UnixMillis, frozen: bool) {
         let _guard = self.lock();
+        self.set_locked(now, frozen);
+    }
+
+    /// Offset first, so a reader that sees RUNNING also sees the new offset.
+    fn set_locked(&self, now: UnixMillis, frozen: bool) {
         let elapsed = self.origin.elapsed().as_millis() as u64;
         self.offset.store(now.saturating_sub(elapsed), Ordering::Release);
         self.frozen_at
@@ -79,16 +84,7 @@ impl Clock {
     /// Stops (true) or restarts (false) the clock where it is now.
     pub fn set_frozen(&self, frozen: bool) {
         let _guard = self.lock();
-        let now = self.now();
-        if frozen {
-            self.frozen_at.store(now, Ordering::Release);
-        } else {
-            // Resume from the frozen instant: offset first, so a reader that
-            // sees RUNNING also sees the new offset.
-            let elapsed = self.origin.elapsed().as_millis() as u64;
-            self.offset.store(now.saturating_sub(elapsed), Ordering::Release);
-            self.frozen_at.store(RUNNING, Ordering::Release);
-        }
+        self.set_locked(self.now(), frozen);
     }
 
     pub fn is_frozen(&self) -> bool {
