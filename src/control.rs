@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::artifact::Resolution;
 use crate::faults::{Effect, Fault};
 use crate::journal::Filter;
-use crate::lifecycle::{parse_duration, Scenario, Span};
+use crate::lifecycle::{parse_duration, Scenario, Span, Step};
 use crate::scenarios::StepSpec;
 use crate::server::{query_param, App};
 use crate::tasks::{Request, Task};
@@ -161,34 +161,15 @@ pub fn task_json(app: &App, task: &Task) -> Value {
         .iter()
         .enumerate()
         .map(|(index, step)| {
-            let mut entry = json!({
-                "index": index,
-                "phase": step.phase(),
-                "status": step.status.as_str(),
-                "minimax_status": step.minimax.as_str(),
-                "progress": [step.progress.0, step.progress.1],
-                "starts_at": task.submitted_at + time.as_millis() as u64,
-                "starts_after_polls": after_polls,
-            });
+            let mut entry = step_json(step);
+            entry["index"] = json!(index);
+            entry["phase"] = json!(step.phase());
+            entry["starts_at"] = json!(task.submitted_at + time.as_millis() as u64);
+            entry["starts_after_polls"] = json!(after_polls);
             match step.span {
-                Span::For(d) => {
-                    entry["for"] = json!(format!("{}ms", d.as_millis()));
-                    time += d;
-                }
-                Span::Polls(n) => {
-                    entry["polls"] = json!(n);
-                    after_polls += u64::from(n);
-                }
+                Span::For(d) => time += d,
+                Span::Polls(n) => after_polls += u64::from(n),
                 Span::Terminal => entry["terminal"] = json!(true),
-            }
-            if let Some(reason) = &step.fail_reason {
-                entry["fail_reason"] = json!(reason);
-            }
-            if step.base_resp.status_code != 0 {
-                entry["base_resp"] = json!(step.base_resp);
-            }
-            if let Some(fault) = &step.fault {
-                entry["fault"] = fault_json(fault);
             }
             entry
         })
@@ -246,31 +227,29 @@ pub fn fault_json(fault: &Fault) -> Value {
 
 /// A scenario's steps in the scenarios-file format (to save and restore it).
 pub fn steps_json(scenario: &Scenario) -> Value {
-    let steps: Vec<Value> = scenario
-        .steps()
-        .iter()
-        .map(|step| {
-            let mut s = json!({
-                "status": step.status.as_str(),
-                "minimax_status": step.minimax.as_str(),
-                "progress": [step.progress.0, step.progress.1],
-                "base_resp": step.base_resp,
-            });
-            match step.span {
-                Span::For(d) => s["for"] = json!(format!("{}ms", d.as_millis())),
-                Span::Polls(n) => s["polls"] = json!(n),
-                Span::Terminal => {}
-            }
-            if let Some(reason) = &step.fail_reason {
-                s["fail_reason"] = json!(reason);
-            }
-            if let Some(fault) = &step.fault {
-                s["fault"] = fault_json(fault);
-            }
-            s
-        })
-        .collect();
-    Value::Array(steps)
+    Value::Array(scenario.steps().iter().map(step_json).collect())
+}
+
+/// One step in the scenarios-file format.
+fn step_json(step: &Step) -> Value {
+    let mut s = json!({
+        "status": step.status.as_str(),
+        "minimax_status": step.minimax.as_str(),
+        "progress": [step.progress.0, step.progress.1],
+        "base_resp": step.base_resp,
+    });
+    match step.span {
+        Span::For(d) => s["for"] = json!(format!("{}ms", d.as_millis())),
+        Span::Polls(n) => s["polls"] = json!(n),
+        Span::Terminal => {}
+    }
+    if let Some(reason) = &step.fail_reason {
+        s["fail_reason"] = json!(reason);
+    }
+    if let Some(fault) = &step.fault {
+        s["fault"] = fault_json(fault);
+    }
+    s
 }
 
 /// The answer to a control request.
