@@ -20,16 +20,7 @@ impl Mistake {
     /// A member that is absent from the text is placed at its nearest parent.
     pub fn at(text: &str, pointer: impl Into<String>, reason: impl Into<String>) -> Self {
         let pointer = pointer.into();
-        let mut near = pointer.as_str();
-        let at = loop {
-            if let Some(at) = locate(text, near) {
-                break at;
-            }
-            match near.rfind('/') {
-                Some(i) => near = &near[..i],
-                None => break Position { line: 1, column: 1 },
-            }
-        };
+        let at = locate_nearest(text, &pointer).unwrap_or(Position { line: 1, column: 1 });
         Self::new(pointer, at, reason.into())
     }
 
@@ -106,6 +97,18 @@ pub fn locate(text: &str, pointer: &str) -> Option<Position> {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     Some(Position { line, column })
+}
+
+/// [`locate`], or for a member absent from the text, where its nearest
+/// parent starts: where a person would add it.
+pub fn locate_nearest(text: &str, pointer: &str) -> Option<Position> {
+    let mut pointer = pointer;
+    loop {
+        if let Some(p) = locate(text, pointer) {
+            return Some(p);
+        }
+        pointer = &pointer[..pointer.rfind('/')?];
+    }
 }
 
 struct Scanner<'a> {

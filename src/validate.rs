@@ -487,7 +487,7 @@ impl<'c> Judge<'c> {
         if !errors.is_empty() || !warnings.is_empty() {
             let text = std::str::from_utf8(text).unwrap_or_default();
             for finding in errors.iter_mut().chain(warnings.iter_mut()) {
-                finding.position = position(text, &finding.pointer).map(|p| Position {
+                finding.position = jsonpos::locate_nearest(text, &finding.pointer).map(|p| Position {
                     line: p.line + first_line - 1,
                     column: p.column,
                 });
@@ -530,17 +530,6 @@ fn own_schema<'c>(contract: &Contract, path: &str) -> Result<Rule<'c>, SchemaErr
         name: path.into(),
         source,
     })
-}
-
-/// Where a pointer's value starts; for a missing member, where its parent does.
-fn position(text: &str, pointer: &str) -> Option<Position> {
-    let mut pointer = pointer;
-    loop {
-        if let Some(p) = jsonpos::locate(text, pointer) {
-            return Some(p);
-        }
-        pointer = &pointer[..pointer.rfind('/')?];
-    }
 }
 
 // ---------------------------------------------------------------------------
