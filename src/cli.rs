@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::clock::Clock;
 use crate::contract::{Contract, ContractError};
+use crate::lifecycle::clock::Clock;
+use crate::lifecycle::scenarios::{Catalog, ScenarioFileError};
 use crate::lifecycle::Span;
-use crate::scenarios::{Catalog, ScenarioFileError};
 use crate::server::{Config, DEFAULT_MAX_BODY};
 
 /// Mock server and contract checker for MiniMax (Hailuo) video generation behind API gateways.
@@ -136,7 +136,7 @@ pub enum StartError {
     #[error(transparent)]
     Video(#[from] std::io::Error),
     #[error(transparent)]
-    State(#[from] crate::state::StateError),
+    State(#[from] crate::server::state::StateError),
 }
 
 impl ScenariosArgs {
@@ -163,11 +163,11 @@ impl ServeArgs {
             max_body: self.max_body,
             quiet: self.quiet,
             public_url: self.public_url.clone(),
-            video: crate::video::load(self.fixtures.as_deref())?,
+            video: crate::server::video::load(self.fixtures.as_deref())?,
             control: !self.no_control,
             require_auth: self.require_auth,
             restore: match &self.state {
-                Some(path) => crate::state::load(path, self.seed)?,
+                Some(path) => crate::server::state::load(path, self.seed)?,
                 None => None,
             },
             state: self.state.clone(),
@@ -200,7 +200,7 @@ pub fn describe(catalog: &Catalog) -> String {
             let fault = step
                 .fault
                 .as_ref()
-                .map(|f| format!("  fault {}", crate::control::fault_json(f)))
+                .map(|f| format!("  fault {}", crate::lifecycle::scenarios::fault_json(f)))
                 .unwrap_or_default();
             out.push_str(&format!(
                 "  {:<12} {:<10} {:<9} {span}{fault}\n",

@@ -1,27 +1,19 @@
 //! minimax-mock: a mock server and contract checker for MiniMax ("Hailuo")
 //! video generation as served by API gateways.
 //!
-//! Data flows one way: request → [`server`] → [`tasks`] → [`lifecycle`] →
-//! [`render`] → bytes. [`contract`] holds the documented schemas and examples.
+//! The subsystems, from the surface down (see `ARCHITECTURE.md`):
+//! [`server`] (HTTP, the task store, the control API) and [`validate`]
+//! (captures → verdicts) sit on [`lifecycle`] (pure: scenarios, steps,
+//! faults, the clock, generated data) and [`contract`] (the documented
+//! schemas and examples). Nothing lower reaches back up.
 
-pub mod artifact;
 pub mod cli;
-pub mod clock;
 pub mod contract;
-pub mod control;
-pub mod faults;
-pub mod journal;
-pub mod jsonpos;
 pub mod lifecycle;
 pub mod mock_server;
-pub mod render;
 pub mod report;
-pub mod scenarios;
 pub mod server;
-pub mod state;
-pub mod tasks;
 pub mod validate;
-pub mod video;
 
 pub use mock_server::MockServer;
 

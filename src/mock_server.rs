@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::clock::{Clock, UnixMillis};
-use crate::control::{self, ClockSpec, ControlError, ScriptSpec};
-use crate::journal::{Entry, Filter};
-use crate::scenarios::{Catalog, StepSpec};
+use crate::lifecycle::clock::{Clock, UnixMillis};
+use crate::lifecycle::scenarios::{Catalog, StepSpec};
+use crate::server::control::{self, ClockSpec, ControlError, ScriptSpec};
+use crate::server::journal::{Entry, Filter};
 use crate::server::{self, App, Config};
 
 /// A running mock of the gateway. Dropping it shuts it down.

@@ -338,7 +338,7 @@ fn gh_property(text: &str) -> String {
     gh_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-fn gh_file_props(file: &str, position: Option<crate::jsonpos::Position>) -> String {
+fn gh_file_props(file: &str, position: Option<crate::contract::jsonpos::Position>) -> String {
     let mut props = format!("file={}", gh_property(file));
     if let Some(p) = position {
         let _ = write!(props, ",line={},col={}", p.line, p.column);
@@ -453,7 +453,7 @@ mod tests {
                 pointer: "/code".to_owned(),
                 keyword: "type".to_owned(),
                 message: "expected string, found integer 0".to_owned(),
-                position: Some(crate::jsonpos::Position { line: 2, column: 11 }),
+                position: Some(crate::contract::jsonpos::Position { line: 2, column: 11 }),
             }],
             warnings: vec![],
         };

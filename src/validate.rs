@@ -22,8 +22,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use crate::contract::jsonpos::{self, Position};
 use crate::contract::{self, Contract, ContractError, Schema};
-use crate::jsonpos::{self, Position};
 use crate::lifecycle::{GatewayStatus, MinimaxStatus};
 use crate::server::{QUERY_PATH, SUBMIT_PATH};
 

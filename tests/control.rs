@@ -397,7 +397,7 @@ async fn faults_in_a_scenarios_file_are_checked_with_a_pointer() {
     let text = r#"{"scenarios": {"x": {"steps": [
         {"status": "QUEUED", "polls": 1, "fault": {"status": 299}},
         {"status": "SUCCESS"}]}}}"#;
-    let err = minimax_mock::scenarios::Catalog::from_text("s.json", text)
+    let err = minimax_mock::lifecycle::scenarios::Catalog::from_text("s.json", text)
         .unwrap_err()
         .to_string();
     assert!(

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{config, start, Conn};
-use minimax_mock::scenarios::Catalog;
+use minimax_mock::lifecycle::scenarios::Catalog;
 use minimax_mock::server::Config;
 
 const TASK_NOT_EXIST: &str = r#"{"code":"task_not_exist","message":"task_not_exist","data":null}"#;

@@ -51,7 +51,7 @@ fn fixture_path(scenario: &str, step: usize, status: &str) -> PathBuf {
 #[tokio::test]
 async fn every_builtin_scenario_at_every_step() {
     // Scenarios with faults break the contract on purpose: tests/control.rs.
-    let names: Vec<String> = minimax_mock::scenarios::builtin()
+    let names: Vec<String> = minimax_mock::lifecycle::scenarios::builtin()
         .iter()
         .filter(|s| s.steps().iter().all(|step| step.fault.is_none()))
         .map(|s| s.name().to_owned())

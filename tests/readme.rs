@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::CommandFactory as _;
-use minimax_mock::faults::{Effect, Fault};
+use minimax_mock::lifecycle::faults::{Effect, Fault};
+use minimax_mock::lifecycle::scenarios::Catalog;
 use minimax_mock::lifecycle::{BaseResp, GatewayStatus, MinimaxStatus, Span};
-use minimax_mock::scenarios::Catalog;
 
 const README: &str = include_str!("../README.md");
 const EXAMPLE: &str = include_str!("../examples/scenarios.json");
@@ -164,7 +164,7 @@ fn readme_quotes_the_loaders_own_error() {
 
 #[test]
 fn every_builtin_scenario_is_in_the_readme_table() {
-    for scenario in minimax_mock::scenarios::builtin() {
+    for scenario in minimax_mock::lifecycle::scenarios::builtin() {
         let row = format!("\n| `{}` |", scenario.name());
         assert!(README.contains(&row), "README.md has no row {row:?}");
     }

@@ -6,7 +6,7 @@ pub mod process;
 
 use std::sync::Arc;
 
-use minimax_mock::clock::Clock;
+use minimax_mock::lifecycle::clock::Clock;
 use minimax_mock::server::{App, Config};
 use minimax_mock::MockServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -14,6 +14,13 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use serde_json::Value;
 
+/// The gateway's query endpoint.
+pub const QUERY_PATH: &str = "/minimax/v1/query/video_generation";
+/// The gateway's submit endpoint.
+pub const SUBMIT_PATH: &str = "/minimax/v1/video_generation";
+
+pub mod jsonpos;
+
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }

@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde_json::{json, Value};
 
-use crate::jsonpos;
-use crate::lifecycle::{
-    parse_duration, BaseResp, GatewayStatus, MinimaxStatus, Phase, Scenario, Span, Step, StepError,
-};
+use super::duration::parse_duration;
+use super::faults::{Effect, Fault, FaultSpec};
+use crate::contract::jsonpos;
+use crate::lifecycle::{BaseResp, GatewayStatus, MinimaxStatus, Phase, Scenario, Span, Step, StepError};
 
 /// The scenario tasks get when nothing else is asked for.
 pub const DEFAULT_SCENARIO: &str = "success";
@@ -49,8 +50,8 @@ pub struct StepSpec {
     pub duration: Option<String>,
     /// How many polls the step lasts.
     pub polls: Option<u32>,
-    /// What goes wrong on the wire during the step (see [`crate::faults::FaultSpec`]).
-    pub fault: Option<crate::faults::FaultSpec>,
+    /// What goes wrong on the wire during the step (see [`FaultSpec`]).
+    pub fault: Option<FaultSpec>,
 }
 
 /// `50` or `[30, 99]` (rising through the step). Read as any integer, so
@@ -237,7 +238,6 @@ pub fn builtin() -> Vec<Scenario> {
 /// A poll-driven lifecycle that meets every fault once on its way to SUCCESS:
 /// for testing a client's retries and error handling deterministically.
 fn flaky() -> Scenario {
-    use crate::faults::{Effect, Fault};
     use GatewayStatus::*;
     let faulty = |status: GatewayStatus, progress: u8, delay: Option<(u64, u64)>, effect: Option<Effect>| {
         let mut step = Step::new(status, Span::Polls(1));
@@ -409,6 +409,66 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
         }
     }
     p[pi..].iter().all(|&c| c == '*')
+}
+
+/// A fault in the scenarios-file format.
+pub fn fault_json(fault: &Fault) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some((min, max)) = fault.delay {
+        let ms = |d: Duration| format!("{}ms", d.as_millis());
+        out.insert(
+            "delay".into(),
+            if min == max {
+                json!(ms(min))
+            } else {
+                json!([ms(min), ms(max)])
+            },
+        );
+    }
+    match &fault.effect {
+        Some(Effect::Status { code, retry_after }) => {
+            out.insert("status".into(), json!(code));
+            if let Some(r) = retry_after {
+                out.insert("retry_after".into(), json!(r));
+            }
+        }
+        Some(Effect::Truncated) => drop(out.insert("body".into(), json!("truncated"))),
+        Some(Effect::Malformed) => drop(out.insert("body".into(), json!("malformed"))),
+        Some(Effect::Reset) => drop(out.insert("reset".into(), json!(true))),
+        Some(Effect::Break { remove, set }) => {
+            let set: serde_json::Map<String, Value> = set.iter().cloned().collect();
+            out.insert("break".into(), json!({"remove": remove, "set": set}));
+        }
+        None => {}
+    }
+    Value::Object(out)
+}
+
+/// A scenario's steps in the scenarios-file format (to save and restore it).
+pub fn steps_json(scenario: &Scenario) -> Value {
+    Value::Array(scenario.steps().iter().map(step_json).collect())
+}
+
+/// One step in the scenarios-file format.
+pub fn step_json(step: &Step) -> Value {
+    let mut s = json!({
+        "status": step.status.as_str(),
+        "minimax_status": step.minimax.as_str(),
+        "progress": [step.progress.0, step.progress.1],
+        "base_resp": step.base_resp,
+    });
+    match step.span {
+        Span::For(d) => s["for"] = json!(format!("{}ms", d.as_millis())),
+        Span::Polls(n) => s["polls"] = json!(n),
+        Span::Terminal => {}
+    }
+    if let Some(reason) = &step.fail_reason {
+        s["fail_reason"] = json!(reason);
+    }
+    if let Some(fault) = &step.fault {
+        s["fault"] = fault_json(fault);
+    }
+    s
 }
 
 #[cfg(test)]

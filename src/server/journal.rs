@@ -16,8 +16,8 @@ use bytes::Bytes;
 use hyper::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::{json, Value};
 
-use crate::clock::UnixMillis;
-use crate::server::query_param;
+use crate::lifecycle::clock::UnixMillis;
+use crate::server::http::query_param;
 
 /// How many requests the journal lists: the newest this many. Each thread
 /// keeps as many in its shard, so memory is bounded by the thread count.

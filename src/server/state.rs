@@ -14,12 +14,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::artifact::Resolution;
-use crate::clock::{system_now, UnixMillis};
-use crate::jsonpos;
-use crate::scenarios::ScenarioSpec;
-use crate::server::App;
-use crate::tasks::{Request, Task};
+use crate::contract::jsonpos;
+use crate::lifecycle::artifact::Resolution;
+use crate::lifecycle::clock::{system_now, UnixMillis};
+use crate::lifecycle::scenarios::ScenarioSpec;
+use crate::server::app::App;
+use crate::server::tasks::{Request, Task};
 
 const VERSION: u32 = 1;
 
@@ -71,6 +71,17 @@ pub struct SavedTask {
     pub duration: u32,
 }
 
+/// Writes the state file now, if there is one; a failure is reported, not
+/// fatal (the next change tries again).
+pub fn save(app: &App) {
+    if let Some(path) = &app.state {
+        app.dirty.store(false, std::sync::atomic::Ordering::Relaxed);
+        if let Err(e) = write(path, &snapshot(app)) {
+            eprintln!("minimax-mock: {}: cannot save the state: {e}", path.display());
+        }
+    }
+}
+
 /// The state of `app` now.
 pub fn snapshot(app: &App) -> Saved {
     let now = app.clock.now();
@@ -89,7 +100,7 @@ pub fn snapshot(app: &App) -> Saved {
             .map(|task| SavedTask {
                 task_id: task.id.clone(),
                 scenario: task.scenario.name().to_owned(),
-                steps: crate::control::steps_json(&task.scenario),
+                steps: crate::lifecycle::scenarios::steps_json(&task.scenario),
                 submitted_at: task.submitted_at,
                 polls: task.polls(),
                 resolution: task.request.resolution.label.to_owned(),

@@ -7,6 +7,19 @@
 //! (`polls`) use up polls, each budget counted from submission. The current
 //! step is the first one whose budget is not yet used up; since both inputs
 //! only grow, a task never goes backwards.
+//!
+//! This folder is the pure core: scenarios and their file format
+//! ([`scenarios`]), faults as data ([`faults`]), durations ([`duration`]),
+//! the mock's clock ([`clock`], the one place time comes from) and the
+//! generated result of a task ([`artifact`]). It uses [`crate::contract`]
+//! only for JSON positions in error messages, and never `server` or
+//! `validate`.
+
+pub mod artifact;
+pub mod clock;
+pub mod duration;
+pub mod faults;
+pub mod scenarios;
 
 use std::fmt;
 use std::time::Duration;
@@ -188,7 +201,7 @@ pub struct Step {
     pub base_resp: BaseResp,
     pub span: Span,
     /// What goes wrong on the wire while this step is current.
-    pub fault: Option<crate::faults::Fault>,
+    pub fault: Option<faults::Fault>,
 }
 
 impl Step {
@@ -473,26 +486,6 @@ impl Moment<'_> {
     }
 }
 
-/// Parses `1.5s`, `500ms`, `2m`, `1h`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration: write e.g. \"1.5s\", \"500ms\", \"2m\" or \"1h\""))?;
-    let scale = match unit.trim() {
-        "ms" => 0.001,
-        "" | "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        other => return Err(format!("{text:?}: unknown unit {other:?}; use ms, s, m or h")),
-    };
-    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("{text:?}: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,15 +581,5 @@ mod tests {
         let mut wrong = Step::new(GatewayStatus::Queued, Span::Polls(0));
         wrong.minimax = MinimaxStatus::Success;
         assert_eq!(err(vec![wrong]).pointer, "/steps/0/minimax_status");
-    }
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("1.5s"), Ok(secs(1.5)));
-        assert_eq!(parse_duration("500ms"), Ok(secs(0.5)));
-        assert_eq!(parse_duration("2m"), Ok(secs(120.0)));
-        assert_eq!(parse_duration("3"), Ok(secs(3.0)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("3 weeks").unwrap_err().contains("unknown unit"));
     }
 }

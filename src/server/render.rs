@@ -7,8 +7,8 @@
 
 use serde::Serialize;
 
-use crate::artifact::{utc_date, Artifact};
-use crate::clock::UnixMillis;
+use crate::lifecycle::artifact::{utc_date, Artifact};
+use crate::lifecycle::clock::UnixMillis;
 use crate::lifecycle::{BaseResp, Moment, Phase};
 
 /// How long a download link stays valid: about 9 hours, as MiniMax's do.
@@ -194,6 +194,25 @@ pub fn error(code: &str, message: &str) -> Vec<u8> {
     })
 }
 
+/// What the gateway says with HTTP 429.
+pub const RATE_LIMIT_MESSAGE: &str = "当前分组上游负载已饱和，请稍后再试";
+
+/// The gateway's error body for an HTTP status (scripted faults, 401).
+pub fn status_error(code: u16) -> Vec<u8> {
+    let (code, message) = match code {
+        401 => ("unauthorized", "未提供令牌"),
+        429 => ("rate_limit", RATE_LIMIT_MESSAGE),
+        500 => ("get_task_failed", "get_task_failed"),
+        501 => ("not_implemented", "not_implemented"),
+        502 => ("fail_to_fetch_task", "fail_to_fetch_task: bad gateway"),
+        503 => ("service_unavailable", "upstream service unavailable"),
+        504 => ("fail_to_fetch_task", "fail_to_fetch_task: upstream timed out"),
+        400..=499 => ("invalid_request", "invalid_request"),
+        _ => ("fail_to_fetch_task", "fail_to_fetch_task"),
+    };
+    error(code, message)
+}
+
 /// The submit response, MiniMax's own shape.
 pub fn submit_response(task_id: &str, base_resp: &BaseResp) -> Vec<u8> {
     #[derive(serde::Serialize)]
@@ -213,9 +232,9 @@ fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::artifact::Resolution;
     use crate::contract::Contract;
-    use crate::scenarios::Catalog;
+    use crate::lifecycle::artifact::Resolution;
+    use crate::lifecycle::scenarios::Catalog;
     use std::time::Duration;
 
     const SUBMITTED: UnixMillis = 1_756_453_472_000;
@@ -310,5 +329,16 @@ mod tests {
             submit_response("1", &BaseResp::success()),
             br#"{"task_id":"1","base_resp":{"status_code":0,"status_msg":"success"}}"#
         );
+    }
+
+    #[test]
+    fn status_errors_fit_the_envelope() {
+        let contract = crate::contract::Contract::embedded();
+        for code in [401, 429, 500, 502, 503, 504, 418] {
+            let v: serde_json::Value = serde_json::from_slice(&status_error(code)).unwrap();
+            assert!(contract.error().is_valid(&v), "{code}: {v}");
+        }
+        let v: serde_json::Value = serde_json::from_slice(&status_error(429)).unwrap();
+        assert_eq!(v["message"], RATE_LIMIT_MESSAGE);
     }
 }

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::artifact::{self, Artifact, Resolution};
-use crate::clock::UnixMillis;
 use crate::contract::DOCUMENTED_TASK_ID;
+use crate::lifecycle::artifact::{self, Artifact, Resolution};
+use crate::lifecycle::clock::UnixMillis;
 use crate::lifecycle::{Moment, Scenario};
-use crate::render::TaskView;
+use crate::server::render::TaskView;
 
 /// One video task.
 #[derive(Debug)]
@@ -241,7 +241,7 @@ impl TaskStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenarios::Catalog;
+    use crate::lifecycle::scenarios::Catalog;
 
     fn request() -> Request {
         Request {

@@ -15,13 +15,15 @@ use hyper::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::artifact::Resolution;
-use crate::faults::{Effect, Fault};
-use crate::journal::Filter;
-use crate::lifecycle::{parse_duration, Scenario, Span, Step};
-use crate::scenarios::StepSpec;
-use crate::server::{query_param, App};
-use crate::tasks::{Request, Task};
+use crate::lifecycle::artifact::Resolution;
+use crate::lifecycle::duration::parse_duration;
+use crate::lifecycle::scenarios::step_json;
+use crate::lifecycle::scenarios::StepSpec;
+use crate::lifecycle::Span;
+use crate::server::app::App;
+use crate::server::http::{percent_decode, query_param};
+use crate::server::journal::Filter;
+use crate::server::tasks::{Request, Task};
 
 /// The prefix of every control route.
 pub const PREFIX: &str = "/__mock/";
@@ -78,7 +80,7 @@ pub fn script(app: &App, task_id: &str, spec: &ScriptSpec) -> Result<Arc<Task>, 
             bad("/scenario", format!("unknown scenario {name:?}; known: {known}"))
         })?,
         (None, Some(steps)) => {
-            let spec = crate::scenarios::ScenarioSpec {
+            let spec = crate::lifecycle::scenarios::ScenarioSpec {
                 description: None,
                 steps: steps.clone(),
             };
@@ -192,66 +194,6 @@ pub fn task_json(app: &App, task: &Task) -> Value {
     })
 }
 
-/// A fault in the scenarios-file format.
-pub fn fault_json(fault: &Fault) -> Value {
-    let mut out = serde_json::Map::new();
-    if let Some((min, max)) = fault.delay {
-        let ms = |d: Duration| format!("{}ms", d.as_millis());
-        out.insert(
-            "delay".into(),
-            if min == max {
-                json!(ms(min))
-            } else {
-                json!([ms(min), ms(max)])
-            },
-        );
-    }
-    match &fault.effect {
-        Some(Effect::Status { code, retry_after }) => {
-            out.insert("status".into(), json!(code));
-            if let Some(r) = retry_after {
-                out.insert("retry_after".into(), json!(r));
-            }
-        }
-        Some(Effect::Truncated) => drop(out.insert("body".into(), json!("truncated"))),
-        Some(Effect::Malformed) => drop(out.insert("body".into(), json!("malformed"))),
-        Some(Effect::Reset) => drop(out.insert("reset".into(), json!(true))),
-        Some(Effect::Break { remove, set }) => {
-            let set: serde_json::Map<String, Value> = set.iter().cloned().collect();
-            out.insert("break".into(), json!({"remove": remove, "set": set}));
-        }
-        None => {}
-    }
-    Value::Object(out)
-}
-
-/// A scenario's steps in the scenarios-file format (to save and restore it).
-pub fn steps_json(scenario: &Scenario) -> Value {
-    Value::Array(scenario.steps().iter().map(step_json).collect())
-}
-
-/// One step in the scenarios-file format.
-fn step_json(step: &Step) -> Value {
-    let mut s = json!({
-        "status": step.status.as_str(),
-        "minimax_status": step.minimax.as_str(),
-        "progress": [step.progress.0, step.progress.1],
-        "base_resp": step.base_resp,
-    });
-    match step.span {
-        Span::For(d) => s["for"] = json!(format!("{}ms", d.as_millis())),
-        Span::Polls(n) => s["polls"] = json!(n),
-        Span::Terminal => {}
-    }
-    if let Some(reason) = &step.fail_reason {
-        s["fail_reason"] = json!(reason);
-    }
-    if let Some(fault) = &step.fault {
-        s["fault"] = fault_json(fault);
-    }
-    s
-}
-
 /// The answer to a control request.
 pub struct Answer {
     pub status: StatusCode,
@@ -303,7 +245,7 @@ fn not_allowed(allow: &'static str) -> Answer {
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ControlError> {
     let text = std::str::from_utf8(body).map_err(|_| bad("/", "the body is not UTF-8"))?;
     let text = if text.trim().is_empty() { "{}" } else { text };
-    crate::jsonpos::deserialize(text)
+    crate::contract::jsonpos::deserialize(text)
         .map_err(|m| bad(m.pointer, format!("{} (line {} column {})", m.reason, m.line, m.column)))
 }
 
@@ -349,7 +291,7 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
             _ => unknown(parts),
         },
         Some(("tasks", id)) => {
-            let id = crate::server::percent_decode(id);
+            let id = percent_decode(id);
             match *method {
                 Method::PUT => match parse::<ScriptSpec>(body).and_then(|spec| script(app, &id, &spec)) {
                     Ok(task) => ok(task_json(app, &task)),

@@ -8,8 +8,14 @@
 use std::path::Path;
 
 use bytes::Bytes;
+use hyper::header::{self, HeaderValue};
+use hyper::http::request::Parts;
+use hyper::StatusCode;
 
-const BUILT_IN: &[u8] = include_bytes!("../fixtures/video/output.mp4");
+use crate::server::app::App;
+use crate::server::http::{reply, Outcome, EXPOSED, MP4, XML};
+
+const BUILT_IN: &[u8] = include_bytes!("../../fixtures/video/output.mp4");
 /// Where a fixtures folder keeps its video.
 pub const FIXTURE_PATH: &str = "video/output.mp4";
 
@@ -71,6 +77,46 @@ pub fn expires(query: Option<&str>) -> Option<u64> {
         .split('&')
         .find_map(|pair| pair.strip_prefix("Expires="))
         .and_then(|v| v.parse().ok())
+}
+
+/// A download link: the clip, whole or the range asked for; 403 once the
+/// link's `Expires` has passed on the mock clock, as the bucket answers.
+pub fn download(app: &App, parts: &Parts) -> Outcome {
+    if expires(parts.uri.query()).is_some_and(|expires| app.clock.now() / 1000 > expires) {
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>AccessDenied</Code>\n  <Message>Request has expired.</Message>\n</Error>\n";
+        return reply(StatusCode::FORBIDDEN, XML, Bytes::from_static(body.as_bytes())).into();
+    }
+    let len = app.video.len() as u64;
+    let range = parts.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let mut reply = match parse_range(range, len) {
+        Range::Whole => reply(StatusCode::OK, MP4, app.video.clone()),
+        Range::Part { start, end } => {
+            let mut r = reply(
+                StatusCode::PARTIAL_CONTENT,
+                MP4,
+                app.video.slice(start as usize..=end as usize),
+            );
+            let content_range = format!("bytes {start}-{end}/{len}");
+            r.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&content_range).expect("ASCII"),
+            );
+            r
+        }
+        Range::Unsatisfiable => {
+            let mut r = reply(StatusCode::RANGE_NOT_SATISFIABLE, MP4, Bytes::new());
+            let content_range = format!("bytes */{len}");
+            r.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&content_range).expect("ASCII"),
+            );
+            r
+        }
+    };
+    let headers = reply.headers_mut();
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
+    reply.into()
 }
 
 #[cfg(test)]

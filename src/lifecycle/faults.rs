@@ -9,10 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::lifecycle::parse_duration;
-
-/// What the gateway says with HTTP 429.
-pub const RATE_LIMIT_MESSAGE: &str = "当前分组上游负载已饱和，请稍后再试";
+use super::duration::parse_duration;
 
 /// Faults of one step. `delay` combines with any one of the others.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,22 +165,6 @@ fn check_pointer(pointer: &str) -> Result<(), String> {
     }
 }
 
-/// The gateway's error body for an HTTP status.
-pub fn error_body(code: u16) -> Vec<u8> {
-    let (code, message) = match code {
-        401 => ("unauthorized", "未提供令牌"),
-        429 => ("rate_limit", RATE_LIMIT_MESSAGE),
-        500 => ("get_task_failed", "get_task_failed"),
-        501 => ("not_implemented", "not_implemented"),
-        502 => ("fail_to_fetch_task", "fail_to_fetch_task: bad gateway"),
-        503 => ("service_unavailable", "upstream service unavailable"),
-        504 => ("fail_to_fetch_task", "fail_to_fetch_task: upstream timed out"),
-        400..=499 => ("invalid_request", "invalid_request"),
-        _ => ("fail_to_fetch_task", "fail_to_fetch_task"),
-    };
-    crate::render::error(code, message)
-}
-
 /// The body a body-changing effect makes of `body`; other effects leave it.
 pub fn mangle(body: Vec<u8>, effect: &Effect) -> Vec<u8> {
     match effect {
@@ -297,16 +278,5 @@ mod tests {
         );
         let v: Value = serde_json::from_slice(&broken).unwrap();
         assert_eq!(v, serde_json::json!({"code": "success", "data": {"status": 7}}));
-    }
-
-    #[test]
-    fn error_bodies_fit_the_envelope() {
-        let contract = crate::contract::Contract::embedded();
-        for code in [401, 429, 500, 502, 503, 504, 418] {
-            let v: Value = serde_json::from_slice(&error_body(code)).unwrap();
-            assert!(contract.error().is_valid(&v), "{code}: {v}");
-        }
-        let v: Value = serde_json::from_slice(&error_body(429)).unwrap();
-        assert_eq!(v["message"], RATE_LIMIT_MESSAGE);
     }
 }

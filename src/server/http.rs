@@ -1,0 +1,178 @@
+//! HTTP plumbing every surface shares: replies and their content types,
+//! CORS preflights, request bodies with a size limit, query strings.
+//!
+//! Below every handler: it knows nothing of tasks, surfaces or the control
+//! API, so any of them can use it.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Response, StatusCode};
+
+pub const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+pub const MP4: HeaderValue = HeaderValue::from_static("video/mp4");
+pub const XML: HeaderValue = HeaderValue::from_static("application/xml");
+pub const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
+/// Headers a cross-origin script may read, on the answers that carry them.
+pub const EXPOSED: HeaderValue = HeaderValue::from_static("retry-after, content-range, accept-ranges");
+const ALLOWED_HEADERS: HeaderValue = HeaderValue::from_static("authorization, content-type, prefer");
+
+pub type Reply = Response<Full<Bytes>>;
+
+/// A reply, and what the journal and the log want to know beyond it.
+pub struct Outcome {
+    pub reply: Reply,
+    /// The task a submission created (a query's task id is in its URI).
+    pub created_task: Option<String>,
+    /// The request body as read (submissions), for the journal.
+    pub request_body: Bytes,
+    /// Reset the connection instead of answering.
+    pub reset: bool,
+    /// Whether the journal records it (control requests are not recorded).
+    pub record: bool,
+}
+
+impl From<Reply> for Outcome {
+    fn from(reply: Reply) -> Self {
+        Self {
+            reply,
+            created_task: None,
+            request_body: Bytes::new(),
+            reset: false,
+            record: true,
+        }
+    }
+}
+
+pub fn json(status: StatusCode, body: impl Into<Bytes>) -> Reply {
+    reply(status, JSON, body.into())
+}
+
+pub fn reply(status: StatusCode, content_type: HeaderValue, body: Bytes) -> Reply {
+    let mut reply = Response::new(Full::new(body));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    reply
+}
+
+/// The answer to a CORS preflight for a route that allows `allowed`.
+pub fn preflight(allowed: &'static str, headers: &HeaderMap) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::new()));
+    *reply.status_mut() = StatusCode::NO_CONTENT;
+    let h = reply.headers_mut();
+    h.insert(header::ALLOW, HeaderValue::from_static(allowed));
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(allowed));
+    let requested = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        requested.unwrap_or(ALLOWED_HEADERS),
+    );
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    reply
+}
+
+/// Why a request body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Larger than the limit (by its declared length, or while reading a chunked one).
+    TooLarge,
+    /// The connection failed while reading.
+    Read(String),
+}
+
+/// The request body, refused past `limit` bytes.
+pub async fn read_body(limit: usize, headers: &HeaderMap, body: Incoming) -> Result<Bytes, BodyError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(body) => Ok(body.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(e) => Err(BodyError::Read(e.to_string())),
+    }
+}
+
+/// Whether the request carries `Authorization: Bearer <token>`.
+pub fn has_bearer(headers: &HeaderMap) -> bool {
+    bearer(headers).is_some_and(|token| !token.is_empty())
+}
+
+/// The token of `Authorization: Bearer <token>`, trimmed.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+}
+
+/// The first value of `name` in a query string, percent-decoded.
+pub fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    // Every poll parses its query, and nearly every one is `task_id=ID`.
+    if let Some(value) = query.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')) {
+        if !value.bytes().any(|b| matches!(b, b'&' | b'%' | b'+')) {
+            return Some(Cow::Borrowed(value));
+        }
+    }
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let matches = if key.len() == name.len() {
+            key == name
+        } else {
+            percent_decode(key) == name
+        };
+        matches.then(|| percent_decode(value))
+    })
+}
+
+/// Decodes a query-string component: `%XX` escapes (by the `percent-encoding`
+/// crate, already built for jsonschema) and `+` as a space, which
+/// HTML forms send and the crate leaves alone. Invalid escapes stay as they
+/// are; invalid UTF-8 becomes U+FFFD.
+pub fn percent_decode(text: &str) -> Cow<'_, str> {
+    if !text.contains('+') {
+        return percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+    }
+    let spaced = text.replace('+', " ");
+    Cow::Owned(
+        percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_are_decoded() {
+        assert_eq!(query_param("task_id=42", "task_id").as_deref(), Some("42"));
+        assert_eq!(query_param("a=1&task_id=a%2Fb+c", "task_id").as_deref(), Some("a/b c"));
+        assert_eq!(query_param("task_id", "task_id").as_deref(), Some(""));
+        assert_eq!(query_param("task_id=%zz%4", "task_id").as_deref(), Some("%zz%4"));
+        assert_eq!(query_param("other=1", "task_id"), None);
+        assert_eq!(query_param("task%5Fid=7", "task_id").as_deref(), Some("7"));
+        assert_eq!(percent_decode("a%2Bb+c"), "a+b c");
+    }
+
+    #[test]
+    fn bearer_tokens_are_read() {
+        let mut h = HeaderMap::new();
+        assert!(!has_bearer(&h));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer  abc "));
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert!(!has_bearer(&h));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer "));
+        assert!(!has_bearer(&h));
+    }
+}
