@@ -1,17 +1,19 @@
-//! The README's promises that code can check: the example scenarios file
-//! loads and defines what the README says, the README shows it verbatim, the
-//! scenario-file error it quotes is the loader's, every built-in scenario is
-//! in its table, and its flag table matches `serve --help`.
+//! The documentation's promises that code can check: the example scenarios
+//! file loads and defines what docs/scenarios.md says, that page shows it
+//! verbatim, the scenario-file error it quotes is the loader's, every built-in
+//! scenario is in its table, and the flag table of docs/flags.md matches
+//! `serve --help`.
 
 use std::path::Path;
 use std::time::Duration;
 
 use clap::CommandFactory as _;
 use minimax_mock::lifecycle::faults::{Effect, Fault};
-use minimax_mock::lifecycle::scenarios::Catalog;
 use minimax_mock::lifecycle::{BaseResp, GatewayStatus, MinimaxStatus, Span};
+use minimax_mock::lifecycle::scenarios::Catalog;
 
-const README: &str = include_str!("../README.md");
+const SCENARIOS: &str = include_str!("../docs/scenarios.md");
+const FLAGS: &str = include_str!("../docs/flags.md");
 const EXAMPLE: &str = include_str!("../examples/scenarios.json");
 
 fn example() -> Catalog {
@@ -133,15 +135,15 @@ fn example_scenarios_file_defines_its_scenarios_rules_and_default() {
 }
 
 #[test]
-fn readme_shows_the_example_file_verbatim() {
+fn scenarios_page_shows_the_example_file_verbatim() {
     assert!(
-        README.contains(&format!("```json\n{EXAMPLE}```")),
-        "README.md must show examples/scenarios.json exactly, in a ```json block"
+        section(SCENARIOS, "## The scenarios file").contains(&format!("```json\n{EXAMPLE}```")),
+        "docs/scenarios.md must show examples/scenarios.json exactly, in a ```json block"
     );
 }
 
 #[test]
-fn readme_quotes_the_loaders_own_error() {
+fn scenarios_page_quotes_the_loaders_own_error() {
     let bad = r#"{
   "scenarios": {
     "backwards": {
@@ -155,22 +157,27 @@ fn readme_quotes_the_loaders_own_error() {
 }
 "#;
     let error = Catalog::from_text("bad-scenarios.json", bad).unwrap_err().to_string();
-    assert!(README.contains(bad), "README.md must show the bad file as tested here");
+    let page = section(SCENARIOS, "## The scenarios file");
     assert!(
-        README.contains(&format!("minimax-mock: {error}\n")),
-        "README.md must quote the error: {error}"
+        page.contains(bad),
+        "docs/scenarios.md must show the bad file as tested here"
+    );
+    assert!(
+        page.contains(&format!("minimax-mock: {error}\n")),
+        "docs/scenarios.md must quote the error: {error}"
     );
 }
 
 #[test]
-fn every_builtin_scenario_is_in_the_readme_table() {
+fn every_builtin_scenario_is_in_the_scenarios_table() {
+    let table = section(SCENARIOS, "## Built in");
     for scenario in minimax_mock::lifecycle::scenarios::builtin() {
         let row = format!("\n| `{}` |", scenario.name());
-        assert!(README.contains(&row), "README.md has no row {row:?}");
+        assert!(table.contains(&row), "docs/scenarios.md has no row {row:?}");
     }
 }
 
-/// Every flag `serve --help` prints has its row in the README's table.
+/// Every flag `serve --help` prints has its row in the table of docs/flags.md.
 #[test]
 fn flag_table_matches_serve_help() {
     let cli = minimax_mock::cli::Cli::command();
@@ -206,9 +213,10 @@ fn flag_table_matches_serve_help() {
         let row = format!("| `{name}` | {default} | {help} |");
         rows.push(row);
     }
-    let missing: Vec<&String> = rows.iter().filter(|row| !README.contains(row.as_str())).collect();
-    assert!(missing.is_empty(), "README.md lacks these rows:\n{missing:#?}");
-    let table_rows = section("## Flags").lines().filter(|l| l.starts_with("| `-")).count();
+    let table = section(FLAGS, "## serve");
+    let missing: Vec<&String> = rows.iter().filter(|row| !table.contains(row.as_str())).collect();
+    assert!(missing.is_empty(), "docs/flags.md lacks these rows:\n{missing:#?}");
+    let table_rows = table.lines().filter(|l| l.starts_with("| `-")).count();
     assert_eq!(
         table_rows,
         rows.len(),
@@ -216,14 +224,16 @@ fn flag_table_matches_serve_help() {
     );
 }
 
-/// The README from `heading` to the next heading of the same level.
-fn section(heading: &str) -> &'static str {
-    let start = README
+/// The part of `page` from `heading` to the next heading of the same level.
+fn section(page: &'static str, heading: &str) -> &'static str {
+    let title = page.lines().next().unwrap_or_default();
+    let start = page
         .find(&format!("\n{heading}\n"))
-        .unwrap_or_else(|| panic!("README.md has no {heading:?}"));
-    let rest = &README[start + 1..];
+        .unwrap_or_else(|| panic!("the page {title:?} has no {heading:?}"));
+    let rest = &page[start + 1..];
+    let hashes = heading.split(' ').next().unwrap_or_default();
     let end = rest[heading.len()..]
-        .find("\n## ")
+        .find(&format!("\n{hashes} "))
         .map_or(rest.len(), |i| i + heading.len() + 1);
     &rest[..end]
 }
