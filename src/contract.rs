@@ -18,6 +18,10 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
+/// Path of the query endpoint, shared by `server` (routing) and `validate` (HAR URLs).
+pub const QUERY_PATH: &str = "/minimax/v1/query/video_generation";
+/// Path of the submit endpoint, shared by `server` (routing) and `validate` (HAR URLs).
+pub const SUBMIT_PATH: &str = "/minimax/v1/video_generation";
 /// Schema of the query response (`GET /minimax/v1/query/video_generation`).
 pub const QUERY_RESPONSE: &str = "query_video_generation.response";
 /// Schema of the gateway's error envelope.

@@ -37,10 +37,7 @@ use crate::tasks::{self, TaskStore};
 use crate::video::Range;
 use crate::{control, faults, state};
 
-/// The query endpoint.
-pub const QUERY_PATH: &str = "/minimax/v1/query/video_generation";
-/// The submit endpoint.
-pub const SUBMIT_PATH: &str = "/minimax/v1/video_generation";
+pub use crate::contract::{QUERY_PATH, SUBMIT_PATH};
 /// MiniMax's status code for invalid parameters.
 pub const INVALID_PARAMS: i64 = 2013;
 /// Default request body limit.

@@ -23,9 +23,9 @@ use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, V
 use serde_json::Value;
 
 use crate::contract::{self, Contract, ContractError, Schema};
+use crate::contract::{QUERY_PATH, SUBMIT_PATH};
 use crate::jsonpos::{self, Position};
 use crate::lifecycle::{GatewayStatus, MinimaxStatus};
-use crate::server::{QUERY_PATH, SUBMIT_PATH};
 
 /// Files up to this size are read whole by a worker; larger ones are
 /// streamed by the reader thread in chunks, so memory stays bounded.
