@@ -15,7 +15,6 @@ pub mod jsonpos;
 pub mod lifecycle;
 pub mod mock_server;
 pub mod render;
-pub mod report;
 pub mod scenarios;
 pub mod server;
 pub mod state;

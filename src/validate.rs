@@ -10,7 +10,9 @@
 //! Judging is pure ([`Judge`], [`detect`], [`parse_http`]); [`run`] adds the
 //! I/O: it walks the inputs, streams large NDJSON and HAR files in chunks to
 //! one worker per core, and hands [`Event`]s, in input order, to a sink that
-//! does not know how they are shown ([`crate::report`] does).
+//! does not know how they are shown ([`report`] does).
+
+pub mod report;
 
 use std::collections::BTreeMap;
 use std::fmt;
