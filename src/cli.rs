@@ -101,7 +101,7 @@ pub struct ValidateArgs {
     /// How to report: human (colour on a terminal, NO_COLOR respected), json
     /// (JSON Lines, one object per document), junit or github (annotations).
     #[arg(long, value_enum, default_value = "human")]
-    pub format: crate::report::Format,
+    pub format: crate::validate::report::Format,
 }
 
 impl ValidateArgs {
@@ -113,9 +113,9 @@ impl ValidateArgs {
         let contract = Contract::embedded();
         let judge = Judge::new(&contract, &self.schema, self.strict)?;
         let stdout = std::io::stdout();
-        let color = crate::report::color_wanted(stdout.is_terminal());
+        let color = crate::validate::report::color_wanted(stdout.is_terminal());
         let out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-        let mut report = crate::report::new(self.format, out, std::io::stderr(), color);
+        let mut report = crate::validate::report::new(self.format, out, std::io::stderr(), color);
         let summary = validate::run(&self.paths, &judge, |e| report.event(e));
         match summary.and_then(|s| report.finish(&s).map(|()| s)) {
             Ok(summary) => Ok(summary.status()),

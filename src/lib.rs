@@ -11,7 +11,6 @@ pub mod cli;
 pub mod contract;
 pub mod lifecycle;
 pub mod mock_server;
-pub mod report;
 pub mod server;
 pub mod validate;
 

@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::validate::{Event, Finding, InputError, Locator, Summary, Verdict};
+use super::{Event, Finding, InputError, Locator, Summary, Verdict};
 
 /// An output format of `validate --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -1,0 +1,363 @@
+//! Consistency checks: what the documentation implies but a schema cannot
+//! say (a terminal status at 100%, statuses that agree, a task id exactly
+//! when the submit succeeded), and the `--strict` walk for undocumented
+//! members. Failed checks are warnings (errors only with `--strict`): the
+//! documentation implies them without stating them.
+
+use serde_json::Value;
+
+use super::{excerpt, Finding};
+use crate::lifecycle::{GatewayStatus, MinimaxStatus};
+
+const GATEWAY_STATUSES: [GatewayStatus; 6] = [
+    GatewayStatus::NotStart,
+    GatewayStatus::Submitted,
+    GatewayStatus::Queued,
+    GatewayStatus::InProgress,
+    GatewayStatus::Success,
+    GatewayStatus::Failure,
+];
+const MINIMAX_STATUSES: [MinimaxStatus; 5] = [
+    MinimaxStatus::Preparing,
+    MinimaxStatus::Queueing,
+    MinimaxStatus::Processing,
+    MinimaxStatus::Success,
+    MinimaxStatus::Fail,
+];
+/// A status the gateway documents for tasks it cannot place.
+const UNKNOWN_STATUS: &str = "UNKNOWN";
+
+fn warn(out: &mut Vec<Finding>, pointer: &str, keyword: &str, message: String) {
+    out.push(Finding {
+        pointer: pointer.to_owned(),
+        keyword: keyword.to_owned(),
+        message,
+        position: None,
+    });
+}
+
+/// Checks that run on any document shaped like a query response (an
+/// envelope whose `data` has a `status`) or a submit response. Values of the
+/// wrong type are left to the schema.
+pub(super) fn consistency(doc: &Value, out: &mut Vec<Finding>) {
+    let Some(root) = doc.as_object() else { return };
+    match root.get("data") {
+        Some(task) if task.get("status").is_some_and(Value::is_string) => task_checks(task, out),
+        _ if root.contains_key("task_id") && root.contains_key("base_resp") => submit_checks(doc, out),
+        _ => {}
+    }
+}
+
+/// `"N%"` with N in 0..=100.
+fn percent(progress: &str) -> Option<u8> {
+    let digits = progress.strip_suffix('%')?;
+    if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n <= 100)
+}
+
+fn task_checks(task: &Value, out: &mut Vec<Finding>) {
+    let status_text = task["status"].as_str().unwrap_or_default();
+    let status = GATEWAY_STATUSES.into_iter().find(|s| s.as_str() == status_text);
+    let progress = task.get("progress").and_then(Value::as_str);
+    if let Some(p) = progress {
+        if percent(p).is_none() {
+            warn(
+                out,
+                "/data/progress",
+                "progress",
+                format!(
+                    "expected a percentage from \"0%\" to \"100%\", found {}",
+                    excerpt(&task["progress"])
+                ),
+            );
+        }
+    }
+    let Some(status) = status else {
+        if status_text != UNKNOWN_STATUS {
+            let known: Vec<&str> = GATEWAY_STATUSES.iter().map(|s| s.as_str()).collect();
+            warn(
+                out,
+                "/data/status",
+                "status",
+                format!(
+                    "expected a gateway status ({}, {UNKNOWN_STATUS}), found {}",
+                    known.join(", "),
+                    excerpt(&task["status"])
+                ),
+            );
+        }
+        return;
+    };
+    let terminal = status.phase().is_terminal();
+    if terminal {
+        if let Some(p) = progress.filter(|p| *p != "100%") {
+            warn(
+                out,
+                "/data/progress",
+                "terminal-progress",
+                format!(
+                    "expected \"100%\" for status {status}, found {}",
+                    excerpt(&Value::from(p))
+                ),
+            );
+        }
+        let submit = task.get("submit_time").and_then(Value::as_i64);
+        let finish = task.get("finish_time").and_then(Value::as_i64);
+        if let (Some(submit), Some(finish)) = (submit, finish) {
+            if finish == 0 || finish < submit {
+                warn(
+                    out,
+                    "/data/finish_time",
+                    "finish-time",
+                    format!(
+                        "expected a finish_time at or after submit_time ({submit}) for status {status}, found {finish}"
+                    ),
+                );
+            }
+        }
+    }
+    let inner = task.get("data");
+    if let Some(minimax_text) = inner.and_then(|d| d.get("status")).and_then(Value::as_str) {
+        match MINIMAX_STATUSES.into_iter().find(|s| s.as_str() == minimax_text) {
+            None => {
+                let known: Vec<&str> = MINIMAX_STATUSES.iter().map(|s| s.as_str()).collect();
+                warn(
+                    out,
+                    "/data/data/status",
+                    "minimax-status",
+                    format!(
+                        "expected a MiniMax status ({}), found {}",
+                        known.join(", "),
+                        excerpt(&Value::from(minimax_text))
+                    ),
+                );
+            }
+            Some(minimax) if minimax != status.default_minimax() => warn(
+                out,
+                "/data/data/status",
+                "status-agreement",
+                format!(
+                    "expected \"{}\" beside gateway status {status}, found \"{minimax}\"",
+                    status.default_minimax()
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    match status {
+        GatewayStatus::Success => {
+            let code = inner.and_then(|d| d.get("base_resp")?.get("status_code"));
+            if let Some(code) = code.filter(|c| c.as_i64().is_some_and(|c| c != 0)) {
+                warn(
+                    out,
+                    "/data/data/base_resp/status_code",
+                    "success-status-code",
+                    format!("expected 0 for status SUCCESS, found {}", excerpt(code)),
+                );
+            }
+            let url = inner.and_then(|d| d.get("file")?.get("download_url"));
+            if let Some(url) = url.filter(|u| u.as_str().is_some_and(|s| s.trim().is_empty())) {
+                warn(
+                    out,
+                    "/data/data/file/download_url",
+                    "success-download-url",
+                    format!("expected a download URL for status SUCCESS, found {}", excerpt(url)),
+                );
+            }
+        }
+        GatewayStatus::Failure if task.get("fail_reason").and_then(Value::as_str) == Some("") => warn(
+            out,
+            "/data/fail_reason",
+            "failure-reason",
+            "expected the error text for status FAILURE, found \"\"".to_owned(),
+        ),
+        _ => {}
+    }
+}
+
+/// MiniMax answers a task id exactly when `base_resp.status_code` is 0.
+fn submit_checks(doc: &Value, out: &mut Vec<Finding>) {
+    let (Some(task_id), Some(code)) = (
+        doc["task_id"].as_str(),
+        doc.get("base_resp")
+            .and_then(|b| b.get("status_code"))
+            .and_then(Value::as_i64),
+    ) else {
+        return;
+    };
+    if code == 0 && task_id.is_empty() {
+        warn(
+            out,
+            "/task_id",
+            "submit-task-id",
+            "expected a task id when base_resp.status_code is 0, found \"\"".to_owned(),
+        );
+    } else if code != 0 && !task_id.is_empty() {
+        warn(
+            out,
+            "/task_id",
+            "submit-task-id",
+            format!(
+                "expected \"\" when base_resp.status_code is {code}, found {}",
+                excerpt(&doc["task_id"])
+            ),
+        );
+    }
+}
+
+/// With `--strict`: members the schema's `properties` do not list, where the
+/// schema neither allows (`additionalProperties`) nor forbids them (the
+/// schema reports those itself).
+pub(super) fn unknown_fields(
+    root: &Value,
+    schema: &Value,
+    doc: &Value,
+    pointer: &mut String,
+    name: &str,
+    out: &mut Vec<Finding>,
+) {
+    let schema = resolve(root, schema);
+    match doc {
+        Value::Object(members) => {
+            let mut known: Vec<&serde_json::Map<String, Value>> = Vec::new();
+            let mut open = false;
+            for part in std::iter::once(schema).chain(subschemas(root, schema)) {
+                if let Some(props) = part.get("properties").and_then(Value::as_object) {
+                    known.push(props);
+                }
+                if part.get("additionalProperties").is_some() || part.get("patternProperties").is_some() {
+                    open = true;
+                }
+            }
+            if known.is_empty() {
+                return;
+            }
+            for (key, value) in members {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                match known.iter().find_map(|props| props.get(key)) {
+                    Some(sub) => unknown_fields(root, sub, value, pointer, name, out),
+                    None if !open => warn(
+                        out,
+                        pointer,
+                        "unknown-field",
+                        format!(
+                            "{key:?} is not in the documentation (schema {name}); found {}",
+                            excerpt(value)
+                        ),
+                    ),
+                    None => {}
+                }
+                pointer.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            let Some(item_schema) = schema.get("items").filter(|s| s.is_object()) else {
+                return;
+            };
+            for (i, item) in items.iter().enumerate() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                unknown_fields(root, item_schema, item, pointer, name, out);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
+    let mut schema = schema;
+    for _ in 0..32 {
+        match schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix('#'))
+        {
+            Some(target) => match root.pointer(target) {
+                Some(next) => schema = next,
+                None => break,
+            },
+            None => break,
+        }
+    }
+    schema
+}
+
+fn subschemas<'a>(root: &'a Value, schema: &'a Value) -> impl Iterator<Item = &'a Value> {
+    ["allOf", "anyOf", "oneOf"]
+        .into_iter()
+        .filter_map(move |k| schema.get(k).and_then(Value::as_array))
+        .flatten()
+        .map(move |s| resolve(root, s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn keywords(findings: &[Finding]) -> Vec<(&str, &str)> {
+        findings
+            .iter()
+            .map(|f| (f.pointer.as_str(), f.keyword.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn status_words_are_checked() {
+        let mut out = Vec::new();
+        task_checks(&json!({"status": "DONE", "progress": "100%"}), &mut out);
+        task_checks(&json!({"status": "UNKNOWN", "progress": "5%"}), &mut out);
+        task_checks(
+            &json!({"status": "FAILURE", "progress": "100%", "fail_reason": "", "submit_time": 5, "finish_time": 6, "data": {"status": "Failed"}}),
+            &mut out,
+        );
+        task_checks(
+            &json!({"status": "QUEUED", "progress": "20%", "data": {"status": "Queueing"}}),
+            &mut out,
+        );
+        assert_eq!(
+            keywords(&out),
+            [
+                ("/data/status", "status"),
+                ("/data/data/status", "minimax-status"),
+                ("/data/fail_reason", "failure-reason")
+            ]
+        );
+    }
+
+    #[test]
+    fn percent_accepts_only_n_percent() {
+        assert_eq!(percent("0%"), Some(0));
+        assert_eq!(percent("100%"), Some(100));
+        for bad in ["101%", "50", "%", "5 %", "-1%", "1000%", ""] {
+            assert_eq!(percent(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn submit_responses_are_checked() {
+        let mut out = Vec::new();
+        consistency(
+            &json!({"task_id": "", "base_resp": {"status_code": 0, "status_msg": "success"}}),
+            &mut out,
+        );
+        consistency(
+            &json!({"task_id": "1", "base_resp": {"status_code": 2013, "status_msg": "x"}}),
+            &mut out,
+        );
+        consistency(
+            &json!({"task_id": "1", "base_resp": {"status_code": 0, "status_msg": "success"}}),
+            &mut out,
+        );
+        assert_eq!(
+            keywords(&out),
+            [("/task_id", "submit-task-id"), ("/task_id", "submit-task-id")]
+        );
+    }
+}
