@@ -163,7 +163,7 @@ impl ServeArgs {
             max_body: self.max_body,
             quiet: self.quiet,
             public_url: self.public_url.clone(),
-            video: crate::server::video::load(self.fixtures.as_deref())?,
+            video: crate::server::video::Library::load(self.fixtures.as_deref())?,
             control: !self.no_control,
             require_auth: self.require_auth,
             restore: match &self.state {

@@ -12,6 +12,11 @@ use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::Catalog;
 use crate::server::journal::Journal;
 use crate::server::tasks::TaskStore;
+// Shared through the folder (mod.rs re-exports it) rather than named as
+// `video::Library`: video.rs names `App` for its handler, so that would be a
+// cycle between the two files. Moving `Library` to a file of its own would
+// remove the cycle itself.
+use crate::server::Library;
 
 /// The state every request sees.
 #[derive(Debug)]
@@ -23,7 +28,7 @@ pub struct App {
     pub base_url: String,
     pub max_body: usize,
     pub quiet: bool,
-    pub video: Bytes,
+    pub video: Library,
     pub journal: Journal,
     pub control: bool,
     pub require_auth: bool,

@@ -41,6 +41,7 @@ pub use app::App;
 use http::{has_bearer, json, preflight, query_param, reply, Outcome, Reply, ANY_ORIGIN, JSON};
 use journal::Journal;
 use tasks::TaskStore;
+pub use video::Library;
 
 /// Default request body limit.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
@@ -61,8 +62,8 @@ pub struct Config {
     pub quiet: bool,
     /// Base of download links; default `http://HOST:PORT` as bound.
     pub public_url: Option<String>,
-    /// What download links serve.
-    pub video: Bytes,
+    /// What download links serve: a clip per frame size.
+    pub video: Library,
     /// Serve the control API under `/__mock/`.
     pub control: bool,
     /// Answer 401 to API requests without `Authorization: Bearer ...`.
@@ -87,7 +88,7 @@ impl Default for Config {
             max_body: DEFAULT_MAX_BODY,
             quiet: true,
             public_url: None,
-            video: crate::server::video::load(None).expect("the built-in video needs no I/O"),
+            video: Library::built_in(),
             control: true,
             require_auth: false,
             state: None,
