@@ -116,7 +116,8 @@ fn paths(code: &str) -> Vec<String> {
     let mut i = 0;
     while i < chars.len() {
         if chars[i].is_alphabetic() || chars[i] == '_' {
-            let at_word_start = i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_' || chars[i - 1] == ':');
+            let at_word_start =
+                i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_' || chars[i - 1] == ':');
             let (path, end) = read_path(&chars, i);
             if at_word_start && path.contains("::") {
                 expand(&path, &mut out);
@@ -340,7 +341,11 @@ fn the_checker_sees_edges_and_cycles() {
     let files = [
         file("src/lib.rs", "crate", "pub mod a; pub mod b;"),
         file("src/a/mod.rs", "crate::a", "mod x; use x::Thing; // crate::b::nope\n"),
-        file("src/a/x.rs", "crate::a::x", "use super::Shared; use crate::{b::{self, y}};"),
+        file(
+            "src/a/x.rs",
+            "crate::a::x",
+            "use super::Shared; use crate::{b::{self, y}};",
+        ),
         file("src/b/mod.rs", "crate::b", "let s = \"crate::a::x\";"),
         file("src/b/y.rs", "crate::b::y", "fn f() { crate::a::x::go() }"),
     ];

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use clap::CommandFactory as _;
 use minimax_mock::lifecycle::faults::{Effect, Fault};
-use minimax_mock::lifecycle::{BaseResp, GatewayStatus, MinimaxStatus, Span};
 use minimax_mock::lifecycle::scenarios::Catalog;
+use minimax_mock::lifecycle::{BaseResp, GatewayStatus, MinimaxStatus, Span};
 
 const SCENARIOS: &str = include_str!("../docs/scenarios.md");
 const FLAGS: &str = include_str!("../docs/flags.md");
