@@ -103,6 +103,8 @@ impl fmt::Display for Violation {
 pub struct Schema {
     name: String,
     validator: jsonschema::Validator,
+    /// The schema document, to word what the validator's errors do not say.
+    source: Value,
 }
 
 impl Schema {
@@ -116,6 +118,7 @@ impl Schema {
         Ok(Self {
             name: name.to_owned(),
             validator,
+            source: source.clone(),
         })
     }
 
@@ -148,13 +151,39 @@ impl Schema {
                         pointer.push_str(&escape_pointer_token(name));
                     }
                 }
+                let (keyword, message) = match self.contains_bound(e.schema_path().as_str()) {
+                    Some(bound) => bound,
+                    None => (e.kind().keyword().to_owned(), e.to_string()),
+                };
                 Violation {
                     pointer,
-                    keyword: e.kind().keyword().to_owned(),
-                    message: e.to_string(),
+                    keyword,
+                    message,
                 }
             })
             .collect()
+    }
+
+    /// jsonschema reports a broken `maxContains` or `minContains` as
+    /// `contains`, "None of [...] are valid", which is wrong for too many
+    /// matches: name the bound, the count allowed and the rule's description.
+    fn contains_bound(&self, schema_path: &str) -> Option<(String, String)> {
+        let (parent, keyword) = schema_path.rsplit_once('/')?;
+        let relation = match keyword {
+            "maxContains" => "more than",
+            "minContains" => "fewer than",
+            _ => return None,
+        };
+        let rule = self.source.pointer(parent);
+        let count = rule
+            .and_then(|r| r.get(keyword))
+            .map_or("allowed".to_owned(), Value::to_string);
+        let why = rule
+            .and_then(|r| r.get("description"))
+            .and_then(Value::as_str)
+            .map_or(String::new(), |d| format!(" ({d})"));
+        let message = format!("{relation} {count} items match the schema at {parent}/contains{why}");
+        Some((keyword.to_owned(), message))
     }
 }
 
@@ -532,5 +561,30 @@ mod tests {
         schemas.extend(sources(&[("x.schema.json", r#"{"type": 12}"#)]));
         let err = Contract::from_sources("s", schemas, "f", Source::embedded("fixtures")).unwrap_err();
         assert!(matches!(err, ContractError::BadSchema { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_broken_contains_bound_is_named() {
+        let source = json!({
+            "type": "array",
+            "contains": {"const": 1},
+            "minContains": 1,
+            "maxContains": 2,
+            "description": "One or two 1s."
+        });
+        let schema = Schema::compile("x", "x", &source).unwrap();
+        let v = schema.violations(&json!([1, 1, 1]));
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!((v[0].pointer.as_str(), v[0].keyword.as_str()), ("", "maxContains"));
+        assert_eq!(
+            v[0].message,
+            "more than 2 items match the schema at /contains (One or two 1s.)"
+        );
+        let v = schema.violations(&json!([2]));
+        assert_eq!(v[0].keyword, "minContains");
+        assert_eq!(
+            v[0].message,
+            "fewer than 1 items match the schema at /contains (One or two 1s.)"
+        );
     }
 }
