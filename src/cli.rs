@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -9,6 +10,7 @@ use crate::contract::{Contract, ContractError};
 use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::{Catalog, ScenarioFileError};
 use crate::lifecycle::Span;
+use crate::server::app::QueryShape;
 use crate::server::{Config, DEFAULT_MAX_BODY};
 
 /// Mock server and contract checker for MiniMax (Hailuo) video generation behind API gateways.
@@ -75,6 +77,20 @@ pub struct ServeArgs {
     /// Keep tasks and the clock in FILE across restarts (written atomically).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// What GET /minimax/v1/query/video_generation answers: the documented envelope, or MiniMax's own body passed through as some gateways do.
+    #[arg(long, value_enum, value_name = "SHAPE", default_value = "envelope")]
+    pub gateway_query: QueryShape,
+    /// How long a callback receiver has to echo the challenge and to answer each update.
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration_arg)]
+    pub callback_timeout: Duration,
+    /// Let callbacks go to HOST too (by default only to loopback addresses); repeatable.
+    #[arg(long = "allow-callback-host", value_name = "HOST")]
+    pub allow_callback_hosts: Vec<String>,
+}
+
+/// A duration flag (`500ms`, `3s`, `1m`).
+fn parse_duration_arg(text: &str) -> Result<Duration, String> {
+    crate::lifecycle::duration::parse_duration(text)
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +187,9 @@ impl ServeArgs {
                 None => None,
             },
             state: self.state.clone(),
+            gateway_query: self.gateway_query,
+            callback_timeout: self.callback_timeout,
+            allowed_callback_hosts: self.allow_callback_hosts.clone(),
         })
     }
 }

@@ -36,6 +36,9 @@ fn main() -> ExitCode {
 
 fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let config = args.config()?;
+    if let Some(notice) = config.contract.fill_in_notice() {
+        eprintln!("minimax-mock: {notice}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let (host, port) = (config.host.clone(), config.port);

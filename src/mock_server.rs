@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use crate::lifecycle::clock::{Clock, UnixMillis};
 use crate::lifecycle::scenarios::{Catalog, StepSpec};
-use crate::server::control::{self, ClockSpec, ControlError, ScriptSpec};
+use crate::server::callbacks::Attempt;
+use crate::server::control::{self, ClockSpec, ControlError, NextSpec, ScriptSpec};
 use crate::server::journal::{Entry, Filter};
 use crate::server::{self, App, Config};
 
@@ -205,6 +206,53 @@ impl MockServer {
             ..ScriptSpec::default()
         };
         control::script(&self.app, task_id, &spec).map(drop)
+    }
+
+    /// Scripts `task_id` with the full control-API body, for any API:
+    /// `json!({"scenario": "fail", "surface": "v2", "ratio": "9:16"})`.
+    pub fn script_with(&self, task_id: &str, spec: Value) -> Result<(), ControlError> {
+        let spec: ScriptSpec = serde_json::from_value(spec).map_err(|e| ControlError {
+            pointer: "/".to_owned(),
+            reason: e.to_string(),
+        })?;
+        control::script(&self.app, task_id, &spec).map(drop)
+    }
+
+    /// The next `count` submits, through any API, follow `scenario`: how
+    /// tests choose the lifecycle of clients that cannot send `Prefer`.
+    pub fn next_submits(&self, scenario: &str, count: u32) -> Result<(), ControlError> {
+        let spec = NextSpec {
+            scenario: Some(scenario.to_owned()),
+            steps: None,
+            count,
+        };
+        control::next(&self.app, &spec)
+    }
+
+    /// Every callback request sent for `task_id` (challenges have none), oldest first.
+    pub fn callbacks(&self, task_id: &str) -> Vec<Attempt> {
+        self.app.callbacks.list(Some(task_id))
+    }
+
+    /// Waits for `task_id`'s delivered callback update number `seen` (0 for
+    /// the first) and returns it; `None` after `timeout`. Drive the task
+    /// (poll it, or [`MockServer::advance`]) before waiting.
+    pub async fn next_callback(&self, task_id: &str, seen: usize, timeout: Duration) -> Option<Attempt> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let updates: Vec<Attempt> = self
+                .callbacks(task_id)
+                .into_iter()
+                .filter(|a| a.kind == "update" && a.delivered)
+                .collect();
+            if updates.len() > seen {
+                return updates.into_iter().nth(seen);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Moves the mock clock forward: every lifecycle moves with it.

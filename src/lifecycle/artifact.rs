@@ -30,6 +30,35 @@ impl Resolution {
         Some(Self { label, width, height })
     }
 
+    /// A v2 (MiniMax-H3) frame: `768P` or `2K` at an aspect ratio. The short
+    /// side is 768 or 1440 pixels; `adaptive` follows the first frame image,
+    /// which the mock does not read, so it is 16:9 (see `docs/v2.md`).
+    pub fn for_v2(label: &str, ratio: &str) -> Option<Self> {
+        let (label, short) = match label {
+            "768P" => ("768P", 768),
+            "2K" => ("2K", 1440),
+            _ => return None,
+        };
+        let (w, h): (u32, u32) = match ratio {
+            "21:9" => (21, 9),
+            "16:9" | "adaptive" => (16, 9),
+            "4:3" => (4, 3),
+            "1:1" => (1, 1),
+            "3:4" => (3, 4),
+            "9:16" => (9, 16),
+            _ => return None,
+        };
+        // The long side, rounded to an even number as H.264 needs:
+        // 768P 16:9 is 1366x768, MiniMax's 768P frame.
+        let long = |a: u32, b: u32| (short * a / b + 1) & !1;
+        let (width, height) = if w >= h {
+            (long(w, h), short)
+        } else {
+            (short, long(h, w))
+        };
+        Some(Self { label, width, height })
+    }
+
     /// MiniMax's default when a request names no resolution.
     pub fn default_for_model(model: &str) -> &'static str {
         match model {
@@ -167,6 +196,22 @@ mod tests {
         let a = Artifact::generate(42, "306792606023824", Resolution::from_label("1080P").unwrap(), 6);
         assert_eq!((a.resolution.width, a.resolution.height), (1920, 1080));
         insta::assert_debug_snapshot!(a);
+    }
+
+    #[test]
+    fn v2_frames_follow_resolution_and_ratio() {
+        let size = |l, r| Resolution::for_v2(l, r).map(|r| (r.width, r.height));
+        assert_eq!(size("768P", "16:9"), Some((1366, 768)));
+        assert_eq!(size("768P", "adaptive"), Some((1366, 768)));
+        assert_eq!(size("768P", "9:16"), Some((768, 1366)));
+        assert_eq!(size("768P", "21:9"), Some((1792, 768)));
+        assert_eq!(size("768P", "4:3"), Some((1024, 768)));
+        assert_eq!(size("2K", "1:1"), Some((1440, 1440)));
+        assert_eq!(size("2K", "16:9"), Some((2560, 1440)));
+        assert_eq!(size("2K", "3:4"), Some((1440, 1920)));
+        assert_eq!(size("2K", "21:9"), Some((3360, 1440)));
+        assert_eq!(size("1080P", "16:9"), None);
+        assert_eq!(size("2K", "2:1"), None);
     }
 
     #[test]

@@ -458,6 +458,38 @@ impl Scenario {
         }
         unreachable!("Scenario::new guarantees a terminal last step")
     }
+
+    /// The moment a task enters step `index` (clamped to the last step): what
+    /// a status update sent for that step shows, even when the task has
+    /// already moved past it (a clock that jumped sends every update due).
+    pub fn entering(&self, index: usize) -> Moment<'_> {
+        let index = index.min(self.steps.len() - 1);
+        let mut entered = Duration::ZERO;
+        let mut processing_started = None;
+        for step in &self.steps[..index] {
+            if step.phase() >= Phase::Processing && processing_started.is_none() {
+                processing_started = Some(entered);
+            }
+            if let Span::For(d) = step.span {
+                entered += d;
+            }
+        }
+        let step = &self.steps[index];
+        if step.phase() >= Phase::Processing && processing_started.is_none() {
+            processing_started = Some(entered);
+        }
+        Moment {
+            index,
+            step,
+            progress: if step.phase().is_terminal() {
+                step.progress.1
+            } else {
+                step.progress.0
+            },
+            entered,
+            processing_started,
+        }
+    }
 }
 
 /// A task's state at one instant.

@@ -72,12 +72,49 @@ pub struct ScenarioSpec {
     pub steps: Vec<StepSpec>,
 }
 
-/// Maps task ids matching a glob (`*` any run, `?` one character) to a scenario.
+/// Maps tasks to a scenario by globs (`*` any run, `?` one character) on
+/// the task id, and on the submit's `model` and `prompt`: clients of
+/// MiniMax's own API cannot send a `Prefer` header, but choose their model
+/// and prompt. Every pattern given must match.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
-    pub task_id: String,
+    pub task_id: Option<String>,
+    pub model: Option<String>,
+    pub prompt: Option<String>,
     pub scenario: String,
+}
+
+/// A rule as loaded: its patterns and its scenario.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub task_id: Option<String>,
+    pub model: Option<String>,
+    pub prompt: Option<String>,
+    pub scenario: Arc<Scenario>,
+}
+
+/// What a rule can look at: the task id, and for a submit its model and prompt.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Subject<'a> {
+    pub task_id: &'a str,
+    /// `None` when the task comes into being by a query, not a submit.
+    pub model: Option<&'a str>,
+    pub prompt: Option<&'a str>,
+}
+
+impl Rule {
+    /// Whether every pattern of the rule matches; a rule on the model or the
+    /// prompt matches only submits.
+    pub fn matches(&self, subject: &Subject<'_>) -> bool {
+        let fits = |pattern: &Option<String>, value: Option<&str>| match pattern {
+            None => true,
+            Some(p) => value.is_some_and(|v| glob_match(p, v)),
+        };
+        fits(&self.task_id, Some(subject.task_id))
+            && fits(&self.model, subject.model)
+            && fits(&self.prompt, subject.prompt)
+    }
 }
 
 /// The whole scenarios file.
@@ -178,7 +215,7 @@ impl ScenarioSpec {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     scenarios: BTreeMap<String, Arc<Scenario>>,
-    rules: Vec<(String, Arc<Scenario>)>,
+    rules: Vec<Rule>,
     default: Arc<Scenario>,
 }
 
@@ -338,13 +375,29 @@ impl Catalog {
         };
         for (i, rule) in spec.rules.iter().enumerate() {
             let scenario = known(&catalog, &rule.scenario).map_err(|r| invalid(format!("/rules/{i}/scenario"), r))?;
-            if rule.task_id.is_empty() {
+            let patterns = [
+                ("task_id", &rule.task_id),
+                ("model", &rule.model),
+                ("prompt", &rule.prompt),
+            ];
+            if patterns.iter().all(|(_, p)| p.is_none()) {
                 return Err(invalid(
-                    format!("/rules/{i}/task_id"),
+                    format!("/rules/{i}"),
+                    "a rule needs a pattern: `task_id`, `model` or `prompt`".to_owned(),
+                ));
+            }
+            if let Some((field, _)) = patterns.iter().find(|(_, p)| p.as_deref() == Some("")) {
+                return Err(invalid(
+                    format!("/rules/{i}/{field}"),
                     "the pattern is empty".to_owned(),
                 ));
             }
-            catalog.rules.push((rule.task_id.clone(), scenario));
+            catalog.rules.push(Rule {
+                task_id: rule.task_id.clone(),
+                model: rule.model.clone(),
+                prompt: rule.prompt.clone(),
+                scenario,
+            });
         }
         // A file may redefine a built-in: the default is looked up by name again.
         catalog.default = catalog.scenarios[DEFAULT_SCENARIO].clone();
@@ -372,10 +425,15 @@ impl Catalog {
 
     /// The scenario of the first rule whose pattern matches `task_id`.
     pub fn rule_for(&self, task_id: &str) -> Option<&Arc<Scenario>> {
-        self.rules
-            .iter()
-            .find(|(pattern, _)| glob_match(pattern, task_id))
-            .map(|(_, s)| s)
+        self.rule_matching(&Subject {
+            task_id,
+            ..Subject::default()
+        })
+    }
+
+    /// The scenario of the first rule that matches `subject`.
+    pub fn rule_matching(&self, subject: &Subject<'_>) -> Option<&Arc<Scenario>> {
+        self.rules.iter().find(|r| r.matches(subject)).map(|r| &r.scenario)
     }
 }
 

@@ -3,24 +3,24 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 
 use crate::contract::Contract;
 use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::Catalog;
+use crate::lifecycle::Scenario;
+use crate::server::callbacks::Callbacks;
 use crate::server::journal::Journal;
 use crate::server::tasks::TaskStore;
-// Shared through the folder (mod.rs re-exports it) rather than named as
-// `video::Library`: video.rs names `App` for its handler, so that would be a
-// cycle between the two files. Moving `Library` to a file of its own would
-// remove the cycle itself.
-use crate::server::Library;
+use crate::server::video::Library;
 
 /// The state every request sees.
 #[derive(Debug)]
 pub struct App {
+    /// The `Arc` this `App` lives in, for work that outlives a request (callbacks).
+    pub this: Weak<App>,
     pub contract: Arc<Contract>,
     pub catalog: Catalog,
     pub clock: Clock,
@@ -38,6 +38,57 @@ pub struct App {
     pub state: Option<PathBuf>,
     /// Set when tasks or the clock change, for the state saver.
     pub dirty: AtomicBool,
+    /// What the gateway's query path answers with.
+    pub gateway_query: QueryShape,
+    /// The scenario the control API set for the next submits.
+    pub next_submits: NextSubmits,
+    pub callbacks: Callbacks,
+}
+
+/// What `GET /minimax/v1/query/video_generation` answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum QueryShape {
+    /// The documented envelope `{code, message, data: TaskDto}`.
+    #[default]
+    Envelope,
+    /// MiniMax's own query body, passed through as some gateways do.
+    Native,
+}
+
+/// A scenario for the next N submits, whatever API they come through: the
+/// way to choose the scenario of clients that cannot send `Prefer`.
+#[derive(Debug, Default)]
+pub struct NextSubmits(Mutex<Option<(Arc<Scenario>, u32)>>);
+
+impl NextSubmits {
+    pub fn set(&self, scenario: Arc<Scenario>, count: u32) {
+        *self.lock() = (count > 0).then_some((scenario, count));
+    }
+
+    /// The scenario for one submit, counting it.
+    pub fn take(&self) -> Option<Arc<Scenario>> {
+        let mut next = self.lock();
+        let (scenario, left) = next.as_mut()?;
+        let scenario = scenario.clone();
+        *left -= 1;
+        if *left == 0 {
+            *next = None;
+        }
+        Some(scenario)
+    }
+
+    /// The scenario's name and how many submits it still applies to.
+    pub fn peek(&self) -> Option<(String, u32)> {
+        self.lock().as_ref().map(|(s, n)| (s.name().to_owned(), *n))
+    }
+
+    pub fn clear(&self) {
+        *self.lock() = None;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Arc<Scenario>, u32)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl App {

@@ -19,11 +19,12 @@ use crate::lifecycle::artifact::Resolution;
 use crate::lifecycle::duration::parse_duration;
 use crate::lifecycle::scenarios::step_json;
 use crate::lifecycle::scenarios::StepSpec;
+use crate::lifecycle::Scenario;
 use crate::lifecycle::Span;
 use crate::server::app::App;
 use crate::server::http::{percent_decode, query_param};
 use crate::server::journal::Filter;
-use crate::server::tasks::{Request, Task};
+use crate::server::tasks::{v2_ratio, Request, Surface, Task, V2_RATIOS};
 
 /// The prefix of every control route.
 pub const PREFIX: &str = "/__mock/";
@@ -54,6 +55,26 @@ pub struct ScriptSpec {
     pub steps: Option<Vec<StepSpec>>,
     pub resolution: Option<String>,
     pub duration: Option<u32>,
+    /// The API the task belongs to: `gateway` (the default) and `native`
+    /// answer on both v1 queries, `v2` on the v2 query.
+    pub surface: Option<Surface>,
+    /// A v2 task's aspect ratio (default `16:9`).
+    pub ratio: Option<String>,
+}
+
+/// The scenario of the next `count` submits, through any API:
+/// `{"scenario": "fail", "count": 2}` (or inline `steps`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextSpec {
+    pub scenario: Option<String>,
+    pub steps: Option<Vec<StepSpec>>,
+    #[serde(default = "one")]
+    pub count: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// A clock change: `{"advance": "30s"}`, `{"freeze": true}`, `{"resume": true}`.
@@ -73,30 +94,31 @@ pub fn script(app: &App, task_id: &str, spec: &ScriptSpec) -> Result<Arc<Task>, 
     if task_id.is_empty() {
         return Err(bad("task_id", "a task id is needed"));
     }
-    let scenario = match (&spec.scenario, &spec.steps) {
-        (Some(_), Some(_)) => return Err(bad("/steps", "give either `scenario` or `steps`, not both")),
-        (Some(name), None) => app.catalog.get(name).cloned().ok_or_else(|| {
-            let known = app.catalog.names().collect::<Vec<_>>().join(", ");
-            bad("/scenario", format!("unknown scenario {name:?}; known: {known}"))
-        })?,
-        (None, Some(steps)) => {
-            let spec = crate::lifecycle::scenarios::ScenarioSpec {
-                description: None,
-                steps: steps.clone(),
-            };
-            Arc::new(spec.build("inline").map_err(|e| bad(e.pointer, e.reason))?)
-        }
-        (None, None) => app.catalog.default_scenario().clone(),
+    let scenario = scenario_of(app, spec.scenario.as_deref(), spec.steps.as_deref())?;
+    let surface = spec.surface.unwrap_or_default();
+    let mut request = Request {
+        surface,
+        ..Request::default()
     };
-    let mut request = Request::default();
-    if let Some(label) = &spec.resolution {
-        request.resolution = Resolution::from_label(label).ok_or_else(|| {
+    if surface == Surface::V2 {
+        let ratio = spec.ratio.as_deref().unwrap_or("16:9");
+        request.ratio =
+            Some(v2_ratio(ratio).ok_or_else(|| bad("/ratio", format!("{ratio:?} is not one of {V2_RATIOS:?}")))?);
+        request.duration_s = 5;
+    } else if spec.ratio.is_some() {
+        return Err(bad("/ratio", "only a v2 task has a ratio"));
+    }
+    let label = spec.resolution.as_deref().unwrap_or("768P");
+    request.resolution = match surface {
+        Surface::V2 => Resolution::for_v2(label, request.ratio.unwrap_or("16:9"))
+            .ok_or_else(|| bad("/resolution", format!("{label:?} is not one of 768P, 2K")))?,
+        _ => Resolution::from_label(label).ok_or_else(|| {
             bad(
                 "/resolution",
                 format!("{label:?} is not one of 512P, 720P, 768P, 1080P"),
             )
-        })?;
-    }
+        })?,
+    };
     if let Some(d) = spec.duration {
         if d == 0 {
             return Err(bad("/duration", "a video lasts at least a second"));
@@ -107,6 +129,43 @@ pub fn script(app: &App, task_id: &str, spec: &ScriptSpec) -> Result<Arc<Task>, 
     let task = app.tasks.insert(task);
     app.changed();
     Ok(task)
+}
+
+/// A scenario by name, or built from inline steps, or the default.
+fn scenario_of(app: &App, name: Option<&str>, steps: Option<&[StepSpec]>) -> Result<Arc<Scenario>, ControlError> {
+    match (name, steps) {
+        (Some(_), Some(_)) => Err(bad("/steps", "give either `scenario` or `steps`, not both")),
+        (Some(name), None) => app.catalog.get(name).cloned().ok_or_else(|| {
+            let known = app.catalog.names().collect::<Vec<_>>().join(", ");
+            bad("/scenario", format!("unknown scenario {name:?}; known: {known}"))
+        }),
+        (None, Some(steps)) => {
+            let spec = crate::lifecycle::scenarios::ScenarioSpec {
+                description: None,
+                steps: steps.to_vec(),
+            };
+            Ok(Arc::new(spec.build("inline").map_err(|e| bad(e.pointer, e.reason))?))
+        }
+        (None, None) => Ok(app.catalog.default_scenario().clone()),
+    }
+}
+
+/// Sets the scenario of the next submits.
+pub fn next(app: &App, spec: &NextSpec) -> Result<(), ControlError> {
+    if spec.scenario.is_none() && spec.steps.is_none() {
+        return Err(bad("/scenario", "say which `scenario` (or inline `steps`)"));
+    }
+    let scenario = scenario_of(app, spec.scenario.as_deref(), spec.steps.as_deref())?;
+    app.next_submits.set(scenario, spec.count);
+    Ok(())
+}
+
+/// The scenario set for the next submits, as JSON.
+pub fn next_json(app: &App) -> Value {
+    match app.next_submits.peek() {
+        Some((scenario, count)) => json!({"scenario": scenario, "count": count}),
+        None => json!({"scenario": null, "count": 0}),
+    }
 }
 
 /// Applies a clock change.
@@ -133,6 +192,8 @@ pub fn clock(app: &App, spec: &ClockSpec) -> Result<(), ControlError> {
         app.clock.advance(d);
     }
     app.changed();
+    // Callback updates that became due go out now.
+    app.callbacks.changed.notify_waiters();
     Ok(())
 }
 
@@ -141,6 +202,8 @@ pub fn reset(app: &App) {
     app.tasks.clear();
     app.clock.reset();
     app.journal.clear();
+    app.callbacks.clear();
+    app.next_submits.clear();
     app.changed();
 }
 
@@ -180,8 +243,13 @@ pub fn task_json(app: &App, task: &Task) -> Value {
         "task_id": task.id,
         "scenario": task.scenario.name(),
         "submitted_at": task.submitted_at,
+        "surface": task.request.surface,
         "resolution": task.request.resolution.label,
+        "ratio": task.request.ratio,
+        "video_width": task.request.resolution.width,
+        "video_height": task.request.resolution.height,
         "duration": task.request.duration_s,
+        "callback_url": task.callback.as_deref(),
         "polls": polls,
         "current": {
             "index": moment.index,
@@ -288,6 +356,26 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                 no_content()
             }
             ("reset", _) => not_allowed("POST"),
+            ("next", &Method::GET) => ok(next_json(app)),
+            ("next", &Method::PUT) => match parse::<NextSpec>(body).and_then(|spec| next(app, &spec)) {
+                Ok(()) => ok(next_json(app)),
+                Err(e) => invalid(e),
+            },
+            ("next", &Method::DELETE) => {
+                app.next_submits.clear();
+                no_content()
+            }
+            ("next", _) => not_allowed("GET, PUT, DELETE"),
+            ("callbacks", &Method::GET) => {
+                let q = parts.uri.query().unwrap_or("");
+                let task_id = query_param(q, "task_id");
+                ok(json!({ "callbacks": app.callbacks.list(task_id.as_deref()) }))
+            }
+            ("callbacks", &Method::DELETE) => {
+                app.callbacks.clear();
+                no_content()
+            }
+            ("callbacks", _) => not_allowed("GET, DELETE"),
             _ => unknown(parts),
         },
         Some(("tasks", id)) => {
@@ -321,7 +409,7 @@ fn unknown(parts: &Parts) -> Answer {
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "no control route {} {}; see /__mock/health, /__mock/tasks, /__mock/clock, /__mock/requests, /__mock/reset",
+            "no control route {} {}; see /__mock/health, /__mock/tasks, /__mock/clock, /__mock/requests, /__mock/next, /__mock/callbacks, /__mock/reset",
             parts.method,
             parts.uri.path()
         ),

@@ -25,8 +25,8 @@ pub type Reply = Response<Full<Bytes>>;
 /// A reply, and what the journal and the log want to know beyond it.
 pub struct Outcome {
     pub reply: Reply,
-    /// The task a submission created (a query's task id is in its URI).
-    pub created_task: Option<String>,
+    /// The task a submission created or a path names (a v1 query has it in its URI).
+    pub task_id: Option<String>,
     /// The request body as read (submissions), for the journal.
     pub request_body: Bytes,
     /// Reset the connection instead of answering.
@@ -39,7 +39,7 @@ impl From<Reply> for Outcome {
     fn from(reply: Reply) -> Self {
         Self {
             reply,
-            created_task: None,
+            task_id: None,
             request_body: Bytes::new(),
             reset: false,
             record: true,

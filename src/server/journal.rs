@@ -39,10 +39,13 @@ pub struct Entry {
     /// allocation for the whole request head.
     head: String,
     pub body: Bytes,
-    /// The status answered; `None` when the connection was reset instead.
+    /// The status answered; `None` when the connection was reset instead
+    /// (or, for a request the mock sent, when no answer came).
     pub status: Option<StatusCode>,
+    /// A request the mock sent (a callback), not one it received.
+    pub outgoing: bool,
     /// The task a submission created (a query's is in its URI).
-    pub created_task: Option<String>,
+    pub named_task: Option<String>,
 }
 
 impl Entry {
@@ -53,7 +56,7 @@ impl Entry {
         headers: &HeaderMap,
         body: &[u8],
         status: Option<StatusCode>,
-        created_task: Option<String>,
+        task_id: Option<String>,
     ) -> Self {
         let target = uri.path_and_query().map_or_else(|| uri.path(), |pq| pq.as_str());
         let mut lines = String::with_capacity(target.len() + 1 + headers.len() * 40);
@@ -74,7 +77,8 @@ impl Entry {
             head: lines,
             body: Bytes::copy_from_slice(body),
             status,
-            created_task,
+            named_task: task_id,
+            outgoing: false,
         }
     }
 
@@ -108,7 +112,7 @@ impl Entry {
 
     /// The task the request is about.
     pub fn task_id(&self) -> Option<String> {
-        self.created_task.clone().or_else(|| {
+        self.named_task.clone().or_else(|| {
             self.query()
                 .and_then(|q| query_param(q, "task_id"))
                 .map(|t| t.into_owned())
@@ -140,7 +144,8 @@ impl Entry {
             "headers": headers,
             "body": String::from_utf8_lossy(&self.body),
             "status": self.status.map(|s| s.as_u16()),
-            "reset": self.status.is_none(),
+            "reset": self.status.is_none() && !self.outgoing,
+            "direction": if self.outgoing { "outgoing" } else { "incoming" },
         })
     }
 }

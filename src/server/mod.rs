@@ -6,13 +6,20 @@
 //! whose locks are never held across an `.await`.
 
 pub mod app;
+pub mod callbacks;
 pub mod control;
+pub mod download;
 pub mod gateway;
 pub mod http;
 pub mod journal;
+pub mod native;
+pub mod notifier;
+pub mod poll;
 pub mod render;
 pub mod state;
+pub mod submit;
 pub mod tasks;
+pub mod v2;
 pub mod video;
 
 use std::future::Future;
@@ -34,13 +41,17 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::contract::Contract;
+use crate::contract::{
+    FILES_RETRIEVE_PATH, GATEWAY_FILES_RETRIEVE_PATH, NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, V2_QUERY_PREFIX,
+    V2_SUBMIT_PATH,
+};
 pub use crate::contract::{QUERY_PATH, SUBMIT_PATH};
 use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::Catalog;
 pub use app::App;
 use http::{has_bearer, json, preflight, query_param, reply, Outcome, Reply, ANY_ORIGIN, JSON};
 use journal::Journal;
-use tasks::TaskStore;
+use tasks::{Surface, TaskStore};
 pub use video::Library;
 
 /// Default request body limit.
@@ -72,6 +83,12 @@ pub struct Config {
     pub state: Option<PathBuf>,
     /// A state loaded from `state`, put into the server at start.
     pub restore: Option<state::Restored>,
+    /// What the gateway's query path answers with.
+    pub gateway_query: app::QueryShape,
+    /// How long a callback receiver has to answer (challenge and updates).
+    pub callback_timeout: Duration,
+    /// Hosts besides loopback that callbacks may go to.
+    pub allowed_callback_hosts: Vec<String>,
 }
 
 impl Default for Config {
@@ -93,6 +110,9 @@ impl Default for Config {
             require_auth: false,
             state: None,
             restore: None,
+            gateway_query: app::QueryShape::Envelope,
+            callback_timeout: callbacks::DEFAULT_TIMEOUT,
+            allowed_callback_hosts: Vec::new(),
         }
     }
 }
@@ -111,7 +131,8 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         .public_url
         .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| format!("http://{}", display_addr(addr)));
-    let app = Arc::new(App {
+    let app = Arc::new_cyclic(|this| App {
+        this: this.clone(),
         documented: config.contract.documented_example().clone(),
         contract: config.contract,
         catalog: config.catalog,
@@ -126,6 +147,9 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         require_auth: config.require_auth,
         state: config.state,
         dirty: AtomicBool::new(false),
+        gateway_query: config.gateway_query,
+        next_submits: app::NextSubmits::default(),
+        callbacks: callbacks::Callbacks::new(config.callback_timeout, config.allowed_callback_hosts),
     });
     if let Some(restored) = config.restore {
         state::restore(&app, restored);
@@ -314,7 +338,7 @@ async fn handle(app: Arc<App>, reset: Arc<AtomicBool>, req: Request<Incoming>) -
     let outcome = route(&app, &parts, body).await;
     let Outcome {
         mut reply,
-        created_task,
+        task_id,
         request_body,
         reset: do_reset,
         record,
@@ -323,7 +347,7 @@ async fn handle(app: Arc<App>, reset: Arc<AtomicBool>, req: Request<Incoming>) -
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
     let status = (!do_reset).then(|| reply.status());
     if let Some(started) = started {
-        let task_id = created_task.clone().or_else(|| {
+        let task_id = task_id.clone().or_else(|| {
             parts
                 .uri
                 .query()
@@ -347,7 +371,7 @@ async fn handle(app: Arc<App>, reset: Arc<AtomicBool>, req: Request<Incoming>) -
             &parts.headers,
             &request_body,
             status,
-            created_task,
+            task_id,
         );
         entry.time = app.clock.now();
         app.journal.record(entry);
@@ -362,28 +386,44 @@ async fn handle(app: Arc<App>, reset: Arc<AtomicBool>, req: Request<Incoming>) -
 /// The endpoints, found by path before the method is looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
-    Query,
-    Submit,
+    Submit(Surface),
+    Query(Surface),
+    /// files/retrieve, at the root and through the gateway.
+    Files(Surface),
     Video,
     Control,
 }
 
 impl Route {
     fn of(path: &str, control: bool) -> Option<Self> {
-        match path {
-            QUERY_PATH => Some(Route::Query),
-            SUBMIT_PATH => Some(Route::Submit),
-            p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => Some(Route::Video),
-            p if control && p.starts_with(control::PREFIX) => Some(Route::Control),
-            _ => None,
-        }
+        Some(match path {
+            QUERY_PATH => Route::Query(Surface::Gateway),
+            SUBMIT_PATH => Route::Submit(Surface::Gateway),
+            GATEWAY_FILES_RETRIEVE_PATH => Route::Files(Surface::Gateway),
+            NATIVE_QUERY_PATH => Route::Query(Surface::Native),
+            NATIVE_SUBMIT_PATH => Route::Submit(Surface::Native),
+            FILES_RETRIEVE_PATH => Route::Files(Surface::Native),
+            V2_SUBMIT_PATH => Route::Submit(Surface::V2),
+            p if p.starts_with(V2_QUERY_PREFIX) => Route::Query(Surface::V2),
+            p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => Route::Video,
+            p if control && p.starts_with(control::PREFIX) => Route::Control,
+            _ => return None,
+        })
     }
 
     fn allowed(self) -> &'static str {
         match self {
-            Route::Query | Route::Video => "GET, HEAD, OPTIONS",
-            Route::Submit => "POST, OPTIONS",
+            Route::Query(_) | Route::Files(_) | Route::Video => "GET, HEAD, OPTIONS",
+            Route::Submit(_) => "POST, OPTIONS",
             Route::Control => "GET, POST, PUT, DELETE, OPTIONS",
+        }
+    }
+
+    /// The API whose error bodies the route answers with.
+    fn surface(self) -> Option<Surface> {
+        match self {
+            Route::Submit(s) | Route::Query(s) | Route::Files(s) => Some(s),
+            Route::Video | Route::Control => None,
         }
     }
 }
@@ -397,15 +437,22 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
     if parts.method == Method::OPTIONS {
         return preflight(route.allowed(), &parts.headers).into();
     }
-    if app.require_auth && matches!(route, Route::Query | Route::Submit) && !has_bearer(&parts.headers) {
-        return json(StatusCode::UNAUTHORIZED, render::status_error(401)).into();
+    if let Some(surface) = route.surface() {
+        if app.require_auth && !has_bearer(&parts.headers) {
+            return json(StatusCode::UNAUTHORIZED, poll::status_error(surface, 401)).into();
+        }
     }
-    match (route, &parts.method) {
-        (Route::Query, &Method::GET | &Method::HEAD) => gateway::query(app, parts).await,
-        (Route::Submit, &Method::POST) => gateway::submit(app, parts, body).await,
-        (Route::Video, &Method::GET | &Method::HEAD) => video::download(app, parts),
-        (Route::Control, _) => {
-            let body = match gateway::body_or_error(app, &parts.headers, body).await {
+    let get = matches!(parts.method, Method::GET | Method::HEAD);
+    match route {
+        Route::Query(Surface::Gateway) if get => gateway::query(app, parts).await,
+        Route::Query(Surface::Native) if get => native::query(app, parts, Surface::Native).await,
+        Route::Query(Surface::V2) if get => v2::query(app, parts).await,
+        Route::Files(_) if get => native::files(app, parts),
+        Route::Submit(Surface::V2) if parts.method == Method::POST => v2::submit(app, parts, body).await,
+        Route::Submit(surface) if parts.method == Method::POST => submit::v1(app, parts, body, surface).await,
+        Route::Video if get => download::download(app, parts),
+        Route::Control => {
+            let body = match submit::body_or_error(app, &parts.headers, body, Surface::Gateway).await {
                 Ok(body) => body,
                 Err(outcome) => return outcome,
             };
@@ -424,8 +471,9 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
                 ..reply.into()
             }
         }
-        (_, method) => {
+        _ => {
             let allowed = route.allowed();
+            let method = &parts.method;
             let message = format!("method {method} is not allowed on {path}; allowed: {allowed}");
             let mut reply = json(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -19,7 +19,7 @@ use crate::lifecycle::artifact::Resolution;
 use crate::lifecycle::clock::{system_now, UnixMillis};
 use crate::lifecycle::scenarios::ScenarioSpec;
 use crate::server::app::App;
-use crate::server::tasks::{Request, Task};
+use crate::server::tasks::{v2_ratio, Request, Surface, Task, V2_RATIOS};
 
 const VERSION: u32 = 1;
 
@@ -69,6 +69,19 @@ pub struct SavedTask {
     pub polls: u64,
     pub resolution: String,
     pub duration: u32,
+    /// Which API submitted it (absent in files of earlier versions: the gateway).
+    #[serde(default, skip_serializing_if = "is_gateway")]
+    pub surface: Surface,
+    /// A v2 task's ratio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<String>,
+    /// Where its status updates go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+}
+
+fn is_gateway(surface: &Surface) -> bool {
+    *surface == Surface::Gateway
 }
 
 /// Writes the state file now, if there is one; a failure is reported, not
@@ -105,6 +118,9 @@ pub fn snapshot(app: &App) -> Saved {
                 polls: task.polls(),
                 resolution: task.request.resolution.label.to_owned(),
                 duration: task.request.duration_s,
+                surface: task.request.surface,
+                ratio: task.request.ratio.map(str::to_owned),
+                callback_url: task.callback.as_deref().map(str::to_owned),
             })
             .collect(),
     }
@@ -149,17 +165,38 @@ pub fn parse(path: &str, text: &str, seed: u64) -> Result<Restored, StateError> 
         let scenario = spec
             .build(&t.scenario)
             .map_err(|e| invalid(format!("/tasks/{i}{}", e.pointer), e.reason))?;
-        let resolution = Resolution::from_label(&t.resolution).ok_or_else(|| {
+        let ratio = match &t.ratio {
+            None => None,
+            Some(r) => Some(v2_ratio(r).ok_or_else(|| {
+                invalid(
+                    format!("/tasks/{i}/ratio"),
+                    format!("{r:?} is not one of {V2_RATIOS:?}"),
+                )
+            })?),
+        };
+        let resolution = match t.surface {
+            Surface::V2 => Resolution::for_v2(&t.resolution, ratio.unwrap_or("16:9")),
+            _ => Resolution::from_label(&t.resolution),
+        };
+        let resolution = resolution.ok_or_else(|| {
             invalid(
                 format!("/tasks/{i}/resolution"),
-                format!("{:?} is not one of 512P, 720P, 768P, 1080P", t.resolution),
+                format!(
+                    "{:?} is not a resolution of the {} API",
+                    t.resolution,
+                    t.surface.as_str()
+                ),
             )
         })?;
         let request = Request {
             resolution,
             duration_s: t.duration,
+            surface: t.surface,
+            ratio,
         };
-        let task = Task::new(t.task_id.clone(), Arc::new(scenario), t.submitted_at, request, seed).with_polls(t.polls);
+        let task = Task::new(t.task_id.clone(), Arc::new(scenario), t.submitted_at, request, seed)
+            .with_polls(t.polls)
+            .with_callback(t.callback_url.as_deref());
         tasks.push(task);
     }
     Ok(Restored { saved, tasks })
@@ -169,7 +206,9 @@ pub fn parse(path: &str, text: &str, seed: u64) -> Result<Restored, StateError> 
 pub fn restore(app: &App, restored: Restored) {
     let Restored { saved, tasks } = restored;
     for task in tasks {
-        app.tasks.insert(task);
+        let task = app.tasks.insert(task);
+        // Updates already sent before the restart are not sent again.
+        crate::server::notifier::watch(app, &task, true);
     }
     app.tasks.set_submissions(saved.submissions);
     let now = if saved.clock.frozen {

@@ -25,6 +25,8 @@ pub struct Task {
     pub artifact: Artifact,
     /// Creation order, so listings read like a history.
     pub created: u64,
+    /// Where status updates go (`callback_url` of the submit).
+    pub callback: Option<Box<str>>,
     polls: AtomicU64,
 }
 
@@ -39,8 +41,15 @@ impl Task {
             request,
             artifact,
             created: 0,
+            callback: None,
             polls: AtomicU64::new(0),
         }
+    }
+
+    /// The same task, sending its status updates to `url`.
+    pub fn with_callback(mut self, url: Option<&str>) -> Self {
+        self.callback = url.map(Into::into);
+        self
     }
 
     /// The same task having been polled `polls` times (restoring saved state).
@@ -73,7 +82,36 @@ impl Task {
             moment: self.moment(now, polls),
             artifact: &self.artifact,
             base_url,
+            duration_s: self.request.duration_s,
+            ratio: self.request.ratio,
         }
+    }
+}
+
+/// Which API a task was submitted through. The gateway and MiniMax's
+/// native v1 share their tasks (a gateway relays the native API), so either
+/// query answers a task of either; v2 tasks answer on the v2 query only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Surface {
+    #[default]
+    Gateway,
+    Native,
+    V2,
+}
+
+impl Surface {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Gateway => "gateway",
+            Surface::Native => "native",
+            Surface::V2 => "v2",
+        }
+    }
+
+    /// Whether a query of `self`'s API may answer a task submitted through `submitted`.
+    pub fn answers(self, submitted: Surface) -> bool {
+        (self == Surface::V2) == (submitted == Surface::V2)
     }
 }
 
@@ -82,16 +120,29 @@ impl Task {
 pub struct Request {
     pub resolution: Resolution,
     pub duration_s: u32,
+    pub surface: Surface,
+    /// The aspect ratio a v2 task asked for (`16:9`, `adaptive`, ...).
+    pub ratio: Option<&'static str>,
 }
 
 impl Default for Request {
-    /// MiniMax-Hailuo-02's defaults: 768P, 6 s.
+    /// MiniMax-Hailuo-02's defaults: 768P, 6 s, through the gateway.
     fn default() -> Self {
         Self {
             resolution: Resolution::from_label("768P").expect("a known label"),
             duration_s: 6,
+            surface: Surface::Gateway,
+            ratio: None,
         }
     }
+}
+
+/// v2's ratios, as `&'static str` so a task stores no string of its own.
+pub const V2_RATIOS: [&str; 7] = ["adaptive", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16"];
+
+/// The static spelling of a v2 ratio.
+pub fn v2_ratio(ratio: &str) -> Option<&'static str> {
+    V2_RATIOS.iter().copied().find(|r| *r == ratio)
 }
 
 /// A fast hash for the short task ids every poll looks up. SipHash, the
@@ -117,10 +168,18 @@ impl std::hash::Hasher for IdHasher {
 
 type Ids = std::hash::BuildHasherDefault<IdHasher>;
 
+/// The store's maps, under one lock so they always agree.
+#[derive(Debug, Default)]
+struct Maps {
+    by_id: HashMap<String, Arc<Task>, Ids>,
+    /// Tasks by the id of their file, for `files/retrieve`.
+    by_file: HashMap<u64, Arc<Task>>,
+}
+
 /// All tasks, by id.
 #[derive(Debug)]
 pub struct TaskStore {
-    tasks: RwLock<HashMap<String, Arc<Task>, Ids>>,
+    tasks: RwLock<Maps>,
     seed: u64,
     /// Submissions so far: the n-th submission's id derives from n.
     submitted: AtomicU64,
@@ -130,7 +189,7 @@ pub struct TaskStore {
 impl TaskStore {
     pub fn new(seed: u64) -> Self {
         Self {
-            tasks: RwLock::new(HashMap::default()),
+            tasks: RwLock::new(Maps::default()),
             seed,
             submitted: AtomicU64::new(0),
             created: AtomicU64::new(0),
@@ -142,17 +201,22 @@ impl TaskStore {
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Task>> {
-        self.read().get(id).cloned()
+        self.read().by_id.get(id).cloned()
+    }
+
+    /// The task whose file has id `file_id`.
+    pub fn by_file(&self, file_id: u64) -> Option<Arc<Task>> {
+        self.read().by_file.get(&file_id).cloned()
     }
 
     /// Runs `f` on the task under the map's read lock: the poll hot path,
     /// which so needs no reference count traffic between the workers.
     pub fn with<R>(&self, id: &str, f: impl FnOnce(&Task) -> R) -> Option<R> {
-        self.read().get(id).map(|task| f(task))
+        self.read().by_id.get(id).map(|task| f(task))
     }
 
     pub fn len(&self) -> usize {
-        self.read().len()
+        self.read().by_id.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -161,30 +225,36 @@ impl TaskStore {
 
     /// Creates a task with a fresh MiniMax-style id: the n-th submission
     /// under a seed always gets the same id.
-    pub fn submit(&self, scenario: impl FnOnce(&str) -> Arc<Scenario>, now: UnixMillis, request: Request) -> Arc<Task> {
+    pub fn submit(
+        &self,
+        scenario: impl FnOnce(&str) -> Arc<Scenario>,
+        now: UnixMillis,
+        request: Request,
+        callback: Option<&str>,
+    ) -> Arc<Task> {
         let mut tasks = self.write();
         let id = loop {
             let n = self.submitted.fetch_add(1, Ordering::Relaxed);
             let id = artifact::numeric_id(&mut artifact::rng_for(self.seed, &format!("submission-{n}"))).to_string();
-            if id != DOCUMENTED_TASK_ID && !tasks.contains_key(&id) {
+            if id != DOCUMENTED_TASK_ID && !tasks.by_id.contains_key(&id) {
                 break id;
             }
         };
         let scenario = scenario(&id);
-        let task = Task::new(id, scenario, now, request, self.seed);
+        let task = Task::new(id, scenario, now, request, self.seed).with_callback(callback);
         self.insert_locked(&mut tasks, task)
     }
 
     /// The task `id`, created now with `scenario` if it does not exist yet.
-    pub fn get_or_create(&self, id: &str, scenario: &Arc<Scenario>, now: UnixMillis) -> Arc<Task> {
+    pub fn get_or_create(&self, id: &str, scenario: &Arc<Scenario>, now: UnixMillis, request: Request) -> Arc<Task> {
         if let Some(task) = self.get(id) {
             return task;
         }
         let mut tasks = self.write();
-        if let Some(task) = tasks.get(id) {
+        if let Some(task) = tasks.by_id.get(id) {
             return task.clone();
         }
-        let task = Task::new(id.to_owned(), scenario.clone(), now, Request::default(), self.seed);
+        let task = Task::new(id.to_owned(), scenario.clone(), now, request, self.seed);
         self.insert_locked(&mut tasks, task)
     }
 
@@ -194,28 +264,38 @@ impl TaskStore {
         self.insert_locked(&mut tasks, task)
     }
 
-    fn insert_locked(&self, tasks: &mut HashMap<String, Arc<Task>, Ids>, mut task: Task) -> Arc<Task> {
+    fn insert_locked(&self, tasks: &mut Maps, mut task: Task) -> Arc<Task> {
         task.created = self.created.fetch_add(1, Ordering::Relaxed);
         let task = Arc::new(task);
-        tasks.insert(task.id.clone(), task.clone());
+        if let Some(old) = tasks.by_id.insert(task.id.clone(), task.clone()) {
+            tasks.by_file.remove(&old.artifact.file_id);
+        }
+        tasks.by_file.insert(task.artifact.file_id, task.clone());
         task
     }
 
     /// Removes a task; whether it existed.
     pub fn remove(&self, id: &str) -> bool {
-        self.write().remove(id).is_some()
+        let mut tasks = self.write();
+        match tasks.by_id.remove(id) {
+            Some(task) => {
+                tasks.by_file.remove(&task.artifact.file_id);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Every task, in the order they were created.
     pub fn list(&self) -> Vec<Arc<Task>> {
-        let mut all: Vec<_> = self.read().values().cloned().collect();
+        let mut all: Vec<_> = self.read().by_id.values().cloned().collect();
         all.sort_by_key(|t| t.created);
         all
     }
 
     /// Forgets every task; ids start again from the first submission's.
     pub fn clear(&self) {
-        self.write().clear();
+        *self.write() = Maps::default();
         self.submitted.store(0, Ordering::Relaxed);
     }
 
@@ -229,11 +309,11 @@ impl TaskStore {
         self.submitted.store(n, Ordering::Relaxed);
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Task>, Ids>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Maps> {
         self.tasks.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Task>, Ids>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Maps> {
         self.tasks.write().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -246,7 +326,7 @@ mod tests {
     fn request() -> Request {
         Request {
             resolution: Resolution::from_label("1080P").unwrap(),
-            duration_s: 6,
+            ..Request::default()
         }
     }
 
@@ -257,7 +337,7 @@ mod tests {
         let ids = |seed| {
             let store = TaskStore::new(seed);
             (0..3)
-                .map(|_| store.submit(|_| success.clone(), 0, request()).id.clone())
+                .map(|_| store.submit(|_| success.clone(), 0, request(), None).id.clone())
                 .collect::<Vec<_>>()
         };
         let a = ids(1);
@@ -271,8 +351,11 @@ mod tests {
     fn polls_are_counted() {
         let store = TaskStore::new(0);
         let scenario = Catalog::builtin().get("success-polls").unwrap().clone();
-        let task = store.get_or_create("x", &scenario, 0);
+        let task = store.get_or_create("x", &scenario, 0, Request::default());
         assert_eq!((task.poll(), task.poll(), task.polls()), (0, 1, 2));
-        assert!(Arc::ptr_eq(&task, &store.get_or_create("x", &scenario, 99)));
+        assert!(Arc::ptr_eq(
+            &task,
+            &store.get_or_create("x", &scenario, 99, Request::default())
+        ));
     }
 }

@@ -11,12 +11,6 @@ use std::fmt;
 use std::path::Path;
 
 use bytes::Bytes;
-use hyper::header::{self, HeaderValue};
-use hyper::http::request::Parts;
-use hyper::StatusCode;
-
-use crate::server::app::App;
-use crate::server::http::{reply, Outcome, EXPOSED, MP4, XML};
 
 /// The built-in clips, (width, height, MP4), one per frame size the mock
 /// reports: the v1 resolutions, then MiniMax-H3's 768P and 2K at 21:9, 16:9
@@ -212,47 +206,21 @@ pub fn expires(query: Option<&str>) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// A download link: the clip, whole or the range asked for; 403 once the
-/// link's `Expires` has passed on the mock clock, as the bucket answers.
-/// For now every link serves the [`SERVED_SIZE`] clip, whatever the task's
-/// frame size.
-pub fn download(app: &App, parts: &Parts) -> Outcome {
-    if expires(parts.uri.query()).is_some_and(|expires| app.clock.now() / 1000 > expires) {
-        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>AccessDenied</Code>\n  <Message>Request has expired.</Message>\n</Error>\n";
-        return reply(StatusCode::FORBIDDEN, XML, Bytes::from_static(body.as_bytes())).into();
-    }
-    let video = app.video.clip(SERVED_SIZE.0, SERVED_SIZE.1);
-    let len = video.len() as u64;
-    let range = parts.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let mut reply = match parse_range(range, len) {
-        Range::Whole => reply(StatusCode::OK, MP4, video),
-        Range::Part { start, end } => {
-            let mut r = reply(
-                StatusCode::PARTIAL_CONTENT,
-                MP4,
-                video.slice(start as usize..=end as usize),
-            );
-            let content_range = format!("bytes {start}-{end}/{len}");
-            r.headers_mut().insert(
-                header::CONTENT_RANGE,
-                HeaderValue::from_str(&content_range).expect("ASCII"),
-            );
-            r
-        }
-        Range::Unsatisfiable => {
-            let mut r = reply(StatusCode::RANGE_NOT_SATISFIABLE, MP4, Bytes::new());
-            let content_range = format!("bytes */{len}");
-            r.headers_mut().insert(
-                header::CONTENT_RANGE,
-                HeaderValue::from_str(&content_range).expect("ASCII"),
-            );
-            r
-        }
-    };
-    let headers = reply.headers_mut();
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
-    reply.into()
+/// The frame size a download path names: its `{W}x{H}` folder (the link
+/// carries it, so serving needs no task lookup). Links without one (from
+/// before clips per size) get [`SERVED_SIZE`].
+pub fn frame_of_path(path: &str) -> (u32, u32) {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    decoded
+        .split('/')
+        .rev()
+        .skip(1)
+        .take(1)
+        .find_map(|folder| {
+            let (w, h) = folder.split_once('x')?;
+            Some((w.parse().ok()?, h.parse().ok()?))
+        })
+        .unwrap_or(SERVED_SIZE)
 }
 
 #[cfg(test)]

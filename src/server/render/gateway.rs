@@ -1,82 +1,13 @@
-//! Task state → the gateway's wire bytes. Pure: no clock, no store, no I/O.
+//! The gateway's wire bytes: the documented envelope of the query, its
+//! error envelope, and the submit response it relays from MiniMax.
 //!
 //! Field order follows the documentation; the output is compact JSON as the
 //! gateway (Go's encoding/json) writes it. The documented quirks are kept:
 //! on SUCCESS `fail_reason` holds the file id, and `file.file_id` is an
 //! integer while `data.file_id` is a string.
 
-use serde::Serialize;
-
-use crate::lifecycle::artifact::{utc_date, Artifact};
-use crate::lifecycle::clock::UnixMillis;
-use crate::lifecycle::{BaseResp, Moment, Phase};
-
-/// How long a download link stays valid: about 9 hours, as MiniMax's do.
-pub const LINK_LIFETIME_SECS: u64 = 32_400;
-
-/// Everything the query response shows about one task at one instant.
-#[derive(Debug, Clone, Copy)]
-pub struct TaskView<'a> {
-    pub task_id: &'a str,
-    pub submitted_at: UnixMillis,
-    pub moment: Moment<'a>,
-    pub artifact: &'a Artifact,
-    /// Where download links point: the mock itself, so the video downloads.
-    pub base_url: &'a str,
-}
-
-/// Unix seconds of an offset from submission.
-fn unix_secs(submitted_at: UnixMillis, offset: std::time::Duration) -> u64 {
-    (submitted_at + offset.as_millis() as u64) / 1000
-}
-
-impl TaskView<'_> {
-    pub fn submit_time(&self) -> u64 {
-        self.submitted_at / 1000
-    }
-
-    pub fn start_time(&self) -> u64 {
-        self.moment
-            .processing_started
-            .map_or(0, |at| unix_secs(self.submitted_at, at))
-    }
-
-    pub fn finish_time(&self) -> u64 {
-        self.moment.finished().map_or(0, |at| unix_secs(self.submitted_at, at))
-    }
-
-    /// The path (after the base URL) the video is served at; `backup` for the second link.
-    pub fn download_path(&self, backup: bool) -> String {
-        download_path(self.artifact, self.finish_time(), backup)
-    }
-}
-
-/// The object path of a task's video, shaped like MiniMax's bucket keys.
-pub fn download_path(artifact: &Artifact, finish_time: u64, backup: bool) -> String {
-    let created = finish_time + artifact.created_delay;
-    let which = usize::from(backup);
-    format!(
-        "/{}inference_output%2Fvideo%2F{}%2F{}%2F{}?Expires={}&OSSAccessKeyId={}&Signature={}",
-        if backup { "backup/" } else { "" },
-        utc_date(created as i64),
-        artifact.object_id,
-        artifact.filename,
-        created + LINK_LIFETIME_SECS,
-        artifact.access_key[which],
-        percent_encode(&artifact.signature[which]),
-    )
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
+use super::{download_url, number, string, to_vec, TaskView};
+use crate::lifecycle::{BaseResp, Phase};
 
 /// The query response body for `view`.
 ///
@@ -121,15 +52,9 @@ pub fn query_response(view: &TaskView<'_>) -> Vec<u8> {
         out.extend_from_slice(br#","created_at":"#);
         number(&mut out, finish_time + artifact.created_delay);
         out.extend_from_slice(br#","download_url":"#);
-        string(
-            &mut out,
-            &format!("{}{}", view.base_url, download_path(artifact, finish_time, false)),
-        );
+        string(&mut out, &download_url(view, false));
         out.extend_from_slice(br#","backup_download_url":"#);
-        string(
-            &mut out,
-            &format!("{}{}", view.base_url, download_path(artifact, finish_time, true)),
-        );
+        string(&mut out, &download_url(view, true));
         out.push(b'}');
     } else {
         // The schema requires `file` at every step; before success it is empty.
@@ -159,23 +84,6 @@ pub fn query_response(view: &TaskView<'_>) -> Vec<u8> {
     number(&mut out, u64::from(height));
     out.extend_from_slice(b"}}}");
     out
-}
-
-/// A JSON string, quoted and escaped. Most strings here need no escaping
-/// (ids, statuses, URLs), so they are copied as they are; serde_json
-/// escapes exactly `"`, `\\` and control characters, and does the rest.
-fn string(out: &mut Vec<u8>, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
-    } else {
-        serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
-    }
-}
-
-fn number(out: &mut Vec<u8>, n: u64) {
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 #[derive(serde::Serialize)]
@@ -223,17 +131,13 @@ pub fn submit_response(task_id: &str, base_resp: &BaseResp) -> Vec<u8> {
     to_vec(&Submit { task_id, base_resp })
 }
 
-fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    serde_json::to_writer(&mut out, value).expect("plain structs always serialize");
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::contract::Contract;
+    use crate::lifecycle::artifact::Artifact;
     use crate::lifecycle::artifact::Resolution;
+    use crate::lifecycle::clock::UnixMillis;
     use crate::lifecycle::scenarios::Catalog;
     use std::time::Duration;
 
@@ -249,6 +153,8 @@ mod tests {
             moment: scenario.at(elapsed, polls),
             artifact: &artifact,
             base_url: "http://127.0.0.1:8080",
+            duration_s: 6,
+            ratio: None,
         };
         serde_json::from_slice(&query_response(&view)).unwrap()
     }
@@ -313,6 +219,8 @@ mod tests {
             moment: catalog.get("fail").unwrap().at(Duration::from_secs(60), 0),
             artifact: &artifact,
             base_url: "http://h",
+            duration_s: 6,
+            ratio: None,
         };
         let v: serde_json::Value = serde_json::from_slice(&query_response(&view)).unwrap();
         assert_eq!(v["data"]["task_id"], "a\"b\\c\n\u{1}");

@@ -1,0 +1,88 @@
+//! What callbacks are allowed to do and what was sent: the settings
+//! (`--callback-timeout`, `--allow-callback-host`) and every attempt, for
+//! `GET /__mock/callbacks` and `MockServer::callbacks`. The sending is
+//! `notifier`'s.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use crate::lifecycle::clock::UnixMillis;
+
+/// The challenge and each delivery must be answered within this, by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Attempts kept for `GET /__mock/callbacks`.
+const KEPT: usize = 10_000;
+
+/// One request the mock sent to a callback URL.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Attempt {
+    /// Mock time it was sent.
+    pub time: UnixMillis,
+    pub task_id: Option<String>,
+    pub url: String,
+    /// `challenge` or `update`.
+    pub kind: &'static str,
+    /// The status an update reports (MiniMax's, or v2's).
+    pub status: Option<String>,
+    /// 1 for the first try of this request, 2 for the first retry, ...
+    pub attempt: u32,
+    pub delivered: bool,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    /// What was sent.
+    pub body: Value,
+}
+
+/// The callback settings and what was sent.
+#[derive(Debug)]
+pub struct Callbacks {
+    pub timeout: Duration,
+    /// Hosts besides loopback that callbacks may go to.
+    pub allowed_hosts: Vec<String>,
+    attempts: Mutex<VecDeque<Attempt>>,
+    /// Woken when the clock moves or a task with a callback is polled.
+    pub changed: Arc<Notify>,
+}
+
+impl Callbacks {
+    pub fn new(timeout: Duration, allowed_hosts: Vec<String>) -> Self {
+        Self {
+            timeout,
+            allowed_hosts,
+            attempts: Mutex::new(VecDeque::new()),
+            changed: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn record(&self, attempt: Attempt) {
+        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        if attempts.len() >= KEPT {
+            attempts.pop_front();
+        }
+        attempts.push_back(attempt);
+    }
+
+    /// Every attempt (of `task_id`'s, if given), oldest first.
+    pub fn list(&self, task_id: Option<&str>) -> Vec<Attempt> {
+        let attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        attempts
+            .iter()
+            .filter(|a| task_id.is_none_or(|t| a.task_id.as_deref() == Some(t)))
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        self.attempts.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+impl Default for Callbacks {
+    fn default() -> Self {
+        Self::new(DEFAULT_TIMEOUT, Vec::new())
+    }
+}

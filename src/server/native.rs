@@ -1,0 +1,67 @@
+//! MiniMax's native API at the root (`/v1/...`), bodies exactly as
+//! MiniMax's: the query and files/retrieve (the submit is `submit::v1`).
+//!
+//! Errors are MiniMax's `{"base_resp": {...}}` with HTTP 200 and a non-zero
+//! `status_code`, as MiniMax answers and as its clients expect (they read
+//! `base_resp`, not the HTTP status): 2013 for a missing, malformed or
+//! unknown `task_id` / `file_id`.
+
+use hyper::http::request::Parts;
+use hyper::StatusCode;
+
+use crate::server::app::App;
+use crate::server::http::{json, query_param, Outcome};
+use crate::server::poll::{deliver, poll};
+use crate::server::render;
+use crate::server::submit::INVALID_PARAMS;
+use crate::server::tasks::Surface;
+
+fn refused(message: String) -> Outcome {
+    json(StatusCode::OK, render::native::error(INVALID_PARAMS, &message)).into()
+}
+
+/// `GET /v1/query/video_generation?task_id=ID` (and the gateway's query
+/// with `--gateway-query native`; `surface` says which was called).
+pub async fn query(app: &App, parts: &Parts, surface: Surface) -> Outcome {
+    let task_id = parts
+        .uri
+        .query()
+        .and_then(|q| query_param(q, "task_id"))
+        .unwrap_or_default();
+    if task_id.is_empty() {
+        return refused("invalid params, task_id is required".to_owned());
+    }
+    match poll(app, &task_id, Surface::Native, render::native::query_response) {
+        Some(polled) => deliver(app, &task_id, surface, polled).await,
+        None => refused(format!("invalid params, task_id {task_id} not found")),
+    }
+}
+
+/// `GET /v1/files/retrieve?file_id=ID` and the gateway's passthrough
+/// `/minimax/v1/files/retrieve`: the file of a task whose last poll (or
+/// whose time) shows it succeeded. Not a poll: it moves no lifecycle.
+pub fn files(app: &App, parts: &Parts) -> Outcome {
+    let param = parts
+        .uri
+        .query()
+        .and_then(|q| query_param(q, "file_id"))
+        .unwrap_or_default();
+    if param.is_empty() {
+        return refused("invalid params, file_id is required".to_owned());
+    }
+    let Ok(file_id) = param.parse::<u64>() else {
+        return refused(format!("invalid params, file_id {param:?} is not an integer"));
+    };
+    let not_found = || refused(format!("invalid params, file_id {file_id} not found"));
+    let Some(task) = app.tasks.by_file(file_id) else {
+        return not_found();
+    };
+    let view = task.view(app.clock.now(), task.polls().saturating_sub(1), &app.base_url);
+    if view.moment.phase() != crate::lifecycle::Phase::Success {
+        return not_found();
+    }
+    Outcome {
+        task_id: Some(task.id.clone()),
+        ..json(StatusCode::OK, render::native::file_response(&view)).into()
+    }
+}

@@ -1,0 +1,309 @@
+//! Callbacks, as MiniMax sends them: before a task with a `callback_url` is
+//! accepted, the URL must echo a challenge; afterwards every status change
+//! is POSTed to it, in order, one queue per task.
+//!
+//! Updates are driven by the mock's clock and by polls: a watcher per task
+//! wakes when the clock is moved or the task is polled (and a few times a
+//! second while the clock runs), and sends every update that became due,
+//! retrying a failed delivery with backoff. Watchers run on their own tokio
+//! tasks, so a slow or dead receiver never delays any request.
+//!
+//! The mock sends requests for whoever can submit, so by default callbacks
+//! go only to loopback addresses; `--allow-callback-host` opens others.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, StatusCode, Uri};
+use serde_json::{json, Value};
+
+use crate::server::app::App;
+use crate::server::callbacks::Attempt;
+use crate::server::journal::Entry;
+use crate::server::render::{self, TaskView};
+use crate::server::tasks::{Surface, Task};
+
+/// The largest answer read from a receiver.
+const MAX_ANSWER: usize = 64 * 1024;
+/// While the clock runs, watchers look this often for time-driven changes.
+const TICK: Duration = Duration::from_millis(100);
+/// The first retry waits this long; each next one twice as long.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Attempts per update: the first and three retries.
+const ATTEMPTS: u32 = 4;
+/// Where a callback may go: the URL, refused with a message naming the rule.
+fn target(url: &str) -> Result<(Uri, String, u16), String> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| format!("callback_url {url:?} is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some(other) => {
+            return Err(format!(
+                "callback_url {url}: the mock sends callbacks over http only, not {other}"
+            ))
+        }
+        None => return Err(format!("callback_url {url:?} is not an absolute http:// URL")),
+    }
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("callback_url {url} has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    Ok((uri, host, port))
+}
+
+/// Whether `host` may receive callbacks: loopback, or allowed by name.
+async fn allowed(app: &App, url: &str, host: &str, port: u16) -> Result<(), String> {
+    if app.callbacks.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return Ok(());
+    }
+    let addresses: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| format!("callback_url {url}: unreachable: cannot resolve {host}: {e}"))?
+            .map(|a| a.ip())
+            .collect(),
+    };
+    if !addresses.is_empty() && addresses.iter().all(IpAddr::is_loopback) {
+        return Ok(());
+    }
+    Err(format!(
+        "callback_url {url}: callbacks go only to loopback addresses unless the host is allowed with --allow-callback-host {host}"
+    ))
+}
+
+/// POSTs `body` to `uri`; the status and the answer, or what went wrong.
+async fn post(uri: &Uri, host: &str, port: u16, body: Bytes, timeout: Duration) -> Result<(StatusCode, Bytes), String> {
+    let exchange = async {
+        let stream = tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| format!("unreachable ({e})"))?;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("unreachable ({e})"))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let authority = uri.authority().map_or(host.to_owned(), |a| a.to_string());
+        let request = hyper::Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::HOST, authority)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::USER_AGENT, concat!("minimax-mock/", env!("CARGO_PKG_VERSION")))
+            .body(Full::new(body))
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("no answer ({e})"))?;
+        let status = response.status();
+        let answer = Limited::new(response.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| format!("answer unreadable ({e})"))?
+            .to_bytes();
+        Ok((status, answer))
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("timed out after {} ms", timeout.as_millis())),
+    }
+}
+
+/// Sends one request to a callback URL and records it (attempts list and journal).
+#[allow(clippy::too_many_arguments)]
+async fn send(
+    app: &App,
+    url: &str,
+    task_id: Option<&str>,
+    kind: &'static str,
+    status: Option<&str>,
+    attempt: u32,
+    body: Bytes,
+) -> Result<(StatusCode, Bytes), String> {
+    let (uri, host, port) = target(url)?;
+    let result = post(&uri, &host, port, body.clone(), app.callbacks.timeout).await;
+    let time = app.clock.now();
+    let (http_status, error) = match &result {
+        Ok((s, _)) if s.is_success() => (Some(s.as_u16()), None),
+        Ok((s, _)) => (Some(s.as_u16()), Some(format!("answered HTTP {}", s.as_u16()))),
+        Err(e) => (None, Some(e.clone())),
+    };
+    app.callbacks.record(Attempt {
+        time,
+        task_id: task_id.map(str::to_owned),
+        url: url.to_owned(),
+        kind,
+        status: status.map(str::to_owned),
+        attempt,
+        delivered: error.is_none(),
+        http_status,
+        error,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    });
+    if app.control {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut entry = Entry::new(
+            &Method::POST,
+            &uri,
+            &headers,
+            &body,
+            result.as_ref().ok().map(|(s, _)| *s),
+            task_id.map(str::to_owned),
+        );
+        entry.outgoing = true;
+        entry.time = time;
+        app.journal.record(entry);
+    }
+    result
+}
+
+/// MiniMax's URL check: POST `{"challenge": "<random>"}` and require the
+/// same value back. The error names the URL and what went wrong.
+pub async fn verify(app: &App, url: &str) -> Result<(), String> {
+    let (_, host, port) = target(url)?;
+    allowed(app, url, &host, port).await?;
+    let challenge = random_challenge();
+    let body = Bytes::from(json!({ "challenge": challenge }).to_string());
+    let (status, answer) = send(app, url, None, "challenge", None, 1, body)
+        .await
+        .map_err(|e| format!("callback_url {url}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!(
+            "callback_url {url}: the challenge was answered with HTTP {}",
+            status.as_u16()
+        ));
+    }
+    let echoed = serde_json::from_slice::<Value>(&answer)
+        .ok()
+        .and_then(|v| v.get("challenge").and_then(|c| c.as_str()).map(str::to_owned));
+    match echoed {
+        Some(e) if e == challenge => Ok(()),
+        Some(e) => Err(format!(
+            "callback_url {url}: wrong echo: {e:?} instead of the challenge {challenge:?}"
+        )),
+        None => Err(format!(
+            "callback_url {url}: wrong echo: the answer has no \"challenge\" (expected {{\"challenge\": {challenge:?}}})"
+        )),
+    }
+}
+
+fn random_challenge() -> String {
+    use fake::Fake;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut rng = crate::lifecycle::artifact::rng_for(nanos, "challenge");
+    fake::StringFaker::with(b"0123456789abcdef".to_vec(), 32).fake_with_rng(&mut rng)
+}
+
+/// The status word an update reports, per surface: a change of it is what
+/// sends an update.
+fn status_word(task: &Task, view: &TaskView<'_>) -> &'static str {
+    match task.request.surface {
+        Surface::V2 => render::v2::status(view.moment.phase()),
+        _ => view.moment.step.minimax.as_str(),
+    }
+}
+
+/// The update body for `view`: v1's `{task_id, status, file_id, base_resp}`,
+/// or for a v2 task the v2 query's task object.
+fn update_body(task: &Task, view: &TaskView<'_>) -> Vec<u8> {
+    match task.request.surface {
+        Surface::V2 => render::v2::query_response(view),
+        _ => render::native::callback_update(view),
+    }
+}
+
+/// Starts the watcher that sends `task`'s status updates: from its first
+/// change on, or (`resume`, a task restored from `--state`) from now on.
+pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
+    let Some(url) = task.callback.clone() else { return };
+    let Some(app) = app.this.upgrade() else { return };
+    let task = task.clone();
+    let weak = Arc::downgrade(&app);
+    let changed = app.callbacks.changed.clone();
+    drop(app);
+    tokio::spawn(async move {
+        // The next step to look at, and the status last reported: a new
+        // task reports its first status too; a restored one goes on from now.
+        let (mut next, mut sent_word) = {
+            let Some(app) = weak.upgrade() else { return };
+            if resume {
+                let now = app.clock.now();
+                let index = task.moment(now, task.polls().saturating_sub(1)).index;
+                let view = TaskView {
+                    moment: task.scenario.entering(index),
+                    ..task.view(now, 0, &app.base_url)
+                };
+                (index + 1, status_word(&task, &view))
+            } else {
+                (0, "")
+            }
+        };
+        loop {
+            // Created before looking, so a change while we look still wakes us.
+            let woken = changed.notified();
+            let Some(app) = weak.upgrade() else { return };
+            // The task was deleted or replaced: its updates stop.
+            if !app.tasks.get(&task.id).is_some_and(|t| Arc::ptr_eq(&t, &task)) {
+                return;
+            }
+            let seen_polls = task.polls().saturating_sub(1);
+            let current = task.moment(app.clock.now(), seen_polls).index;
+            while next <= current {
+                let view = TaskView {
+                    moment: task.scenario.entering(next),
+                    ..task.view(app.clock.now(), seen_polls, &app.base_url)
+                };
+                let word = status_word(&task, &view);
+                if word != sent_word {
+                    let body = Bytes::from(update_body(&task, &view));
+                    deliver(&app, &url, &task.id, word, body).await;
+                    sent_word = word;
+                }
+                next += 1;
+            }
+            if next > 0 && task.scenario.steps()[next - 1].phase().is_terminal() {
+                return;
+            }
+            let running = !app.clock.is_frozen();
+            drop(app);
+            if running {
+                tokio::select! {
+                    () = woken => {},
+                    () = tokio::time::sleep(TICK) => {},
+                }
+            } else {
+                woken.await;
+            }
+        }
+    });
+}
+
+/// Delivers one update, retrying with backoff; gives up after [`ATTEMPTS`].
+async fn deliver(app: &App, url: &str, task_id: &str, word: &str, body: Bytes) {
+    let mut backoff = FIRST_BACKOFF;
+    for attempt in 1..=ATTEMPTS {
+        match send(app, url, Some(task_id), "update", Some(word), attempt, body.clone()).await {
+            Ok((status, _)) if status.is_success() => return,
+            _ if attempt < ATTEMPTS => {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! What every query does, whichever API it speaks: find the task (a
+//! scenarios-file rule brings a named id into being), count the poll,
+//! render the surface's body, and deliver it as the step's fault says.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use hyper::header::{self, HeaderValue};
+use hyper::StatusCode;
+
+use crate::lifecycle::artifact::{rng_for, Resolution};
+use crate::lifecycle::faults::{self, Fault};
+use crate::server::app::App;
+use crate::server::http::{json, Outcome, EXPOSED};
+use crate::server::render::{self, TaskView};
+use crate::server::tasks::{Request, Surface, Task};
+
+/// A rendered poll, before delivery.
+pub struct Polled {
+    pub body: Vec<u8>,
+    pub fault: Option<Fault>,
+    /// Polls before this one.
+    pub polls: u64,
+}
+
+/// Polls `task_id` through `surface`'s query: `None` if there is no such
+/// task for that surface.
+pub fn poll(app: &App, task_id: &str, surface: Surface, render: impl Fn(&TaskView<'_>) -> Vec<u8>) -> Option<Polled> {
+    let now = app.clock.now();
+    let poll = |task: &Task| {
+        if !surface.answers(task.request.surface) {
+            return None;
+        }
+        let polls = task.poll();
+        if task.callback.is_some() {
+            app.callbacks.changed.notify_waiters();
+        }
+        let view = task.view(now, polls, &app.base_url);
+        Some(Polled {
+            body: render(&view),
+            fault: view.moment.step.fault.clone(),
+            polls,
+        })
+    };
+    let polled = match app.tasks.with(task_id, poll) {
+        Some(polled) => polled,
+        // A task id that a scenarios-file rule names exists from its first query on.
+        None => {
+            let scenario = app.catalog.rule_for(task_id)?;
+            let request = match surface {
+                Surface::V2 => Request {
+                    resolution: Resolution::for_v2("768P", "16:9").expect("a known frame"),
+                    duration_s: 5,
+                    surface,
+                    ratio: Some("16:9"),
+                },
+                _ => Request {
+                    surface,
+                    ..Request::default()
+                },
+            };
+            poll(&app.tasks.get_or_create(task_id, scenario, now, request))
+        }
+    };
+    if polled.is_some() {
+        app.changed();
+    }
+    polled
+}
+
+/// Delivers a poll as its step's fault says: late, as an error in the
+/// surface's own error body, mangled, or not at all.
+pub async fn deliver(app: &App, task_id: &str, surface: Surface, polled: Polled) -> Outcome {
+    let Polled { body, fault, polls } = polled;
+    let Some(fault) = fault else {
+        return json(StatusCode::OK, body).into();
+    };
+    if let Some((min, max)) = fault.delay {
+        // Random but reproducible: keyed by the seed, the task and the poll.
+        let mut rng = rng_for(app.tasks.seed(), &format!("{task_id}/delay/{polls}"));
+        let ms: u64 = fake::Fake::fake_with_rng(&(min.as_millis() as u64..=max.as_millis() as u64), &mut rng);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    match fault.effect {
+        None => json(StatusCode::OK, body).into(),
+        Some(faults::Effect::Status { code, retry_after }) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut reply = json(status, status_error(surface, code));
+            if let Some(seconds) = retry_after {
+                let headers = reply.headers_mut();
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                // Only answers that carry such headers expose them to scripts.
+                headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
+            }
+            reply.into()
+        }
+        Some(faults::Effect::Reset) => Outcome {
+            reset: true,
+            ..json(StatusCode::OK, Bytes::new()).into()
+        },
+        Some(effect) => json(StatusCode::OK, faults::mangle(body, &effect)).into(),
+    }
+}
+
+/// The error body of `surface` for an HTTP error status.
+pub fn status_error(surface: Surface, code: u16) -> Vec<u8> {
+    match surface {
+        Surface::Gateway => render::status_error(code),
+        Surface::Native => render::native::status_error(code),
+        Surface::V2 => render::v2::status_error(code),
+    }
+}

@@ -1,0 +1,123 @@
+//! Task state → wire bytes, one module per API surface. Pure: no clock, no
+//! store, no I/O; a [`TaskView`] says everything a body shows.
+//!
+//! Bodies are written directly rather than through serde's derive where
+//! they are on a poll's hot path: the keys are constants, so only the
+//! dynamic strings pass through the JSON escaper. Fixtures and snapshots
+//! pin the bytes.
+
+pub mod gateway;
+pub mod native;
+pub mod v2;
+
+pub use gateway::{error, query_response, status_error, submit_response, RATE_LIMIT_MESSAGE};
+
+use serde::Serialize;
+
+use crate::lifecycle::artifact::{utc_date, Artifact};
+use crate::lifecycle::clock::UnixMillis;
+use crate::lifecycle::Moment;
+
+/// How long a download link stays valid: about 9 hours, as MiniMax's do.
+pub const LINK_LIFETIME_SECS: u64 = 32_400;
+
+/// Everything the query response shows about one task at one instant.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskView<'a> {
+    pub task_id: &'a str,
+    pub submitted_at: UnixMillis,
+    pub moment: Moment<'a>,
+    pub artifact: &'a Artifact,
+    /// Where download links point: the mock itself, so the video downloads.
+    pub base_url: &'a str,
+    /// The requested length in seconds (v2 shows it).
+    pub duration_s: u32,
+    /// The requested aspect ratio of a v2 task.
+    pub ratio: Option<&'a str>,
+}
+
+/// Unix seconds of an offset from submission.
+fn unix_secs(submitted_at: UnixMillis, offset: std::time::Duration) -> u64 {
+    (submitted_at + offset.as_millis() as u64) / 1000
+}
+
+impl TaskView<'_> {
+    pub fn submit_time(&self) -> u64 {
+        self.submitted_at / 1000
+    }
+
+    pub fn start_time(&self) -> u64 {
+        self.moment
+            .processing_started
+            .map_or(0, |at| unix_secs(self.submitted_at, at))
+    }
+
+    pub fn finish_time(&self) -> u64 {
+        self.moment.finished().map_or(0, |at| unix_secs(self.submitted_at, at))
+    }
+
+    /// The path (after the base URL) the video is served at; `backup` for the second link.
+    pub fn download_path(&self, backup: bool) -> String {
+        download_path(self.artifact, self.finish_time(), backup)
+    }
+}
+
+/// The object path of a task's video, shaped like MiniMax's bucket keys,
+/// with the frame size as a folder: the download handler serves the clip of
+/// that size without looking the task up.
+pub fn download_path(artifact: &Artifact, finish_time: u64, backup: bool) -> String {
+    let created = finish_time + artifact.created_delay;
+    let which = usize::from(backup);
+    format!(
+        "/{}inference_output%2Fvideo%2F{}%2F{}%2F{}x{}%2F{}?Expires={}&OSSAccessKeyId={}&Signature={}",
+        if backup { "backup/" } else { "" },
+        utc_date(created as i64),
+        artifact.object_id,
+        artifact.resolution.width,
+        artifact.resolution.height,
+        artifact.filename,
+        created + LINK_LIFETIME_SECS,
+        artifact.access_key[which],
+        percent_encode(&artifact.signature[which]),
+    )
+}
+
+/// RFC 3986's unreserved characters stay; everything else is escaped, as
+/// the bucket escapes its signatures.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn percent_encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, UNRESERVED).to_string()
+}
+
+/// A download link of `view`'s task: the mock itself, so the video downloads.
+pub fn download_url(view: &TaskView<'_>, backup: bool) -> String {
+    format!("{}{}", view.base_url, view.download_path(backup))
+}
+
+/// A JSON string, quoted and escaped. Most strings here need no escaping
+/// (ids, statuses, URLs), so they are copied as they are; serde_json
+/// escapes exactly `"`, `\\` and control characters, and does the rest.
+fn string(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
+    }
+}
+
+fn number(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    serde_json::to_writer(&mut out, value).expect("plain structs always serialize");
+    out
+}

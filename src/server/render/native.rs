@@ -1,0 +1,104 @@
+//! MiniMax's own wire bytes (`/v1/...`): the query, files/retrieve, errors
+//! and the v1 callback update. Member order follows MiniMax's API reference;
+//! `base_resp` is `status_code` first here, unlike the gateway's copy.
+
+use super::{download_url, number, string, TaskView};
+use crate::lifecycle::Phase;
+
+/// `GET /v1/query/video_generation`: `file_id` and the frame size only on
+/// `Success`, absent before (MiniMax's clients read them only then); a failed
+/// task carries its `base_resp` code and message.
+pub fn query_response(view: &TaskView<'_>) -> Vec<u8> {
+    let step = view.moment.step;
+    let mut out = Vec::with_capacity(200);
+    out.extend_from_slice(br#"{"task_id":"#);
+    string(&mut out, view.task_id);
+    out.extend_from_slice(br#","status":""#);
+    out.extend_from_slice(step.minimax.as_str().as_bytes());
+    out.push(b'"');
+    if view.moment.phase() == Phase::Success {
+        let artifact = view.artifact;
+        out.extend_from_slice(br#","file_id":"#);
+        string(&mut out, &artifact.file_id_text);
+        out.extend_from_slice(br#","video_width":"#);
+        number(&mut out, u64::from(artifact.resolution.width));
+        out.extend_from_slice(br#","video_height":"#);
+        number(&mut out, u64::from(artifact.resolution.height));
+    }
+    base_resp(&mut out, step.base_resp.status_code, &step.base_resp.status_msg);
+    out.push(b'}');
+    out
+}
+
+/// `GET /v1/files/retrieve`: the file object of a task that succeeded.
+pub fn file_response(view: &TaskView<'_>) -> Vec<u8> {
+    let artifact = view.artifact;
+    let mut out = Vec::with_capacity(640);
+    out.extend_from_slice(br#"{"file":{"file_id":"#);
+    number(&mut out, artifact.file_id);
+    out.extend_from_slice(br#","bytes":"#);
+    number(&mut out, artifact.bytes);
+    out.extend_from_slice(br#","created_at":"#);
+    number(&mut out, view.finish_time() + artifact.created_delay);
+    out.extend_from_slice(br#","filename":"#);
+    string(&mut out, artifact.filename);
+    out.extend_from_slice(br#","purpose":"video_generation","download_url":"#);
+    string(&mut out, &download_url(view, false));
+    out.extend_from_slice(br#","backup_download_url":"#);
+    string(&mut out, &download_url(view, true));
+    out.push(b'}');
+    base_resp(&mut out, 0, "success");
+    out.push(b'}');
+    out
+}
+
+/// A v1 callback update: what MiniMax POSTs at each status change.
+pub fn callback_update(view: &TaskView<'_>) -> Vec<u8> {
+    let step = view.moment.step;
+    let mut out = Vec::with_capacity(200);
+    out.extend_from_slice(br#"{"task_id":"#);
+    string(&mut out, view.task_id);
+    out.extend_from_slice(br#","status":""#);
+    out.extend_from_slice(step.minimax.as_str().as_bytes());
+    out.extend_from_slice(br#"","file_id":"#);
+    let succeeded = view.moment.phase() == Phase::Success;
+    string(&mut out, if succeeded { &view.artifact.file_id_text } else { "" });
+    base_resp(&mut out, step.base_resp.status_code, &step.base_resp.status_msg);
+    out.push(b'}');
+    out
+}
+
+/// MiniMax's error body: `{"base_resp":{"status_code":N,"status_msg":"..."}}`.
+pub fn error(status_code: i64, message: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + message.len());
+    base_resp(&mut out, status_code, message);
+    out[0] = b'{'; // in place of base_resp()'s leading comma
+    out.push(b'}');
+    out
+}
+
+/// MiniMax's error body for an HTTP status a scripted fault answers with,
+/// in MiniMax's own codes.
+pub fn status_error(http_status: u16) -> Vec<u8> {
+    let (code, message) = code_for_status(http_status);
+    error(code, message)
+}
+
+/// MiniMax's `base_resp` code and message for an HTTP error status.
+pub fn code_for_status(http_status: u16) -> (i64, &'static str) {
+    match http_status {
+        401 => (1004, "authorization failed: no api key"),
+        429 => (1002, "rate limit exceeded, please try again later"),
+        500..=599 => (1033, "system error, please try again later"),
+        _ => (1000, "unknown error"),
+    }
+}
+
+/// `,"base_resp":{...}` in MiniMax's member order.
+fn base_resp(out: &mut Vec<u8>, status_code: i64, status_msg: &str) {
+    out.extend_from_slice(br#","base_resp":{"status_code":"#);
+    out.extend_from_slice(itoa::Buffer::new().format(status_code).as_bytes());
+    out.extend_from_slice(br#","status_msg":"#);
+    string(out, status_msg);
+    out.push(b'}');
+}

@@ -1,0 +1,101 @@
+//! MiniMax's v2 wire bytes (`/v2/...`, MiniMax-H3): the submit answer, the
+//! task object of the query (also the payload of v2 callbacks) and errors.
+//!
+//! UPSTREAM.md leaves some of this open; the choices are written down in
+//! `docs/v2.md` and every surface follows them: times are Unix seconds,
+//! `updated_at` is when the current step began, errors are
+//! `{"error":{"code","message"}}` with MiniMax's numeric codes.
+
+use super::{download_url, number, string, to_vec, TaskView};
+use crate::lifecycle::Phase;
+
+/// The only v2 model.
+pub const MODEL: &str = "MiniMax-H3";
+
+/// `{"task_id":"..."}`.
+pub fn submit_response(task_id: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(40);
+    out.extend_from_slice(br#"{"task_id":"#);
+    string(&mut out, task_id);
+    out.push(b'}');
+    out
+}
+
+/// v2's status word for a phase.
+pub fn status(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Pending => "queued",
+        Phase::Processing => "running",
+        Phase::Success => "succeeded",
+        Phase::Fail => "failed",
+    }
+}
+
+/// `GET /v2/query/video_generation/{id}`: `{"task":{...}}`; `content` and
+/// `usage` once succeeded, `error` once failed.
+pub fn query_response(view: &TaskView<'_>) -> Vec<u8> {
+    let phase = view.moment.phase();
+    let step = view.moment.step;
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(br#"{"task":{"id":"#);
+    string(&mut out, view.task_id);
+    out.extend_from_slice(br#","model":""#);
+    out.extend_from_slice(MODEL.as_bytes());
+    out.extend_from_slice(br#"","status":""#);
+    out.extend_from_slice(status(phase).as_bytes());
+    out.extend_from_slice(br#"","created_at":"#);
+    number(&mut out, view.submit_time());
+    out.extend_from_slice(br#","updated_at":"#);
+    number(
+        &mut out,
+        (view.submitted_at + view.moment.entered.as_millis() as u64) / 1000,
+    );
+    out.extend_from_slice(br#","resolution":"#);
+    string(&mut out, view.artifact.resolution.label);
+    out.extend_from_slice(br#","duration":"#);
+    number(&mut out, u64::from(view.duration_s));
+    out.extend_from_slice(br#","ratio":"#);
+    string(&mut out, view.ratio.unwrap_or("16:9"));
+    match phase {
+        Phase::Success => {
+            out.extend_from_slice(br#","content":{"url":"#);
+            string(&mut out, &download_url(view, false));
+            out.extend_from_slice(br#"},"usage":{"total_seconds":"#);
+            number(&mut out, u64::from(view.duration_s));
+            out.push(b'}');
+        }
+        Phase::Fail => {
+            let message = step.fail_reason.as_deref().unwrap_or(&step.base_resp.status_msg);
+            out.extend_from_slice(br#","error":{"code":"#);
+            out.extend_from_slice(itoa::Buffer::new().format(step.base_resp.status_code).as_bytes());
+            out.extend_from_slice(br#","message":"#);
+            string(&mut out, message);
+            out.push(b'}');
+        }
+        Phase::Pending | Phase::Processing => {}
+    }
+    out.extend_from_slice(b"}}");
+    out
+}
+
+/// v2's error body.
+pub fn error(code: i64, message: &str) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Error<'a> {
+        code: i64,
+        message: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        error: Error<'a>,
+    }
+    to_vec(&Body {
+        error: Error { code, message },
+    })
+}
+
+/// v2's error body for an HTTP status a scripted fault answers with.
+pub fn status_error(http_status: u16) -> Vec<u8> {
+    let (code, message) = super::native::code_for_status(http_status);
+    error(code, message)
+}

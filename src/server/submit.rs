@@ -1,0 +1,239 @@
+//! Creating a task, whichever API asks: reading and checking the body,
+//! choosing the scenario, verifying a callback URL, and the v1 submit both
+//! the gateway and MiniMax's native API answer (they differ only in the
+//! HTTP status of a refusal).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::body::Incoming;
+use hyper::header::HeaderMap;
+use hyper::http::request::Parts;
+use hyper::StatusCode;
+use serde_json::Value;
+
+use crate::contract::Schema;
+use crate::lifecycle::artifact::Resolution;
+use crate::lifecycle::scenarios::Subject;
+use crate::lifecycle::{BaseResp, Scenario};
+use crate::server::app::App;
+use crate::server::http::{json, read_body, BodyError, Outcome};
+use crate::server::notifier;
+use crate::server::render;
+use crate::server::tasks::{Request, Surface, Task};
+
+/// MiniMax's status code for invalid parameters.
+pub const INVALID_PARAMS: i64 = 2013;
+
+/// What a checked submit body asks for.
+#[derive(Debug)]
+pub struct Submission {
+    pub request: Request,
+    pub model: String,
+    pub prompt: Option<String>,
+    pub callback: Option<String>,
+}
+
+/// Why a submit was refused: the message after `invalid params, `, naming the field.
+#[derive(Debug)]
+pub struct Refusal(pub String);
+
+/// The body as JSON, checked against `schema`; the refusal names the first
+/// field that is wrong (and the model, where the model table decided).
+pub fn checked_json(schema: &Schema, body: &[u8]) -> Result<Value, Refusal> {
+    let doc: Value = serde_json::from_slice(body).map_err(|e| {
+        Refusal(format!(
+            "body is not JSON: {} at line {} column {}",
+            crate::contract::strip_position(&e.to_string()),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if let Some(v) = schema.violations(&doc).into_iter().next() {
+        let field = v.pointer.trim_start_matches('/').replace('/', ".");
+        let field = if field.is_empty() { "body".to_owned() } else { field };
+        let model = doc.get("model").and_then(|m| m.as_str());
+        let context = match (v.keyword.as_str(), model) {
+            ("const" | "enum", Some(model)) if field != "model" => format!(" (for model {model})"),
+            _ => String::new(),
+        };
+        return Err(Refusal(format!("{field}: {}{context}", v.message)));
+    }
+    Ok(doc)
+}
+
+/// A v1 body (the gateway's and MiniMax's native submit): the schema with
+/// its model / duration / resolution table.
+pub fn parse_v1(app: &App, body: &[u8], surface: Surface) -> Result<Submission, Refusal> {
+    let doc = checked_json(app.contract.submit_request(), body)?;
+    let model = doc["model"].as_str().unwrap_or_default().to_owned();
+    let label = doc
+        .get("resolution")
+        .and_then(|r| r.as_str())
+        .unwrap_or_else(|| Resolution::default_for_model(&model));
+    let request = Request {
+        resolution: Resolution::from_label(label).expect("the schema allows only known resolutions"),
+        duration_s: doc.get("duration").and_then(|d| d.as_u64()).unwrap_or(6) as u32,
+        surface,
+        ratio: None,
+    };
+    Ok(Submission {
+        request,
+        prompt: doc.get("prompt").and_then(|p| p.as_str()).map(str::to_owned),
+        callback: callback_url(&doc),
+        model,
+    })
+}
+
+/// `callback_url`, when the body has a non-empty one.
+pub fn callback_url(doc: &Value) -> Option<String> {
+    doc.get("callback_url")
+        .and_then(|u| u.as_str())
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+}
+
+/// The scenario the `Prefer: scenario=NAME` header asks for; the error says
+/// which names exist.
+pub fn preferred(app: &App, headers: &HeaderMap) -> Result<Option<Arc<Scenario>>, String> {
+    let Some(name) = prefer_header(headers) else {
+        return Ok(None);
+    };
+    app.catalog.get(name).cloned().map(Some).ok_or_else(|| {
+        let known = app.catalog.names().collect::<Vec<_>>().join(", ");
+        format!("unknown scenario {name:?} in the Prefer header; known: {known}")
+    })
+}
+
+/// `scenario=NAME` from `Prefer` headers (RFC 7240: comma-separated preferences).
+fn prefer_header(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .find_map(|pref| {
+            let (key, value) = pref.split_once('=')?;
+            (key.trim().eq_ignore_ascii_case("scenario")).then(|| value.trim().trim_matches('"'))
+        })
+}
+
+/// Verifies the callback URL (if any), then creates the task. The scenario
+/// is, in order: the `Prefer` header's, the control API's for the next
+/// submits, the first rule matching the id, model and prompt, the default.
+pub async fn create(app: &App, preferred: Option<Arc<Scenario>>, submission: Submission) -> Result<Arc<Task>, Refusal> {
+    if let Some(url) = &submission.callback {
+        notifier::verify(app, url).await.map_err(Refusal)?;
+    }
+    let Submission {
+        request,
+        model,
+        prompt,
+        callback,
+    } = submission;
+    let task = app.tasks.submit(
+        |id| {
+            preferred
+                .or_else(|| app.next_submits.take())
+                .or_else(|| {
+                    let subject = Subject {
+                        task_id: id,
+                        model: Some(&model),
+                        prompt: prompt.as_deref(),
+                    };
+                    app.catalog.rule_matching(&subject).cloned()
+                })
+                .unwrap_or_else(|| app.catalog.default_scenario().clone())
+        },
+        app.clock.now(),
+        request,
+        callback.as_deref(),
+    );
+    app.changed();
+    if task.callback.is_some() {
+        notifier::watch(app, &task, false);
+    }
+    Ok(task)
+}
+
+/// `POST /minimax/v1/video_generation` and MiniMax's `POST /v1/video_generation`:
+/// `{task_id, base_resp}`. A refusal is 2013 naming the field, with HTTP 400
+/// from the gateway and HTTP 200 from MiniMax (its clients read `base_resp`).
+pub async fn v1(app: &App, parts: &Parts, body: Incoming, surface: Surface) -> Outcome {
+    let refused_status = match surface {
+        Surface::Gateway => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
+    let answer = |status, task_id: &str, base_resp: &BaseResp, body: &Bytes| Outcome {
+        request_body: body.clone(),
+        task_id: (!task_id.is_empty()).then(|| task_id.to_owned()),
+        ..json(status, render::submit_response(task_id, base_resp)).into()
+    };
+    let refuse = |message: String, body: &Bytes| {
+        let base_resp = BaseResp {
+            status_code: INVALID_PARAMS,
+            status_msg: format!("invalid params, {message}"),
+        };
+        answer(refused_status, "", &base_resp, body)
+    };
+    let preferred = match preferred(app, &parts.headers) {
+        Ok(p) => p,
+        Err(message) => {
+            return match surface {
+                Surface::Gateway => json(StatusCode::BAD_REQUEST, render::error("invalid_request", &message)).into(),
+                _ => refuse(message, &Bytes::new()),
+            }
+        }
+    };
+    let body = match body_or_error(app, &parts.headers, body, surface).await {
+        Ok(body) => body,
+        Err(outcome) => return outcome,
+    };
+    let created = match parse_v1(app, &body, surface) {
+        Ok(submission) => create(app, preferred, submission).await,
+        Err(refusal) => Err(refusal),
+    };
+    match created {
+        Ok(task) => answer(StatusCode::OK, &task.id, &BaseResp::success(), &body),
+        Err(Refusal(message)) => refuse(message, &body),
+    }
+}
+
+/// The body, or the surface's answer to one that cannot be read (413, 400).
+pub async fn body_or_error(app: &App, headers: &HeaderMap, body: Incoming, surface: Surface) -> Result<Bytes, Outcome> {
+    read_body(app.max_body, headers, body).await.map_err(|e| {
+        let (status, code, message) = match e {
+            BodyError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                format!("request body is larger than the limit of {} bytes", app.max_body),
+            ),
+            BodyError::Read(e) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("cannot read the request body: {e}"),
+            ),
+        };
+        let body = match surface {
+            Surface::Gateway => render::error(code, &message),
+            Surface::Native => render::native::error(INVALID_PARAMS, &message),
+            Surface::V2 => render::v2::error(INVALID_PARAMS, &message),
+        };
+        json(status, body).into()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+
+    #[test]
+    fn prefer_header_names_the_scenario() {
+        let mut h = HeaderMap::new();
+        h.insert("prefer", HeaderValue::from_static("respond-async, scenario=fail"));
+        assert_eq!(prefer_header(&h), Some("fail"));
+        h.insert("prefer", HeaderValue::from_static("wait=5"));
+        assert_eq!(prefer_header(&h), None);
+    }
+}
