@@ -87,6 +87,125 @@ async fn every_builtin_scenario_at_every_step() {
     }
 }
 
+/// The API a walk submits and polls through.
+#[derive(Clone, Copy)]
+enum Api {
+    Native,
+    V2,
+}
+
+impl Api {
+    fn name(self) -> &'static str {
+        match self {
+            Api::Native => "native",
+            Api::V2 => "v2",
+        }
+    }
+
+    fn schema(self) -> &'static str {
+        match self {
+            Api::Native => minimax_mock::contract::NATIVE_QUERY_RESPONSE,
+            Api::V2 => minimax_mock::contract::V2_QUERY_RESPONSE,
+        }
+    }
+
+    async fn submit(self, server: &TestServer, scenario: &str) -> String {
+        let (path, body) = match self {
+            Api::Native => (
+                "/v1/video_generation",
+                r#"{"model":"MiniMax-Hailuo-02","prompt":"A cat plays piano","duration":6,"resolution":"1080P"}"#,
+            ),
+            Api::V2 => (
+                "/v2/video_generation",
+                r#"{"model":"MiniMax-H3","content":[{"type":"text","text":"A cat plays piano"}],"ratio":"9:16","duration":6}"#,
+            ),
+        };
+        let prefer = format!("scenario={scenario}");
+        let r = server
+            .send(
+                "POST",
+                path,
+                &[("Prefer", &prefer), ("Content-Type", "application/json")],
+                body,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["task_id"].as_str().unwrap().to_owned()
+    }
+
+    fn query_path(self, task_id: &str) -> String {
+        match self {
+            Api::Native => format!("/v1/query/video_generation?task_id={task_id}"),
+            Api::V2 => format!("/v2/query/video_generation/{task_id}"),
+        }
+    }
+
+    /// The status word of a body, for its fixture's name.
+    fn status(self, body: &serde_json::Value) -> String {
+        let status = match self {
+            Api::Native => &body["status"],
+            Api::V2 => &body["task"]["status"],
+        };
+        status.as_str().unwrap().to_ascii_lowercase()
+    }
+}
+
+/// MiniMax's own APIs, every built-in scenario step by step, as the gateway
+/// walk above: each body validates, is pinned by a snapshot, and is the
+/// per-step fixture in `fixtures/<schema>/<scenario>/`.
+#[tokio::test]
+async fn every_builtin_scenario_at_every_step_natively_and_in_v2() {
+    let names: Vec<String> = minimax_mock::lifecycle::scenarios::builtin()
+        .iter()
+        .filter(|s| s.steps().iter().all(|step| step.fault.is_none()))
+        .map(|s| s.name().to_owned())
+        .collect();
+    let update = std::env::var_os("UPDATE_FIXTURES").is_some();
+    for api in [Api::Native, Api::V2] {
+        for name in &names {
+            let server = start(deterministic()).await;
+            let task_id = api.submit(&server, name).await;
+            let steps = server.app.catalog.get(name).unwrap().steps().to_vec();
+            let schema = server.app.contract.schema(api.schema()).unwrap();
+            let mut wire = String::new();
+            for (i, step) in steps.iter().enumerate() {
+                let response = server.get(&api.query_path(&task_id)).await;
+                assert_eq!(response.status, 200);
+                let json = response.json();
+                let violations = schema.violations(&json);
+                assert!(violations.is_empty(), "{} {name} step {i}: {violations:?}", api.name());
+                wire.push_str(&format!(
+                    "step {i}: {} HTTP {}\n{}\n",
+                    step.status, response.status, response.body
+                ));
+                let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("fixtures")
+                    .join(api.schema())
+                    .join(name)
+                    .join(format!("{i}-{}.json", api.status(&json)));
+                let pretty = reindent(&response.body);
+                if update {
+                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    std::fs::write(&path, &pretty).unwrap();
+                }
+                let on_disk = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_FIXTURES=1)", path.display()));
+                assert_eq!(
+                    on_disk,
+                    pretty,
+                    "{} is stale (run with UPDATE_FIXTURES=1)",
+                    path.display()
+                );
+                if let Span::For(d) = step.span {
+                    server.app.clock.advance(d);
+                }
+            }
+            insta::assert_snapshot!(format!("lifecycle_{}_{name}", api.name()), wire);
+            server.stop().await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn progress_rises_steadily_while_processing() {
     let server = start(config()).await;

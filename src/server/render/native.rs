@@ -102,3 +102,56 @@ fn base_resp(out: &mut Vec<u8>, status_code: i64, status_msg: &str) {
     string(out, status_msg);
     out.push(b'}');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::Contract;
+    use crate::lifecycle::artifact::{Artifact, Resolution};
+    use crate::lifecycle::scenarios::Catalog;
+    use std::time::Duration;
+
+    #[test]
+    fn every_step_of_every_builtin_validates_in_every_native_body() {
+        let contract = Contract::embedded();
+        let artifact = Artifact::generate(0, "42", Resolution::from_label("1080P").unwrap(), 6);
+        for scenario in Catalog::builtin().scenarios() {
+            for polls in 0..8 {
+                for ms in (0..200_000).step_by(2_500) {
+                    let view = TaskView {
+                        task_id: "42",
+                        submitted_at: 1_756_453_472_000,
+                        moment: scenario.at(Duration::from_millis(ms), polls),
+                        artifact: &artifact,
+                        base_url: "http://127.0.0.1:8080",
+                        duration_s: 6,
+                        ratio: None,
+                    };
+                    let at = format!("{} at {ms} ms, poll {polls}", scenario.name());
+                    let parse = |b: Vec<u8>| serde_json::from_slice::<serde_json::Value>(&b).unwrap();
+                    let query = parse(query_response(&view));
+                    assert!(contract.native_query_response().is_valid(&query), "{at}: {query}");
+                    let update = parse(callback_update(&view));
+                    assert!(contract.callback_update().is_valid(&update), "{at}: {update}");
+                    if view.moment.phase() == Phase::Success {
+                        let file = parse(file_response(&view));
+                        assert!(contract.files_retrieve_response().is_valid(&file), "{at}: {file}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn errors_are_base_resp_only() {
+        assert_eq!(
+            error(2013, "invalid params, task_id is required"),
+            br#"{"base_resp":{"status_code":2013,"status_msg":"invalid params, task_id is required"}}"#
+        );
+        let contract = Contract::embedded();
+        for code in [401, 429, 500, 503, 418] {
+            let v: serde_json::Value = serde_json::from_slice(&status_error(code)).unwrap();
+            assert!(contract.native_error().is_valid(&v), "{code}: {v}");
+        }
+    }
+}

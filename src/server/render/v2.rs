@@ -99,3 +99,52 @@ pub fn status_error(http_status: u16) -> Vec<u8> {
     let (code, message) = super::native::code_for_status(http_status);
     error(code, message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::Contract;
+    use crate::lifecycle::artifact::{Artifact, Resolution};
+    use crate::lifecycle::scenarios::Catalog;
+    use std::time::Duration;
+
+    #[test]
+    fn every_step_of_every_builtin_validates_in_v2() {
+        let contract = Contract::embedded();
+        let artifact = Artifact::generate(0, "42", Resolution::for_v2("2K", "21:9").unwrap(), 10);
+        for scenario in Catalog::builtin().scenarios() {
+            for polls in 0..8 {
+                for ms in (0..200_000).step_by(2_500) {
+                    let view = TaskView {
+                        task_id: "42",
+                        submitted_at: 1_756_453_472_000,
+                        moment: scenario.at(Duration::from_millis(ms), polls),
+                        artifact: &artifact,
+                        base_url: "http://127.0.0.1:8080",
+                        duration_s: 10,
+                        ratio: Some("21:9"),
+                    };
+                    let v: serde_json::Value = serde_json::from_slice(&query_response(&view)).unwrap();
+                    let violations = contract.v2_query_response().violations(&v);
+                    assert!(
+                        violations.is_empty(),
+                        "{} at {ms} ms, poll {polls}: {violations:?}",
+                        scenario.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn submit_and_errors_have_their_shapes() {
+        let contract = Contract::embedded();
+        let v: serde_json::Value = serde_json::from_slice(&submit_response("7")).unwrap();
+        assert!(contract.v2_submit_response().is_valid(&v));
+        for code in [401, 429, 502] {
+            let v: serde_json::Value = serde_json::from_slice(&status_error(code)).unwrap();
+            assert!(contract.v2_error().is_valid(&v), "{code}: {v}");
+        }
+        assert_eq!(error(2013, "x"), br#"{"error":{"code":2013,"message":"x"}}"#);
+    }
+}
