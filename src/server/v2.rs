@@ -22,7 +22,20 @@ use crate::server::tasks::{v2_ratio, Request, Surface};
 /// A v2 body: the schema (content items, resolution, duration 4–15, ratio
 /// and image limits), then what the task shows.
 pub fn parse(app: &App, body: &[u8]) -> Result<Submission, Refusal> {
-    let doc = submit::checked_json(app.contract.v2_submit_request(), body)?;
+    let doc = submit::checked_json(app.contract.v2_submit_request(), body).map_err(|refusal| {
+        // The schema says this rule with `not`, whose message names no reason.
+        let text_only = serde_json::from_slice::<Value>(body).ok().is_some_and(|d| {
+            d["ratio"] == "adaptive"
+                && d["content"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().all(|i| i["type"] != "image_url"))
+        });
+        if text_only && refusal.0.starts_with("ratio:") {
+            Refusal("ratio: \"adaptive\" follows an image; with text alone give a ratio such as \"16:9\"".to_owned())
+        } else {
+            refusal
+        }
+    })?;
     let items = doc["content"].as_array().map(Vec::as_slice).unwrap_or_default();
     let has_image = items.iter().any(|i| i["type"] == "image_url");
     let label = doc.get("resolution").and_then(Value::as_str).unwrap_or("768P");
