@@ -180,7 +180,7 @@ async fn native_errors_are_base_resp_with_http_200() {
     }
     // A file is retrievable only once its task succeeded.
     let task = server.submit("success-polls").await;
-    let file_id = server.app.tasks.get(&task).unwrap().artifact.file_id;
+    let file_id = server.app.tasks.get(&task).unwrap().file_id;
     let r = server.get(&format!("/v1/files/retrieve?file_id={file_id}")).await;
     assert_eq!(r.json()["base_resp"]["status_code"], 2013);
 

@@ -113,6 +113,12 @@ pub fn numeric_id(rng: &mut ChaCha8Rng) -> u64 {
 }
 
 impl Artifact {
+    /// The file id [`Artifact::generate`] gives `task_id`, without the rest:
+    /// the store indexes tasks by it before any artifact is made.
+    pub fn file_id_of(seed: u64, task_id: &str) -> u64 {
+        numeric_id(&mut rng_for(seed, task_id))
+    }
+
     /// The artifact of `task_id`, for a video of `duration_s` seconds.
     pub fn generate(seed: u64, task_id: &str, resolution: Resolution, duration_s: u32) -> Self {
         let mut rng = rng_for(seed, task_id);

@@ -61,7 +61,7 @@ pub fn files(app: &App, parts: &Parts) -> Outcome {
         return not_found();
     }
     Outcome {
-        task_id: Some(task.id.clone()),
+        task_id: Some(task.id.to_string()),
         ..json(StatusCode::OK, render::native::file_response(&view)).into()
     }
 }

@@ -111,7 +111,7 @@ pub fn snapshot(app: &App) -> Saved {
             .list()
             .iter()
             .map(|task| SavedTask {
-                task_id: task.id.clone(),
+                task_id: task.id.to_string(),
                 scenario: task.scenario.name().to_owned(),
                 steps: crate::lifecycle::scenarios::steps_json(&task.scenario),
                 submitted_at: task.submitted_at,

@@ -1,13 +1,23 @@
 //! The task store: every task the mock knows, with its scenario, submission
-//! time, poll count and generated artifact.
+//! time, poll count and what was asked for.
 //!
-//! The map's lock is held only for the lookup; the poll count is an atomic,
+//! A task is small (about 250 bytes with its share of the indexes), so a
+//! million fit in a few hundred megabytes: the generated artifact (file
+//! record, links) is made from the seed and the id when a task is first
+//! shown, the id is stored once (the index hashes the task's own id), and
+//! prompts are not kept. The store is bounded: past `--max-tasks` the oldest
+//! task is forgotten.
+//!
+//! The maps' lock is held only for the lookup; the poll count is an atomic,
 //! so concurrent polls of one task never wait on each other.
 
-use std::collections::HashMap;
+use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
+
+use hashbrown::HashTable;
 
 use crate::contract::DOCUMENTED_TASK_ID;
 use crate::lifecycle::artifact::{self, Artifact, Resolution};
@@ -15,35 +25,62 @@ use crate::lifecycle::clock::UnixMillis;
 use crate::lifecycle::{Moment, Scenario};
 use crate::server::render::TaskView;
 
+/// The default of `--max-tasks`.
+pub const DEFAULT_MAX_TASKS: usize = 1_000_000;
+
 /// One video task.
 #[derive(Debug)]
 pub struct Task {
-    pub id: String,
+    pub id: Box<str>,
     pub scenario: Arc<Scenario>,
     pub submitted_at: UnixMillis,
     pub request: Request,
-    pub artifact: Artifact,
-    /// Creation order, so listings read like a history.
+    /// The id of its file (the artifact's), for `files/retrieve`.
+    pub file_id: u64,
+    /// Creation order, so listings read like a history and pages have a cursor.
     pub created: u64,
     /// Where status updates go (`callback_url` of the submit).
     pub callback: Option<Box<str>>,
+    seed: u64,
+    /// Made when first needed: most tasks of a large run are never shown.
+    artifact: OnceLock<Box<Artifact>>,
     polls: AtomicU64,
 }
 
 impl Task {
     /// A task as the store makes it; `seed` keys its generated data.
-    pub fn new(id: String, scenario: Arc<Scenario>, submitted_at: UnixMillis, request: Request, seed: u64) -> Self {
-        let artifact = Artifact::generate(seed, &id, request.resolution, request.duration_s);
+    pub fn new(
+        id: impl Into<Box<str>>,
+        scenario: Arc<Scenario>,
+        submitted_at: UnixMillis,
+        request: Request,
+        seed: u64,
+    ) -> Self {
+        let id = id.into();
         Self {
+            file_id: Artifact::file_id_of(seed, &id),
             id,
             scenario,
             submitted_at,
             request,
-            artifact,
             created: 0,
             callback: None,
+            seed,
+            artifact: OnceLock::new(),
             polls: AtomicU64::new(0),
         }
+    }
+
+    /// What the task produced (made on first use, the same every time).
+    pub fn artifact(&self) -> &Artifact {
+        self.artifact.get_or_init(|| {
+            Box::new(Artifact::generate(
+                self.seed,
+                &self.id,
+                self.request.resolution,
+                self.request.duration_s,
+            ))
+        })
     }
 
     /// The same task, sending its status updates to `url`.
@@ -80,7 +117,7 @@ impl Task {
             task_id: &self.id,
             submitted_at: self.submitted_at,
             moment: self.moment(now, polls),
-            artifact: &self.artifact,
+            artifact: self.artifact(),
             base_url,
             duration_s: self.request.duration_s,
             ratio: self.request.ratio,
@@ -152,7 +189,7 @@ pub fn v2_ratio(ratio: &str) -> Option<&'static str> {
 #[derive(Default)]
 struct IdHasher(u64);
 
-impl std::hash::Hasher for IdHasher {
+impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(8) {
             let mut word = [0u8; 8];
@@ -168,12 +205,60 @@ impl std::hash::Hasher for IdHasher {
 
 type Ids = std::hash::BuildHasherDefault<IdHasher>;
 
-/// The store's maps, under one lock so they always agree.
+fn id_hash(id: &str) -> u64 {
+    Ids::default().hash_one(id)
+}
+
+fn file_hash(file_id: u64) -> u64 {
+    file_id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The store's indexes, under one lock so they always agree. Each holds the
+/// task itself (an `Arc`), hashed by the task's own id or file id: the id is
+/// stored once.
 #[derive(Debug, Default)]
 struct Maps {
-    by_id: HashMap<String, Arc<Task>, Ids>,
-    /// Tasks by the id of their file, for `files/retrieve`.
-    by_file: HashMap<u64, Arc<Task>>,
+    by_id: HashTable<Arc<Task>>,
+    by_file: HashTable<Arc<Task>>,
+    /// Creation order, for eviction and listing. A replaced or removed task
+    /// stays here until the next compaction (`stale` counts them).
+    order: VecDeque<Arc<Task>>,
+    stale: usize,
+    /// Hashes of forgotten ids, so a rule does not bring them back (only
+    /// kept when there are task-id rules).
+    forgotten: HashSet<u64>,
+}
+
+impl Maps {
+    fn get(&self, id: &str) -> Option<&Arc<Task>> {
+        self.by_id.find(id_hash(id), |t| &*t.id == id)
+    }
+
+    fn is_live(&self, task: &Arc<Task>) -> bool {
+        self.get(&task.id).is_some_and(|t| Arc::ptr_eq(t, task))
+    }
+
+    /// Takes `id` out of the indexes (not out of `order`).
+    fn unindex(&mut self, id: &str) -> Option<Arc<Task>> {
+        let task = self.by_id.find_entry(id_hash(id), |t| &*t.id == id).ok()?.remove().0;
+        if let Ok(entry) = self
+            .by_file
+            .find_entry(file_hash(task.file_id), |t| Arc::ptr_eq(t, &task))
+        {
+            entry.remove();
+        }
+        self.stale += 1;
+        Some(task)
+    }
+
+    /// Drops stale entries from `order` once they are half of it.
+    fn compact(&mut self) {
+        if self.stale > 1024 && self.stale * 2 > self.order.len() {
+            let order = std::mem::take(&mut self.order);
+            self.order = order.into_iter().filter(|t| self.is_live(t)).collect();
+            self.stale = 0;
+        }
+    }
 }
 
 /// All tasks, by id.
@@ -181,18 +266,32 @@ struct Maps {
 pub struct TaskStore {
     tasks: RwLock<Maps>,
     seed: u64,
+    max_tasks: usize,
+    /// Whether forgotten ids are remembered (a task-id rule could re-create them).
+    remember_forgotten: bool,
     /// Submissions so far: the n-th submission's id derives from n.
     submitted: AtomicU64,
     created: AtomicU64,
+    forgotten: AtomicU64,
 }
 
 impl TaskStore {
+    /// An unbounded-for-tests store ([`DEFAULT_MAX_TASKS`]).
     pub fn new(seed: u64) -> Self {
+        Self::bounded(seed, DEFAULT_MAX_TASKS, false)
+    }
+
+    /// A store that forgets its oldest task past `max_tasks`;
+    /// `remember_forgotten` keeps forgotten ids from being re-created by a rule.
+    pub fn bounded(seed: u64, max_tasks: usize, remember_forgotten: bool) -> Self {
         Self {
             tasks: RwLock::new(Maps::default()),
             seed,
+            max_tasks: max_tasks.max(1),
+            remember_forgotten,
             submitted: AtomicU64::new(0),
             created: AtomicU64::new(0),
+            forgotten: AtomicU64::new(0),
         }
     }
 
@@ -200,19 +299,36 @@ impl TaskStore {
         self.seed
     }
 
+    pub fn max_tasks(&self) -> usize {
+        self.max_tasks
+    }
+
+    /// How many tasks were forgotten to stay within `--max-tasks`.
+    pub fn forgotten(&self) -> u64 {
+        self.forgotten.load(Ordering::Relaxed)
+    }
+
+    /// Whether `id` was forgotten (and so must not be re-created by a rule).
+    pub fn was_forgotten(&self, id: &str) -> bool {
+        self.remember_forgotten && self.read().forgotten.contains(&id_hash(id))
+    }
+
     pub fn get(&self, id: &str) -> Option<Arc<Task>> {
-        self.read().by_id.get(id).cloned()
+        self.read().get(id).cloned()
     }
 
     /// The task whose file has id `file_id`.
     pub fn by_file(&self, file_id: u64) -> Option<Arc<Task>> {
-        self.read().by_file.get(&file_id).cloned()
+        self.read()
+            .by_file
+            .find(file_hash(file_id), |t| t.file_id == file_id)
+            .cloned()
     }
 
     /// Runs `f` on the task under the map's read lock: the poll hot path,
     /// which so needs no reference count traffic between the workers.
     pub fn with<R>(&self, id: &str, f: impl FnOnce(&Task) -> R) -> Option<R> {
-        self.read().by_id.get(id).map(|task| f(task))
+        self.read().get(id).map(|task| f(task))
     }
 
     pub fn len(&self) -> usize {
@@ -236,7 +352,7 @@ impl TaskStore {
         let id = loop {
             let n = self.submitted.fetch_add(1, Ordering::Relaxed);
             let id = artifact::numeric_id(&mut artifact::rng_for(self.seed, &format!("submission-{n}"))).to_string();
-            if id != DOCUMENTED_TASK_ID && !tasks.by_id.contains_key(&id) {
+            if id != DOCUMENTED_TASK_ID && tasks.get(&id).is_none() {
                 break id;
             }
         };
@@ -251,10 +367,10 @@ impl TaskStore {
             return task;
         }
         let mut tasks = self.write();
-        if let Some(task) = tasks.by_id.get(id) {
+        if let Some(task) = tasks.get(id) {
             return task.clone();
         }
-        let task = Task::new(id.to_owned(), scenario.clone(), now, request, self.seed);
+        let task = Task::new(id, scenario.clone(), now, request, self.seed);
         self.insert_locked(&mut tasks, task)
     }
 
@@ -267,30 +383,63 @@ impl TaskStore {
     fn insert_locked(&self, tasks: &mut Maps, mut task: Task) -> Arc<Task> {
         task.created = self.created.fetch_add(1, Ordering::Relaxed);
         let task = Arc::new(task);
-        if let Some(old) = tasks.by_id.insert(task.id.clone(), task.clone()) {
-            tasks.by_file.remove(&old.artifact.file_id);
+        tasks.unindex(&task.id);
+        tasks.forgotten.remove(&id_hash(&task.id));
+        tasks
+            .by_id
+            .insert_unique(id_hash(&task.id), task.clone(), |t| id_hash(&t.id));
+        tasks
+            .by_file
+            .insert_unique(file_hash(task.file_id), task.clone(), |t| file_hash(t.file_id));
+        tasks.order.push_back(task.clone());
+        while tasks.by_id.len() > self.max_tasks {
+            self.forget_oldest(tasks);
         }
-        tasks.by_file.insert(task.artifact.file_id, task.clone());
+        tasks.compact();
         task
+    }
+
+    fn forget_oldest(&self, tasks: &mut Maps) {
+        while let Some(oldest) = tasks.order.pop_front() {
+            if !tasks.is_live(&oldest) {
+                tasks.stale = tasks.stale.saturating_sub(1);
+                continue;
+            }
+            tasks.unindex(&oldest.id);
+            tasks.stale = tasks.stale.saturating_sub(1);
+            if self.remember_forgotten {
+                tasks.forgotten.insert(id_hash(&oldest.id));
+            }
+            self.forgotten.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
     }
 
     /// Removes a task; whether it existed.
     pub fn remove(&self, id: &str) -> bool {
         let mut tasks = self.write();
-        match tasks.by_id.remove(id) {
-            Some(task) => {
-                tasks.by_file.remove(&task.artifact.file_id);
-                true
-            }
-            None => false,
-        }
+        let removed = tasks.unindex(id).is_some();
+        tasks.compact();
+        removed
     }
 
     /// Every task, in the order they were created.
     pub fn list(&self) -> Vec<Arc<Task>> {
-        let mut all: Vec<_> = self.read().by_id.values().cloned().collect();
-        all.sort_by_key(|t| t.created);
-        all
+        self.page(None, usize::MAX)
+    }
+
+    /// Up to `limit` tasks created after the task whose `created` is `after`,
+    /// in creation order: pages through a million tasks without copying them all.
+    pub fn page(&self, after: Option<u64>, limit: usize) -> Vec<Arc<Task>> {
+        let tasks = self.read();
+        let start = after.map_or(0, |after| tasks.order.partition_point(|t| t.created <= after));
+        tasks
+            .order
+            .range(start..)
+            .filter(|t| tasks.is_live(t))
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// Forgets every task; ids start again from the first submission's.
@@ -345,6 +494,50 @@ mod tests {
         assert_ne!(a, ids(2));
         assert!(a[0] != a[1] && a[1] != a[2]);
         assert!(a.iter().all(|id| id.len() == 15));
+    }
+
+    #[test]
+    fn the_oldest_task_is_forgotten_past_the_limit() {
+        let success = Catalog::builtin().get("success").unwrap().clone();
+        let store = TaskStore::bounded(0, 3, true);
+        for id in ["a", "b", "c", "d"] {
+            store.insert(Task::new(id, success.clone(), 0, request(), 0));
+        }
+        assert_eq!(store.len(), 3);
+        assert!(store.get("a").is_none() && store.was_forgotten("a"));
+        assert_eq!(store.forgotten(), 1);
+        // Replacing "b" makes it the newest: "c" goes next.
+        store.insert(Task::new("b", success.clone(), 0, request(), 0));
+        store.insert(Task::new("e", success.clone(), 0, request(), 0));
+        let ids: Vec<_> = store.list().iter().map(|t| t.id.to_string()).collect();
+        assert_eq!(ids, ["d", "b", "e"]);
+        assert!(store.by_file(store.get("b").unwrap().file_id).is_some());
+        assert!(store.by_file(Artifact::file_id_of(0, "c")).is_none());
+        // Scripting a forgotten id again brings it back.
+        store.insert(Task::new("a", success, 0, request(), 0));
+        assert!(!store.was_forgotten("a"));
+    }
+
+    #[test]
+    fn pages_follow_creation_order() {
+        let success = Catalog::builtin().get("success").unwrap().clone();
+        let store = TaskStore::new(0);
+        for i in 0..10 {
+            store.insert(Task::new(i.to_string(), success.clone(), 0, request(), 0));
+        }
+        store.remove("3");
+        let first = store.page(None, 4);
+        let ids = |page: &[Arc<Task>]| page.iter().map(|t| t.id.to_string()).collect::<Vec<_>>();
+        assert_eq!(ids(&first), ["0", "1", "2", "4"]);
+        let second = store.page(Some(first.last().unwrap().created), 4);
+        assert_eq!(ids(&second), ["5", "6", "7", "8"]);
+        assert_eq!(ids(&store.page(Some(second[3].created), 4)), ["9"]);
+    }
+
+    #[test]
+    fn a_task_is_small() {
+        // The budget: at most 300 bytes a plain submitted task, indexes included.
+        assert!(std::mem::size_of::<Task>() <= 176, "{}", std::mem::size_of::<Task>());
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub async fn submit(app: &App, parts: &Parts, body: Incoming) -> Outcome {
     match created {
         Ok(task) => Outcome {
             request_body: body,
-            task_id: Some(task.id.clone()),
+            task_id: Some(task.id.to_string()),
             ..json(StatusCode::OK, render::v2::submit_response(&task.id)).into()
         },
         Err(Refusal(message)) => Outcome {
