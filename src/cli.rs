@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the video-task API with scripted task lifecycles.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List the scenarios (built in, and from --scenarios) with their steps.
     Scenarios(ScenariosArgs),
     /// Check captured responses (JSON, NDJSON, HAR, curl -i output) against the contract.
@@ -86,6 +86,18 @@ pub struct ServeArgs {
     /// Let callbacks go to HOST too (by default only to loopback addresses); repeatable.
     #[arg(long = "allow-callback-host", value_name = "HOST")]
     pub allow_callback_hosts: Vec<String>,
+    /// Keep at most N tasks: past it the oldest is forgotten (its queries answer task_not_exist).
+    #[arg(long, value_name = "N", default_value_t = crate::server::tasks::DEFAULT_MAX_TASKS)]
+    pub max_tasks: usize,
+    /// Close a connection that has not sent a whole request head in this time.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration_arg)]
+    pub header_timeout: Duration,
+    /// Close a keep-alive connection idle this long between requests.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration_arg)]
+    pub keep_alive_timeout: Duration,
+    /// Hold at most N connections; more are answered 503 and closed (the open-file limit is raised to fit where the system allows).
+    #[arg(long, value_name = "N", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
 }
 
 /// A duration flag (`500ms`, `3s`, `1m`).
@@ -190,6 +202,12 @@ impl ServeArgs {
             gateway_query: self.gateway_query,
             callback_timeout: self.callback_timeout,
             allowed_callback_hosts: self.allow_callback_hosts.clone(),
+            max_tasks: self.max_tasks,
+            timeouts: crate::server::connection::Timeouts {
+                header: self.header_timeout,
+                keep_alive: self.keep_alive_timeout,
+            },
+            max_connections: self.max_connections,
         })
     }
 }

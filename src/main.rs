@@ -39,6 +39,14 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(notice) = config.contract.fill_in_notice() {
         eprintln!("minimax-mock: {notice}");
     }
+    let wanted = config.max_connections as u64 + 64;
+    let open_files = server::connection::raise_open_files(wanted);
+    if open_files < wanted {
+        eprintln!(
+            "minimax-mock: the open-file limit is {open_files}, below --max-connections {}: connections past it fail to open",
+            config.max_connections
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let (host, port) = (config.host.clone(), config.port);

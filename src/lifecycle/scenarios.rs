@@ -431,6 +431,13 @@ impl Catalog {
         })
     }
 
+    /// Whether a rule can bring a task into being by its id alone (at a query).
+    pub fn has_task_id_rules(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.task_id.is_some() && r.model.is_none() && r.prompt.is_none())
+    }
+
     /// The scenario of the first rule that matches `subject`.
     pub fn rule_matching(&self, subject: &Subject<'_>) -> Option<&Arc<Scenario>> {
         self.rules.iter().find(|r| r.matches(subject)).map(|r| &r.scenario)

@@ -2,7 +2,7 @@
 //! whose locks are never held across an `.await`.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
@@ -43,7 +43,17 @@ pub struct App {
     /// The scenario the control API set for the next submits.
     pub next_submits: NextSubmits,
     pub callbacks: Callbacks,
+    /// The head and keep-alive timeouts of every connection.
+    pub timeouts: crate::server::connection::Timeouts,
+    /// Connections past this many are refused.
+    pub max_connections: usize,
+    /// When forgotten tasks were last logged, and how many there were then.
+    pub forgotten_log: Mutex<Option<std::time::Instant>>,
+    pub forgotten_logged: AtomicU64,
 }
+
+/// Forgotten tasks are logged at most this often.
+const FORGOTTEN_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What `GET /minimax/v1/query/video_generation` answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -99,6 +109,25 @@ impl App {
         if self.state.is_some() {
             self.dirty.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Logs, at most once a minute, how many tasks were forgotten to stay
+    /// within `--max-tasks`. Cheap when nothing was: one atomic load.
+    pub fn note_forgotten(&self) {
+        let forgotten = self.tasks.forgotten();
+        if forgotten == self.forgotten_logged.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut last = self.forgotten_log.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|at| at.elapsed() < FORGOTTEN_LOG_EVERY) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        self.forgotten_logged.store(forgotten, Ordering::Relaxed);
+        self.log(format_args!(
+            "minimax-mock: {forgotten} tasks forgotten so far, oldest first, to stay within --max-tasks {}",
+            self.tasks.max_tasks()
+        ));
     }
 
     /// One line on stderr unless `--quiet`; one write, so lines from both

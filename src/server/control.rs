@@ -323,12 +323,22 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
     let method = &parts.method;
     match route.split_once('/') {
         None => match (route, method) {
-            ("health", &Method::GET) => ok(json!({"status": "ok"})),
+            ("health", &Method::GET) => ok(json!({
+                "status": "ok",
+                "tasks": app.tasks.len(),
+                "max_tasks": app.tasks.max_tasks(),
+                "forgotten": app.tasks.forgotten(),
+            })),
             ("health", _) => not_allowed("GET"),
-            ("tasks", &Method::GET) => {
-                let tasks: Vec<Value> = app.tasks.list().iter().map(|t| task_json(app, t)).collect();
-                ok(json!({ "tasks": tasks }))
-            }
+            ("tasks", &Method::GET) => match page(parts) {
+                Ok((after, limit)) => {
+                    let page = app.tasks.page(after, limit);
+                    let next = (page.len() == limit).then(|| page.last().map(|t| t.created.to_string()));
+                    let tasks: Vec<Value> = page.iter().map(|t| task_json(app, t)).collect();
+                    ok(json!({ "tasks": tasks, "next": next.flatten() }))
+                }
+                Err(e) => invalid(e),
+            },
             ("tasks", _) => not_allowed("GET"),
             ("clock", &Method::GET) => ok(clock_json(app)),
             ("clock", &Method::POST) => match parse::<ClockSpec>(body).and_then(|spec| clock(app, &spec)) {
@@ -343,8 +353,15 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                     task_id: query_param(q, "task_id").map(|p| p.into_owned()),
                     method: query_param(q, "method").map(|p| p.into_owned()),
                 };
-                let requests: Vec<Value> = app.journal.list(&filter).iter().map(|e| e.to_json()).collect();
-                ok(json!({ "requests": requests }))
+                match page(parts) {
+                    Ok((after, limit)) => {
+                        let entries = app.journal.page(&filter, after, limit);
+                        let next = (entries.len() == limit).then(|| entries.last().map(|e| e.id.to_string()));
+                        let requests: Vec<Value> = entries.iter().map(|e| e.to_json()).collect();
+                        ok(json!({ "requests": requests, "next": next.flatten() }))
+                    }
+                    Err(e) => invalid(e),
+                }
             }
             ("requests", &Method::DELETE) => {
                 app.journal.clear();
@@ -402,6 +419,26 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
         }
         _ => unknown(parts),
     }
+}
+
+/// How many tasks or journal entries a page holds when `limit` is not given.
+pub const DEFAULT_PAGE: usize = 1000;
+
+/// `?after=CURSOR&limit=N` of a listing: the cursor is the `next` of the
+/// previous page.
+fn page(parts: &Parts) -> Result<(Option<u64>, usize), ControlError> {
+    let q = parts.uri.query().unwrap_or("");
+    let number = |name: &str| {
+        query_param(q, name)
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| bad(format!("?{name}"), format!("{v:?} is not a whole number")))
+            })
+            .transpose()
+    };
+    let after = number("after")?;
+    let limit = number("limit")?.map_or(DEFAULT_PAGE, |l| l.clamp(1, 100_000) as usize);
+    Ok((after, limit))
 }
 
 fn unknown(parts: &Parts) -> Answer {

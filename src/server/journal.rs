@@ -29,6 +29,9 @@ pub struct Entry {
     /// Position in the journal, oldest first (assigned when listed; the
     /// oldest entry of a full journal is dropped, and positions move up).
     pub seq: u64,
+    /// A stable cursor: nanoseconds since the first entry of the process,
+    /// the same on every listing (unlike `seq`, a position).
+    pub id: u64,
     /// When it was recorded: orders entries across the threads' shards
     /// without a counter both threads would write on every request.
     at: std::time::Instant,
@@ -68,8 +71,10 @@ impl Entry {
             lines.push_str(&String::from_utf8_lossy(value.as_bytes()));
             lines.push('\n');
         }
+        epoch();
         Self {
             seq: 0,
+            id: 0,
             at: std::time::Instant::now(),
             time: 0,
             method: method.clone(),
@@ -136,6 +141,7 @@ impl Entry {
         }
         json!({
             "seq": self.seq,
+            "id": self.id,
             "time": self.time,
             "method": self.method.as_str(),
             "path": self.path(),
@@ -148,6 +154,12 @@ impl Entry {
             "direction": if self.outgoing { "outgoing" } else { "incoming" },
         })
     }
+}
+
+/// The instant entry ids count from: set before the first entry is made.
+fn epoch() -> std::time::Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
 }
 
 /// Which entries to list.
@@ -211,6 +223,16 @@ impl Journal {
     }
 
     /// The entries that match, oldest first.
+    /// Up to `limit` matching entries with an `id` above `after`, oldest first.
+    pub fn page(&self, filter: &Filter, after: Option<u64>, limit: usize) -> Vec<Entry> {
+        let mut entries = self.list(filter);
+        if let Some(after) = after {
+            entries.retain(|e| e.id > after);
+        }
+        entries.truncate(limit);
+        entries
+    }
+
     pub fn list(&self, filter: &Filter) -> Vec<Entry> {
         let mut all: Vec<Entry> = self
             .shards
@@ -221,8 +243,10 @@ impl Journal {
         // Several threads' shards together may hold more: list the newest CAPACITY.
         let excess = all.len().saturating_sub(CAPACITY);
         all.drain(..excess);
+        let epoch = epoch();
         for (seq, entry) in all.iter_mut().enumerate() {
             entry.seq = seq as u64;
+            entry.id = entry.at.saturating_duration_since(epoch).as_nanos() as u64;
         }
         all.retain(|e| filter.matches(e));
         all

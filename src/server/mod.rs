@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod callbacks;
+pub mod connection;
 pub mod control;
 pub mod download;
 pub mod gateway;
@@ -25,10 +26,8 @@ pub mod video;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,8 +36,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use crate::contract::Contract;
 use crate::contract::{
@@ -53,6 +51,9 @@ use http::{has_bearer, json, preflight, query_param, reply, Outcome, Reply, ANY_
 use journal::Journal;
 use tasks::{Surface, TaskStore};
 pub use video::Library;
+
+/// Default of `--max-connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 /// Default request body limit.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
@@ -89,6 +90,12 @@ pub struct Config {
     pub callback_timeout: Duration,
     /// Hosts besides loopback that callbacks may go to.
     pub allowed_callback_hosts: Vec<String>,
+    /// Past this many tasks, the oldest is forgotten.
+    pub max_tasks: usize,
+    /// How long a request head and an idle keep-alive connection may take.
+    pub timeouts: connection::Timeouts,
+    /// Connections past this many are refused with 503.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -113,6 +120,9 @@ impl Default for Config {
             gateway_query: app::QueryShape::Envelope,
             callback_timeout: callbacks::DEFAULT_TIMEOUT,
             allowed_callback_hosts: Vec::new(),
+            max_tasks: tasks::DEFAULT_MAX_TASKS,
+            timeouts: connection::Timeouts::default(),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -131,13 +141,14 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         .public_url
         .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| format!("http://{}", display_addr(addr)));
+    let tasks = TaskStore::bounded(config.seed, config.max_tasks, config.catalog.has_task_id_rules());
     let app = Arc::new_cyclic(|this| App {
         this: this.clone(),
         documented: config.contract.documented_example().clone(),
         contract: config.contract,
         catalog: config.catalog,
         clock: config.clock,
-        tasks: TaskStore::new(config.seed),
+        tasks,
         base_url,
         max_body: config.max_body,
         quiet: config.quiet,
@@ -150,6 +161,10 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         gateway_query: config.gateway_query,
         next_submits: app::NextSubmits::default(),
         callbacks: callbacks::Callbacks::new(config.callback_timeout, config.allowed_callback_hosts),
+        timeouts: config.timeouts,
+        max_connections: config.max_connections,
+        forgotten_log: std::sync::Mutex::new(None),
+        forgotten_logged: std::sync::atomic::AtomicU64::new(0),
     });
     if let Some(restored) = config.restore {
         state::restore(&app, restored);
@@ -203,6 +218,7 @@ impl Bound {
     pub async fn serve_then(self, shutdown: impl Future<Output = ()>, closed: impl FnOnce()) {
         let Bound { listener, app } = self;
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let connections = Arc::new(tokio::sync::Semaphore::new(app.max_connections));
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let stream = tokio::select! {
@@ -217,74 +233,31 @@ impl Bound {
                 },
                 () = &mut shutdown => break,
             };
+            let Ok(permit) = connections.clone().try_acquire_owned() else {
+                connection::refuse(stream, app.max_connections);
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let app = app.clone();
-            let reset = Arc::new(AtomicBool::new(false));
-            let io = ResettableStream {
-                stream,
-                reset: reset.clone(),
-            };
-            let service = hyper::service::service_fn(move |req| handle(app.clone(), reset.clone(), req));
+            let signals = Arc::new(connection::Signals::default());
+            let io = connection::Connection::new(stream, signals.clone(), app.timeouts);
+            let service = hyper::service::service_fn(move |req| handle(app.clone(), signals.clone(), req));
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
+                // connection::Connection keeps the head and keep-alive timeouts apart.
+                .header_read_timeout(None)
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(io), service);
             let conn = graceful.watch(conn);
             tokio::spawn(async move {
                 let _ = conn.await;
+                drop(permit);
             });
         }
         drop(listener);
         closed();
         let _ = tokio::time::timeout(HOW_LONG_TO_FINISH, graceful.shutdown()).await;
         state::save(&app);
-    }
-}
-
-/// A connection that can end in a TCP reset: once `reset` is set, closing
-/// it sends RST instead of FIN (zero linger), as a crashed upstream would.
-struct ResettableStream {
-    stream: TcpStream,
-    reset: Arc<AtomicBool>,
-}
-
-impl Drop for ResettableStream {
-    fn drop(&mut self) {
-        if self.reset.load(Ordering::Relaxed) {
-            let _ = self.stream.set_zero_linger();
-        }
-    }
-}
-
-impl AsyncRead for ResettableStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for ResettableStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 
@@ -331,11 +304,27 @@ impl std::fmt::Display for ConnectionReset {
 
 impl std::error::Error for ConnectionReset {}
 
-async fn handle(app: Arc<App>, reset: Arc<AtomicBool>, req: Request<Incoming>) -> Result<Reply, ConnectionReset> {
+async fn handle(
+    app: Arc<App>,
+    signals: Arc<connection::Signals>,
+    req: Request<Incoming>,
+) -> Result<Reply, ConnectionReset> {
+    signals.busy.store(true, Ordering::Relaxed);
+    let result = answer(&app, &signals, req).await;
+    signals.answered.fetch_add(1, Ordering::Relaxed);
+    signals.busy.store(false, Ordering::Relaxed);
+    result
+}
+
+async fn answer(
+    app: &Arc<App>,
+    signals: &connection::Signals,
+    req: Request<Incoming>,
+) -> Result<Reply, ConnectionReset> {
     // With --quiet nothing is timed or formatted: this is the hot path.
     let started = (!app.quiet).then(Instant::now);
     let (parts, body) = req.into_parts();
-    let outcome = route(&app, &parts, body).await;
+    let outcome = route(app, &parts, body).await;
     let Outcome {
         mut reply,
         task_id,
@@ -377,7 +366,7 @@ async fn handle(app: Arc<App>, reset: Arc<AtomicBool>, req: Request<Incoming>) -
         app.journal.record(entry);
     }
     if do_reset {
-        reset.store(true, Ordering::Relaxed);
+        signals.reset.store(true, Ordering::Relaxed);
         return Err(ConnectionReset);
     }
     Ok(reply)

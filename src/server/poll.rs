@@ -46,6 +46,10 @@ pub fn poll(app: &App, task_id: &str, surface: Surface, render: impl Fn(&TaskVie
         Some(polled) => polled,
         // A task id that a scenarios-file rule names exists from its first query on.
         None => {
+            // A task forgotten to stay within --max-tasks stays forgotten.
+            if app.tasks.was_forgotten(task_id) {
+                return None;
+            }
             let scenario = app.catalog.rule_for(task_id)?;
             let request = match surface {
                 Surface::V2 => Request {

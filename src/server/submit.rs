@@ -150,6 +150,7 @@ pub async fn create(app: &App, preferred: Option<Arc<Scenario>>, submission: Sub
         callback.as_deref(),
     );
     app.changed();
+    app.note_forgotten();
     if task.callback.is_some() {
         notifier::watch(app, &task, false);
     }

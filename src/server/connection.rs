@@ -1,0 +1,242 @@
+//! One client connection: the socket, with the two timeouts hyper cannot
+//! tell apart and the scripted reset.
+//!
+//! hyper has one timer for "the request head has not arrived", which also
+//! closes idle keep-alive connections. A slow poller that waits between
+//! polls and a stalled client that sends half a head are different things:
+//! here `--header-timeout` runs from the first byte of a head (or from the
+//! connection's start) until the request is dispatched, and
+//! `--keep-alive-timeout` runs while a connection sits idle between
+//! requests. Either, expired, fails the next read, so hyper closes the
+//! connection.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+/// The timeouts of every connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From a connection's start, or from the first byte of a request head,
+    /// until the whole head has arrived.
+    pub header: Duration,
+    /// How long a keep-alive connection may sit idle between requests.
+    pub keep_alive: Duration,
+}
+
+impl Default for Timeouts {
+    /// 30 s (hyper's own) for the head, 60 s between polls.
+    fn default() -> Self {
+        Self {
+            header: Duration::from_secs(30),
+            keep_alive: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the request handler tells the connection.
+#[derive(Debug, Default)]
+pub struct Signals {
+    /// Close with a TCP reset instead of a FIN (a scripted fault).
+    pub reset: AtomicBool,
+    /// A request is being handled: no timeout runs.
+    pub busy: AtomicBool,
+    /// Requests answered so far: a change tells the connection one ended
+    /// (hyper need not read while a request is handled).
+    pub answered: AtomicU64,
+}
+
+/// A client connection.
+pub struct Connection {
+    stream: TcpStream,
+    signals: Arc<Signals>,
+    timeouts: Timeouts,
+    /// When the current head began arriving, if it has.
+    head_started: Option<Instant>,
+    /// When the connection last became idle (its start, at first).
+    idle_since: Instant,
+    /// `Signals::answered` when last looked at.
+    answered: u64,
+    timer: Pin<Box<Sleep>>,
+    armed: Instant,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream, signals: Arc<Signals>, timeouts: Timeouts) -> Self {
+        let now = Instant::now();
+        let armed = now + timeouts.header;
+        Self {
+            stream,
+            signals,
+            timeouts,
+            head_started: None,
+            idle_since: now,
+            answered: 0,
+            timer: Box::pin(tokio::time::sleep_until(armed)),
+            armed,
+        }
+    }
+
+    /// When the connection times out if nothing more arrives; `None` while busy.
+    fn deadline(&mut self) -> Option<Instant> {
+        if self.signals.busy.load(Ordering::Relaxed) {
+            self.head_started = None;
+            return None;
+        }
+        let answered = self.signals.answered.load(Ordering::Relaxed);
+        if answered != self.answered {
+            // A request ended since the last read: idle from now.
+            self.answered = answered;
+            self.head_started = None;
+            self.idle_since = Instant::now();
+        }
+        Some(match self.head_started {
+            Some(started) => started + self.timeouts.header,
+            None if self.answered > 0 => self.idle_since + self.timeouts.keep_alive,
+            None => self.idle_since + self.timeouts.header,
+        })
+    }
+}
+
+impl Connection {
+    /// Moves the timer to the current deadline and makes it wake this task.
+    /// Called after a response is flushed: hyper may not read again until
+    /// woken, and the keep-alive deadline starts now.
+    fn rearm(&mut self, cx: &mut Context<'_>) {
+        if let Some(deadline) = self.deadline() {
+            if deadline != self.armed {
+                self.armed = deadline;
+                self.timer.as_mut().reset(deadline);
+            }
+            // Ready means the deadline passed: the read that follows fails.
+            let _ = self.timer.as_mut().poll(cx);
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if self.signals.reset.load(Ordering::Relaxed) {
+            let _ = self.stream.set_zero_linger();
+        }
+    }
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let deadline = this.deadline();
+        let before = buf.filled().len();
+        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if deadline.is_some() && this.head_started.is_none() && buf.filled().len() > before {
+                    this.head_started = Some(Instant::now());
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                let Some(deadline) = deadline else {
+                    return Poll::Pending;
+                };
+                if deadline != this.armed {
+                    this.armed = deadline;
+                    this.timer.as_mut().reset(deadline);
+                }
+                match this.timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the client sent no complete request in time",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let flushed = Pin::new(&mut self.stream).poll_flush(cx);
+        if flushed.is_ready() {
+            self.rearm(cx);
+        }
+        flushed
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// Refuses a connection over `--max-connections`: a 503 in the gateway's
+/// envelope, then close. Never waits on the client.
+pub fn refuse(stream: TcpStream, max: usize) {
+    let body = format!(
+        r#"{{"code":"too_many_connections","message":"the mock already holds {max} connections (--max-connections)","data":null}}"#
+    );
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json; charset=utf-8\r\nconnection: close\r\nretry-after: 1\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.try_write(answer.as_bytes());
+    drop(stream);
+}
+
+/// Raises the soft limit of open files toward `wanted` (within the hard
+/// limit), so `--max-connections` is not cut short by the default 1024.
+/// Returns the limit in force.
+#[cfg(unix)]
+// rlim_t is u64 on Linux but not on every unix.
+#[allow(clippy::useless_conversion)]
+pub fn raise_open_files(wanted: u64) -> u64 {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 0;
+        }
+        let target = (wanted as libc::rlim_t).min(limit.rlim_max);
+        if target > limit.rlim_cur {
+            let raised = libc::rlimit {
+                rlim_cur: target,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return u64::from(target);
+            }
+        }
+        u64::from(limit.rlim_cur)
+    }
+}
+
+#[cfg(not(unix))]
+pub fn raise_open_files(wanted: u64) -> u64 {
+    wanted
+}
