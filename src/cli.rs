@@ -74,7 +74,7 @@ pub struct ServeArgs {
     /// Answer 401 to API requests without `Authorization: Bearer ...`.
     #[arg(long)]
     pub require_auth: bool,
-    /// Keep tasks and the clock in FILE across restarts (written atomically).
+    /// Keep tasks and the clock in FILE (and FILE.log) across restarts and crashes.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
     /// What GET /minimax/v1/query/video_generation answers: the documented envelope, or MiniMax's own body passed through as some gateways do.
@@ -181,6 +181,10 @@ impl ServeArgs {
     pub fn config(&self) -> Result<Config, StartError> {
         let contract = Contract::load(self.schemas.as_deref(), self.fixtures.as_deref())?;
         let catalog = self.scenarios.catalog()?;
+        let restore = match &self.state {
+            Some(path) => crate::server::state::load(path, self.seed, &catalog)?,
+            None => None,
+        };
         Ok(Config {
             host: self.host.clone(),
             port: self.port,
@@ -194,10 +198,7 @@ impl ServeArgs {
             video: crate::server::video::Library::load(self.fixtures.as_deref())?,
             control: !self.no_control,
             require_auth: self.require_auth,
-            restore: match &self.state {
-                Some(path) => crate::server::state::load(path, self.seed)?,
-                None => None,
-            },
+            restore,
             state: self.state.clone(),
             gateway_query: self.gateway_query,
             callback_timeout: self.callback_timeout,

@@ -36,6 +36,9 @@ fn main() -> ExitCode {
 
 fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let config = args.config()?;
+    for note in config.restore.iter().flat_map(|r| &r.notes) {
+        eprintln!("minimax-mock: {note}");
+    }
     if let Some(notice) = config.contract.fill_in_notice() {
         eprintln!("minimax-mock: {notice}");
     }

@@ -125,3 +125,136 @@ fn a_corrupt_state_file_stops_start_up_and_is_left_untouched() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("cannot read the state file"), "{err}");
 }
+
+/// Starts the binary with the crash-safety test hook set to `pause`.
+fn serve_pausing(state: &std::path::Path, pause: &str) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args([
+            "serve", "--quiet", "--epoch", EPOCH, "--frozen", "--port", "0", "--state",
+        ])
+        .arg(state)
+        .env("MINIMAX_MOCK_TEST_PAUSE_WRITE", pause)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("minimax-mock listening on http://")
+        .unwrap()
+        .to_owned();
+    (child, addr)
+}
+
+/// Waits for the test hook's line on stderr: the write is stopped half-way.
+fn wait_until_paused(child: &mut Child) {
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0 {
+        if line.contains("state write paused") {
+            return;
+        }
+        line.clear();
+    }
+    panic!("the server ended without pausing");
+}
+
+/// Waits (bounded) until the change log holds `text`.
+fn wait_for_log(state: &std::path::Path, text: &str) {
+    let log = state.with_file_name("state.json.log");
+    for _ in 0..500 {
+        if std::fs::read_to_string(&log).is_ok_and(|l| l.contains(text)) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{text} never reached {}", log.display());
+}
+
+fn submit(addr: &str) -> String {
+    let (_, v) = http(
+        addr,
+        "POST",
+        "/minimax/v1/video_generation",
+        r#"{"model":"T2V-01","prompt":"x"}"#,
+    );
+    v["task_id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn killed_while_appending_a_change_the_state_is_the_old_one() {
+    let state = temp_file("kill-log");
+    // The second append of the change log stops half-written.
+    let (mut child, addr) = serve_pausing(&state, "log:2");
+    let first = submit(&addr);
+    wait_for_log(&state, &first);
+    let second = submit(&addr);
+    wait_until_paused(&mut child);
+    child.kill().unwrap(); // SIGKILL, mid-write
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(state.with_file_name("state.json.log")).unwrap();
+    assert!(!log.ends_with('\n'), "the hook left half a line: {log}");
+
+    let (child, addr) = serve(&state);
+    assert_eq!(status_of(&addr, &first), "NOT_START", "the complete change is kept");
+    let (status, _) = http(
+        &addr,
+        "GET",
+        &format!("/minimax/v1/query/video_generation?task_id={second}"),
+        "",
+    );
+    assert_eq!(status, 400, "the change cut short is not");
+    let (_, log) = process::stop(child, "TERM");
+    assert!(log.contains("cut short"), "{log}");
+}
+
+#[test]
+fn killed_while_writing_a_snapshot_the_state_is_the_old_one() {
+    let state = temp_file("kill-snapshot");
+    // The first snapshot is written at start; the second, at shutdown, stops half-written.
+    let (mut child, addr) = serve_pausing(&state, "snapshot:2");
+    let task = submit(&addr);
+    wait_for_log(&state, &task);
+    let before = std::fs::read_to_string(&state).unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    wait_until_paused(&mut child);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        before,
+        "the snapshot is the old one"
+    );
+
+    let (child, addr) = serve(&state);
+    assert_eq!(status_of(&addr, &task), "NOT_START", "old snapshot + its log");
+    stop(child);
+}
+
+#[test]
+fn a_large_store_appends_changes_instead_of_rewriting() {
+    let state = temp_file("append");
+    let (child, addr) = serve(&state);
+    let task = submit(&addr);
+    wait_for_log(&state, &task);
+    let snapshot = std::fs::read_to_string(&state).unwrap();
+    for _ in 0..3 {
+        status_of(&addr, &task);
+    }
+    wait_for_log(&state, "\"polls\"");
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        snapshot,
+        "polls go to the log, not the snapshot"
+    );
+    stop(child);
+    let (child, addr) = serve(&state);
+    let (_, tasks) = http(&addr, "GET", "/__mock/tasks", "");
+    assert_eq!(tasks["tasks"][0]["polls"], 3);
+    stop(child);
+}

@@ -1,7 +1,6 @@
 //! The state every request sees: one `Arc<App>` shared by the connections,
 //! whose locks are never held across an `.await`.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -13,7 +12,8 @@ use crate::lifecycle::scenarios::Catalog;
 use crate::lifecycle::Scenario;
 use crate::server::callbacks::Callbacks;
 use crate::server::journal::Journal;
-use crate::server::tasks::TaskStore;
+use crate::server::persist::Persist;
+use crate::server::tasks::{Task, TaskStore};
 use crate::server::video::Library;
 
 /// The state every request sees.
@@ -34,8 +34,8 @@ pub struct App {
     pub require_auth: bool,
     /// The documented example's bytes, looked up once.
     pub documented: Bytes,
-    /// Where `--state` saves.
-    pub state: Option<PathBuf>,
+    /// `--state`: where changes are written.
+    pub persist: Option<Persist>,
     /// Set when tasks or the clock change, for the state saver.
     pub dirty: AtomicBool,
     /// What the gateway's query path answers with.
@@ -106,8 +106,65 @@ impl App {
     /// `--state` saves them. Without `--state` it touches nothing shared:
     /// every poll calls it.
     pub fn changed(&self) {
-        if self.state.is_some() {
+        if self.persist.is_some() {
             self.dirty.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A task was created or replaced (for `--state`).
+    pub fn note_task(&self, task: &Arc<Task>) {
+        if let Some(persist) = &self.persist {
+            persist.task(task);
+            self.changed();
+        }
+    }
+
+    /// A task was polled (for `--state`; nothing to do without it).
+    pub fn note_polled(&self, task: &Task) {
+        if let Some(persist) = &self.persist {
+            persist.polled(task);
+            self.changed();
+        }
+    }
+
+    pub fn note_removed(&self, id: &str) {
+        if let Some(persist) = &self.persist {
+            persist.removed(id);
+            self.changed();
+        }
+    }
+
+    pub fn note_clock(&self) {
+        if let Some(persist) = &self.persist {
+            persist.clock();
+            self.changed();
+        }
+    }
+
+    pub fn note_reset(&self) {
+        if let Some(persist) = &self.persist {
+            persist.reset();
+            self.changed();
+        }
+    }
+
+    /// Appends the changes to `--state`'s log now; a failure is reported,
+    /// not fatal (the next change tries again).
+    pub fn save(&self) {
+        if let Some(persist) = &self.persist {
+            self.dirty.store(false, Ordering::Relaxed);
+            if let Err(e) = persist.flush(&self.tasks, &self.clock, &self.catalog) {
+                eprintln!("minimax-mock: {}: cannot save the state: {e}", persist.path().display());
+            }
+        }
+    }
+
+    /// Folds `--state` into one snapshot (at shutdown).
+    pub fn save_all(&self) {
+        if let Some(persist) = &self.persist {
+            if let Err(e) = persist.fold_now(&self.tasks, &self.clock, &self.catalog) {
+                eprintln!("minimax-mock: {}: cannot save the state: {e}", persist.path().display());
+            }
         }
     }
 

@@ -127,7 +127,7 @@ pub fn script(app: &App, task_id: &str, spec: &ScriptSpec) -> Result<Arc<Task>, 
     }
     let task = Task::new(task_id.to_owned(), scenario, app.clock.now(), request, app.tasks.seed());
     let task = app.tasks.insert(task);
-    app.changed();
+    app.note_task(&task);
     Ok(task)
 }
 
@@ -191,7 +191,7 @@ pub fn clock(app: &App, spec: &ClockSpec) -> Result<(), ControlError> {
     if let Some(d) = advance {
         app.clock.advance(d);
     }
-    app.changed();
+    app.note_clock();
     // Callback updates that became due go out now.
     app.callbacks.changed.notify_waiters();
     Ok(())
@@ -204,7 +204,8 @@ pub fn reset(app: &App) {
     app.journal.clear();
     app.callbacks.clear();
     app.next_submits.clear();
-    app.changed();
+    app.note_reset();
+    app.note_clock();
 }
 
 /// The clock as JSON.
@@ -408,7 +409,7 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                 },
                 Method::DELETE => {
                     if app.tasks.remove(&id) {
-                        app.changed();
+                        app.note_removed(&id);
                         no_content()
                     } else {
                         error(StatusCode::NOT_FOUND, "task_not_exist", format!("no task {id:?}"))

@@ -15,6 +15,7 @@ pub mod http;
 pub mod journal;
 pub mod native;
 pub mod notifier;
+pub mod persist;
 pub mod poll;
 pub mod render;
 pub mod state;
@@ -156,7 +157,10 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         journal: Journal::default(),
         control: config.control,
         require_auth: config.require_auth,
-        state: config.state,
+        persist: config.state.map(|path| {
+            let generation = config.restore.as_ref().map_or(0, |r| r.generation);
+            persist::Persist::new(path, generation)
+        }),
         dirty: AtomicBool::new(false),
         gateway_query: config.gateway_query,
         next_submits: app::NextSubmits::default(),
@@ -167,18 +171,23 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         forgotten_logged: std::sync::atomic::AtomicU64::new(0),
     });
     if let Some(restored) = config.restore {
-        state::restore(&app, restored);
+        for task in state::restore(&app.tasks, &app.clock, restored) {
+            // Updates already sent before the restart are not sent again.
+            notifier::watch(&app, &task, true);
+        }
     }
-    if app.state.is_some() {
-        // Saves a few times a second while things change; serve_then saves
-        // once more at shutdown.
+    if app.persist.is_some() {
+        // One snapshot of what was loaded, and a fresh log for what follows.
+        app.save_all();
+        // Appends a few times a second while things change; serve_then
+        // folds once more at shutdown.
         let saver = Arc::downgrade(&app);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(SAVE_EVERY).await;
                 let Some(app) = saver.upgrade() else { break };
                 if app.dirty.load(Ordering::Relaxed) {
-                    let _ = tokio::task::spawn_blocking(move || state::save(&app)).await;
+                    let _ = tokio::task::spawn_blocking(move || app.save()).await;
                 }
             }
         });
@@ -257,7 +266,7 @@ impl Bound {
         drop(listener);
         closed();
         let _ = tokio::time::timeout(HOW_LONG_TO_FINISH, graceful.shutdown()).await;
-        state::save(&app);
+        app.save_all();
     }
 }
 

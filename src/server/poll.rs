@@ -32,6 +32,7 @@ pub fn poll(app: &App, task_id: &str, surface: Surface, render: impl Fn(&TaskVie
             return None;
         }
         let polls = task.poll();
+        app.note_polled(task);
         if task.callback.is_some() {
             app.callbacks.changed.notify_waiters();
         }
@@ -63,12 +64,11 @@ pub fn poll(app: &App, task_id: &str, surface: Surface, render: impl Fn(&TaskVie
                     ..Request::default()
                 },
             };
-            poll(&app.tasks.get_or_create(task_id, scenario, now, request))
+            let task = app.tasks.get_or_create(task_id, scenario, now, request);
+            app.note_task(&task);
+            poll(&task)
         }
     };
-    if polled.is_some() {
-        app.changed();
-    }
     polled
 }
 

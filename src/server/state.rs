@@ -1,12 +1,19 @@
-//! `--state FILE`: scripted and submitted tasks and the clock survive a
-//! restart.
+//! `--state FILE`: what is saved and how it is read back. The format of a
+//! snapshot (`FILE`) and of the change log beside it (`FILE.log`, one JSON
+//! change a line); `persist` decides when to write them.
 //!
-//! The file is JSON, written atomically (a temporary file beside it, synced,
-//! then renamed over it), so a crash mid-write leaves the last good state. A
-//! file that cannot be read or understood stops start-up with the file, line,
-//! column and JSON pointer, and is left untouched: nothing is written until a
-//! load has succeeded.
+//! A snapshot is written atomically (a temporary file beside it, synced,
+//! then renamed over it); the log only grows by whole lines, and a last line
+//! cut short by a crash is ignored. So a crash at any moment leaves the old
+//! state or the new one. A file that cannot be read or understood stops
+//! start-up with the file, line, column and JSON pointer, and is left
+//! untouched: nothing is written until a load has succeeded.
+//!
+//! A task whose scenario is the catalog's (by name) is saved without its
+//! steps, which are the catalog's to give back: a million tasks stay small.
+//! Files of earlier versions (steps always written, no log) load as they are.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,10 +23,9 @@ use serde_json::Value;
 
 use crate::contract::jsonpos;
 use crate::lifecycle::artifact::Resolution;
-use crate::lifecycle::clock::{system_now, UnixMillis};
-use crate::lifecycle::scenarios::ScenarioSpec;
-use crate::server::app::App;
-use crate::server::tasks::{v2_ratio, Request, Surface, Task, V2_RATIOS};
+use crate::lifecycle::clock::{system_now, Clock, UnixMillis};
+use crate::lifecycle::scenarios::{steps_json, Catalog, ScenarioSpec};
+use crate::server::tasks::{v2_ratio, Request, Surface, Task, TaskStore, V2_RATIOS};
 
 const VERSION: u32 = 1;
 
@@ -41,6 +47,10 @@ pub enum StateError {
 #[serde(deny_unknown_fields)]
 pub struct Saved {
     pub version: u32,
+    /// Which change log goes with this snapshot: a log of another
+    /// generation is already in it (a crash between the two writes).
+    #[serde(default)]
+    pub generation: u64,
     pub clock: SavedClock,
     /// Submissions so far, so new ids continue the sequence.
     pub submissions: u64,
@@ -63,8 +73,10 @@ pub struct SavedClock {
 pub struct SavedTask {
     pub task_id: String,
     pub scenario: String,
-    /// The whole scenario, so a scripted or inline one survives too.
-    pub steps: Value,
+    /// The whole scenario, so a scripted or inline one survives too; absent
+    /// when it is the catalog's scenario of that name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Value>,
     pub submitted_at: UnixMillis,
     pub polls: u64,
     pub resolution: String,
@@ -84,68 +96,116 @@ fn is_gateway(surface: &Surface) -> bool {
     *surface == Surface::Gateway
 }
 
-/// Writes the state file now, if there is one; a failure is reported, not
-/// fatal (the next change tries again).
-pub fn save(app: &App) {
-    if let Some(path) = &app.state {
-        app.dirty.store(false, std::sync::atomic::Ordering::Relaxed);
-        if let Err(e) = write(path, &snapshot(app)) {
-            eprintln!("minimax-mock: {}: cannot save the state: {e}", path.display());
-        }
+/// One line of the change log: what changed, in order. Every change is
+/// absolute (a task as it is, a poll count), so replaying a log over a
+/// snapshot that already holds some of it gives the same state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Change {
+    /// The first line: the snapshot generation the log continues.
+    Generation(u64),
+    /// A task created or replaced.
+    Task(Box<SavedTask>),
+    Remove(String),
+    /// Poll counts by task id.
+    Polls(HashMap<String, u64>),
+    Clock(SavedClock),
+    Submissions(u64),
+    /// Every task forgotten (the control API's reset).
+    Reset(bool),
+}
+
+/// A task as saved.
+pub fn saved_task(task: &Task, catalog: &Catalog) -> SavedTask {
+    let name = task.scenario.name();
+    let own = catalog.get(name).is_some_and(|s| Arc::ptr_eq(s, &task.scenario));
+    SavedTask {
+        task_id: task.id.to_string(),
+        scenario: name.to_owned(),
+        steps: (!own).then(|| steps_json(&task.scenario)),
+        submitted_at: task.submitted_at,
+        polls: task.polls(),
+        resolution: task.request.resolution.label.to_owned(),
+        duration: task.request.duration_s,
+        surface: task.request.surface,
+        ratio: task.request.ratio.map(str::to_owned),
+        callback_url: task.callback.as_deref().map(str::to_owned),
     }
 }
 
-/// The state of `app` now.
-pub fn snapshot(app: &App) -> Saved {
-    let now = app.clock.now();
+/// The clock as saved.
+pub fn saved_clock(clock: &Clock) -> SavedClock {
+    let now = clock.now();
+    SavedClock {
+        now,
+        frozen: clock.is_frozen(),
+        offset: now as i64 - system_now() as i64,
+    }
+}
+
+/// Everything now, as a snapshot of `generation`.
+pub fn snapshot(tasks: &TaskStore, clock: &Clock, catalog: &Catalog, generation: u64) -> Saved {
     Saved {
         version: VERSION,
-        clock: SavedClock {
-            now,
-            frozen: app.clock.is_frozen(),
-            offset: now as i64 - system_now() as i64,
-        },
-        submissions: app.tasks.submissions(),
-        tasks: app
-            .tasks
-            .list()
-            .iter()
-            .map(|task| SavedTask {
-                task_id: task.id.to_string(),
-                scenario: task.scenario.name().to_owned(),
-                steps: crate::lifecycle::scenarios::steps_json(&task.scenario),
-                submitted_at: task.submitted_at,
-                polls: task.polls(),
-                resolution: task.request.resolution.label.to_owned(),
-                duration: task.request.duration_s,
-                surface: task.request.surface,
-                ratio: task.request.ratio.map(str::to_owned),
-                callback_url: task.callback.as_deref().map(str::to_owned),
-            })
-            .collect(),
+        generation,
+        clock: saved_clock(clock),
+        submissions: tasks.submissions(),
+        tasks: tasks.list().iter().map(|task| saved_task(task, catalog)).collect(),
     }
 }
 
 /// The tasks of a saved state, checked, ready to be put in the store.
 #[derive(Debug)]
 pub struct Restored {
-    pub saved: Saved,
+    pub clock: SavedClock,
+    pub submissions: u64,
+    pub generation: u64,
     pub tasks: Vec<Task>,
+    /// Said once at start (a last change cut short by a crash).
+    pub notes: Vec<String>,
 }
 
-/// Reads `path`; `Ok(None)` if there is no such file yet.
-pub fn load(path: &Path, seed: u64) -> Result<Option<Restored>, StateError> {
-    let display = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(StateError::Io { path: display, source }),
+/// The change log beside a snapshot.
+pub fn log_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".log");
+    PathBuf::from(name)
+}
+
+/// Reads the snapshot at `path` and its change log; `Ok(None)` if there is
+/// neither yet.
+pub fn load(path: &Path, seed: u64, catalog: &Catalog) -> Result<Option<Restored>, StateError> {
+    let read = |path: &Path| match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StateError::Io {
+            path: path.display().to_string(),
+            source,
+        }),
     };
-    parse(&display, &text, seed).map(Some)
+    let log = log_path(path);
+    let (snapshot, changes) = (read(path)?, read(&log)?);
+    if snapshot.is_none() && changes.is_none() {
+        return Ok(None);
+    }
+    let mut restored = match &snapshot {
+        Some(text) => parse(&path.display().to_string(), text, seed, catalog)?,
+        None => Restored {
+            clock: saved_clock(&Clock::new(None, false)),
+            submissions: 0,
+            generation: 0,
+            tasks: Vec::new(),
+            notes: Vec::new(),
+        },
+    };
+    if let Some(text) = changes {
+        replay(&log.display().to_string(), &text, seed, catalog, &mut restored)?;
+    }
+    Ok(Some(restored))
 }
 
-/// Parses and checks a state file's text (`path` names it in errors). Pure.
-pub fn parse(path: &str, text: &str, seed: u64) -> Result<Restored, StateError> {
+/// Parses and checks a snapshot's text (`path` names it in errors). Pure.
+pub fn parse(path: &str, text: &str, seed: u64, catalog: &Catalog) -> Result<Restored, StateError> {
     let invalid = |mistake| StateError::Invalid {
         path: path.to_owned(),
         mistake,
@@ -160,70 +220,190 @@ pub fn parse(path: &str, text: &str, seed: u64) -> Result<Restored, StateError> 
     }
     let mut tasks = Vec::with_capacity(saved.tasks.len());
     for (i, t) in saved.tasks.iter().enumerate() {
-        let spec: ScenarioSpec = serde_json::from_value(serde_json::json!({ "steps": t.steps }))
-            .map_err(|e| invalid(format!("/tasks/{i}/steps"), e.to_string()))?;
-        let scenario = spec
-            .build(&t.scenario)
-            .map_err(|e| invalid(format!("/tasks/{i}{}", e.pointer), e.reason))?;
-        let ratio = match &t.ratio {
-            None => None,
-            Some(r) => Some(v2_ratio(r).ok_or_else(|| {
-                invalid(
-                    format!("/tasks/{i}/ratio"),
-                    format!("{r:?} is not one of {V2_RATIOS:?}"),
-                )
-            })?),
-        };
-        let resolution = match t.surface {
-            Surface::V2 => Resolution::for_v2(&t.resolution, ratio.unwrap_or("16:9")),
-            _ => Resolution::from_label(&t.resolution),
-        };
-        let resolution = resolution.ok_or_else(|| {
-            invalid(
-                format!("/tasks/{i}/resolution"),
-                format!(
-                    "{:?} is not a resolution of the {} API",
-                    t.resolution,
-                    t.surface.as_str()
-                ),
-            )
-        })?;
-        let request = Request {
-            resolution,
-            duration_s: t.duration,
-            surface: t.surface,
-            ratio,
-        };
-        let task = Task::new(t.task_id.clone(), Arc::new(scenario), t.submitted_at, request, seed)
-            .with_polls(t.polls)
-            .with_callback(t.callback_url.as_deref());
+        let task =
+            task_of(t, seed, catalog).map_err(|(pointer, reason)| invalid(format!("/tasks/{i}{pointer}"), reason))?;
         tasks.push(task);
     }
-    Ok(Restored { saved, tasks })
+    Ok(Restored {
+        clock: saved.clock,
+        submissions: saved.submissions,
+        generation: saved.generation,
+        tasks,
+        notes: Vec::new(),
+    })
 }
 
-/// Puts a restored state into `app`: its tasks, its clock, its id sequence.
-pub fn restore(app: &App, restored: Restored) {
-    let Restored { saved, tasks } = restored;
-    for task in tasks {
-        let task = app.tasks.insert(task);
-        // Updates already sent before the restart are not sent again.
-        crate::server::notifier::watch(app, &task, true);
+/// Applies a change log's text to `restored`, if it continues its
+/// generation. A last line cut short (no newline, or not JSON) is what a
+/// crash mid-append leaves: it is ignored, and said so.
+pub fn replay(path: &str, text: &str, seed: u64, catalog: &Catalog, restored: &mut Restored) -> Result<(), StateError> {
+    let complete = text.rfind('\n').map_or("", |end| &text[..=end]);
+    let mut lines = complete.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let cut = &text[complete.len()..];
+    if !cut.trim().is_empty() {
+        restored.notes.push(format!(
+            "{path}: the last change was cut short (a crash while writing) and is ignored"
+        ));
     }
-    app.tasks.set_submissions(saved.submissions);
-    let now = if saved.clock.frozen {
-        saved.clock.now
-    } else {
-        (system_now() as i64 + saved.clock.offset).max(0) as u64
+    let invalid = |line: usize, mistake: jsonpos::Mistake| StateError::Invalid {
+        path: format!("{path}:{}", line + 1),
+        mistake,
     };
-    app.clock.set(now, saved.clock.frozen);
+    match lines.next() {
+        Some((i, line)) => match jsonpos::deserialize::<Change>(line).map_err(|m| invalid(i, m))? {
+            Change::Generation(g) if g == restored.generation => {}
+            // The snapshot was rewritten after this log: it holds all of it.
+            Change::Generation(_) => return Ok(()),
+            _ => {
+                return Err(invalid(
+                    i,
+                    jsonpos::Mistake::at(
+                        line,
+                        "/".to_owned(),
+                        "a change log starts with its generation".to_owned(),
+                    ),
+                ))
+            }
+        },
+        None => return Ok(()),
+    }
+    let mut index: HashMap<String, usize> = restored
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.to_string(), i))
+        .collect();
+    let mut tasks: Vec<Option<Task>> = std::mem::take(&mut restored.tasks).into_iter().map(Some).collect();
+    for (i, line) in lines {
+        let change: Change = jsonpos::deserialize(line).map_err(|m| invalid(i, m))?;
+        match change {
+            Change::Generation(_) => {}
+            Change::Task(t) => {
+                let task = task_of(&t, seed, catalog).map_err(|(pointer, reason)| {
+                    invalid(i, jsonpos::Mistake::at(line, format!("/task{pointer}"), reason))
+                })?;
+                if let Some(old) = index.insert(t.task_id.clone(), tasks.len()) {
+                    tasks[old] = None;
+                }
+                tasks.push(Some(task));
+            }
+            Change::Remove(id) => {
+                if let Some(old) = index.remove(&id) {
+                    tasks[old] = None;
+                }
+            }
+            Change::Polls(polls) => {
+                for (id, n) in polls {
+                    if let Some(task) = index.get(&id).and_then(|&i| tasks[i].as_ref()) {
+                        task.set_polls(n);
+                    }
+                }
+            }
+            Change::Clock(clock) => restored.clock = clock,
+            Change::Submissions(n) => restored.submissions = n,
+            Change::Reset(_) => {
+                tasks.clear();
+                index.clear();
+            }
+        }
+    }
+    restored.tasks = tasks.into_iter().flatten().collect();
+    Ok(())
+}
+
+/// A saved task, checked; the error is (pointer within the task, reason).
+fn task_of(t: &SavedTask, seed: u64, catalog: &Catalog) -> Result<Task, (String, String)> {
+    let scenario = match &t.steps {
+        Some(steps) => {
+            let spec: ScenarioSpec = serde_json::from_value(serde_json::json!({ "steps": steps }))
+                .map_err(|e| ("/steps".to_owned(), e.to_string()))?;
+            Arc::new(spec.build(&t.scenario).map_err(|e| (e.pointer, e.reason))?)
+        }
+        None => catalog.get(&t.scenario).cloned().ok_or_else(|| {
+            (
+                "/scenario".to_owned(),
+                format!(
+                    "no scenario {:?} in the catalog now (was the scenarios file changed?)",
+                    t.scenario
+                ),
+            )
+        })?,
+    };
+    let ratio = match &t.ratio {
+        None => None,
+        Some(r) => {
+            Some(v2_ratio(r).ok_or_else(|| ("/ratio".to_owned(), format!("{r:?} is not one of {V2_RATIOS:?}")))?)
+        }
+    };
+    let resolution = match t.surface {
+        Surface::V2 => Resolution::for_v2(&t.resolution, ratio.unwrap_or("16:9")),
+        _ => Resolution::from_label(&t.resolution),
+    };
+    let resolution = resolution.ok_or_else(|| {
+        (
+            "/resolution".to_owned(),
+            format!(
+                "{:?} is not a resolution of the {} API",
+                t.resolution,
+                t.surface.as_str()
+            ),
+        )
+    })?;
+    let request = Request {
+        resolution,
+        duration_s: t.duration,
+        surface: t.surface,
+        ratio,
+    };
+    Ok(Task::new(t.task_id.clone(), scenario, t.submitted_at, request, seed)
+        .with_polls(t.polls)
+        .with_callback(t.callback_url.as_deref()))
+}
+
+/// Puts a restored state into the store and the clock; the tasks as stored.
+pub fn restore(tasks: &TaskStore, clock: &Clock, restored: Restored) -> Vec<Arc<Task>> {
+    let Restored {
+        clock: saved_clock,
+        submissions,
+        tasks: restored_tasks,
+        ..
+    } = restored;
+    let stored = restored_tasks.into_iter().map(|task| tasks.insert(task)).collect();
+    tasks.set_submissions(submissions);
+    let now = if saved_clock.frozen {
+        saved_clock.now
+    } else {
+        (system_now() as i64 + saved_clock.offset).max(0) as u64
+    };
+    clock.set(now, saved_clock.frozen);
+    stored
 }
 
 /// Writes `saved` to `path` atomically: a temporary file beside it, synced,
-/// then renamed over it.
-pub fn write(path: &Path, saved: &Saved) -> std::io::Result<()> {
-    let mut text = serde_json::to_vec_pretty(saved).expect("the state always serializes");
+/// then renamed over it. Returns its size.
+pub fn write(path: &Path, saved: &Saved) -> std::io::Result<u64> {
+    let mut text = serde_json::to_vec(saved).expect("the state always serializes");
     text.push(b'\n');
+    let temporary = temporary_beside(path);
+    let result = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        if test_pause("snapshot") {
+            file.write_all(&text[..text.len() / 2])?;
+            file.sync_all()?;
+            pause_forever();
+        }
+        file.write_all(&text)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result.map(|()| text.len() as u64)
+}
+
+/// A temporary file beside `path`, for writing it atomically.
+pub fn temporary_beside(path: &Path) -> PathBuf {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -232,17 +412,36 @@ pub fn write(path: &Path, saved: &Saved) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temporary: PathBuf = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(&text)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
+    dir.join(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Whether the crash-safety test hook (`MINIMAX_MOCK_TEST_PAUSE_WRITE`,
+/// see `persist`) asks to stop in the middle of this write of `kind`.
+pub fn test_pause(kind: &str) -> bool {
+    static COUNTS: [std::sync::atomic::AtomicU64; 2] = [
+        std::sync::atomic::AtomicU64::new(0),
+        std::sync::atomic::AtomicU64::new(0),
+    ];
+    let Ok(hook) = std::env::var("MINIMAX_MOCK_TEST_PAUSE_WRITE") else {
+        return false;
+    };
+    let Some((which, n)) = hook.split_once(':') else {
+        return false;
+    };
+    if which != kind {
+        return false;
     }
-    result
+    let slot = usize::from(kind == "log");
+    let this = COUNTS[slot].fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    n.parse::<u64>().is_ok_and(|n| n == this)
+}
+
+/// Says so on stderr and never returns: the test kills the process here.
+pub fn pause_forever() -> ! {
+    eprintln!("minimax-mock: state write paused (test hook)");
+    loop {
+        std::thread::park();
+    }
 }
 
 #[cfg(test)]
@@ -251,7 +450,8 @@ mod tests {
 
     #[test]
     fn bad_files_name_line_and_pointer() {
-        let err = |text: &str| parse("state.json", text, 0).err().unwrap().to_string();
+        let catalog = Catalog::builtin();
+        let err = |text: &str| parse("state.json", text, 0, &catalog).err().unwrap().to_string();
         assert!(
             err("{").starts_with("state.json:1:1: /: EOF while parsing"),
             "{}",

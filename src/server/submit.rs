@@ -149,7 +149,7 @@ pub async fn create(app: &App, preferred: Option<Arc<Scenario>>, submission: Sub
         request,
         callback.as_deref(),
     );
-    app.changed();
+    app.note_task(&task);
     app.note_forgotten();
     if task.callback.is_some() {
         notifier::watch(app, &task, false);

@@ -95,6 +95,11 @@ impl Task {
         self
     }
 
+    /// Sets the poll count (replaying a saved state).
+    pub fn set_polls(&self, polls: u64) {
+        self.polls.store(polls, Ordering::Relaxed);
+    }
+
     /// Counts a poll; returns how many came before it.
     pub fn poll(&self) -> u64 {
         self.polls.fetch_add(1, Ordering::Relaxed)
