@@ -86,6 +86,9 @@ pub struct ServeArgs {
     /// Let callbacks go to HOST too (by default only to loopback addresses); repeatable.
     #[arg(long = "allow-callback-host", value_name = "HOST")]
     pub allow_callback_hosts: Vec<String>,
+    /// Show credentials (Authorization, API-key headers, cookies, key-like query parameters) in full in what the control API serves, instead of shortened.
+    #[arg(long)]
+    pub keep_secrets: bool,
 }
 
 /// A duration flag (`500ms`, `3s`, `1m`).
@@ -190,6 +193,7 @@ impl ServeArgs {
             gateway_query: self.gateway_query,
             callback_timeout: self.callback_timeout,
             allowed_callback_hosts: self.allow_callback_hosts.clone(),
+            keep_secrets: self.keep_secrets,
         })
     }
 }

@@ -13,6 +13,7 @@ use crate::lifecycle::scenarios::Catalog;
 use crate::lifecycle::Scenario;
 use crate::server::callbacks::Callbacks;
 use crate::server::journal::Journal;
+use crate::server::redact::Secrets;
 use crate::server::tasks::TaskStore;
 use crate::server::video::Library;
 
@@ -43,6 +44,8 @@ pub struct App {
     /// The scenario the control API set for the next submits.
     pub next_submits: NextSubmits,
     pub callbacks: Callbacks,
+    /// Whether the control API shows credentials shortened (the default) or in full.
+    pub secrets: Secrets,
 }
 
 /// What `GET /minimax/v1/query/video_generation` answers with.

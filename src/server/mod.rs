@@ -15,6 +15,7 @@ pub mod journal;
 pub mod native;
 pub mod notifier;
 pub mod poll;
+pub mod redact;
 pub mod render;
 pub mod state;
 pub mod submit;
@@ -89,6 +90,9 @@ pub struct Config {
     pub callback_timeout: Duration,
     /// Hosts besides loopback that callbacks may go to.
     pub allowed_callback_hosts: Vec<String>,
+    /// Show credentials in full in what the control API serves (the
+    /// journal, the callbacks); by default they are shortened.
+    pub keep_secrets: bool,
 }
 
 impl Default for Config {
@@ -113,6 +117,7 @@ impl Default for Config {
             gateway_query: app::QueryShape::Envelope,
             callback_timeout: callbacks::DEFAULT_TIMEOUT,
             allowed_callback_hosts: Vec::new(),
+            keep_secrets: false,
         }
     }
 }
@@ -150,6 +155,11 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         gateway_query: config.gateway_query,
         next_submits: app::NextSubmits::default(),
         callbacks: callbacks::Callbacks::new(config.callback_timeout, config.allowed_callback_hosts),
+        secrets: if config.keep_secrets {
+            redact::Secrets::Keep
+        } else {
+            redact::Secrets::Redact
+        },
     });
     if let Some(restored) = config.restore {
         state::restore(&app, restored);
