@@ -394,6 +394,10 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                 if app.secrets == Secrets::Redact {
                     for attempt in &mut callbacks {
                         if let std::borrow::Cow::Owned(url) = redact::url(&attempt.url) {
+                            // An error message names the URL too.
+                            if let Some(error) = &mut attempt.error {
+                                *error = error.replace(&attempt.url, &url);
+                            }
                             attempt.url = url;
                         }
                     }
