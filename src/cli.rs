@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the video-task API with scripted task lifecycles.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List the scenarios (built in, and from --scenarios) with their steps.
     Scenarios(ScenariosArgs),
     /// Check captured responses (JSON, NDJSON, HAR, curl -i output) against the contract.
@@ -86,6 +86,15 @@ pub struct ServeArgs {
     /// Let callbacks go to HOST too (by default only to loopback addresses); repeatable.
     #[arg(long = "allow-callback-host", value_name = "HOST")]
     pub allow_callback_hosts: Vec<String>,
+    /// Let web pages on ORIGIN (scheme://host:port) call the control API (by default only the mock's own pages may); `*` lets every origin, as before; repeatable.
+    #[arg(long = "control-origin", value_name = "ORIGIN", value_parser = crate::server::guard::parse_origin)]
+    pub control_origins: Vec<String>,
+    /// Answer control requests whose Host is HOST too (by default only loopback names and addresses, the bound address and the --public-url host); .example.com allows a domain and its subdomains, `*` any name; repeatable.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// Require `Authorization: Bearer TOKEN` on control requests. On an address other than loopback a token is required anyway: if none is given, one is made up and printed on stderr.
+    #[arg(long, value_name = "TOKEN", env = crate::server::guard::TOKEN_ENV, hide_env_values = true)]
+    pub control_token: Option<String>,
     /// Show credentials (Authorization, API-key headers, cookies, key-like query parameters) in full in what the control API serves, instead of shortened.
     #[arg(long)]
     pub keep_secrets: bool,
@@ -194,6 +203,9 @@ impl ServeArgs {
             callback_timeout: self.callback_timeout,
             allowed_callback_hosts: self.allow_callback_hosts.clone(),
             keep_secrets: self.keep_secrets,
+            control_origins: self.control_origins.clone(),
+            allowed_hosts: self.allowed_hosts.clone(),
+            control_token: self.control_token.clone(),
         })
     }
 }

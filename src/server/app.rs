@@ -12,6 +12,7 @@ use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::Catalog;
 use crate::lifecycle::Scenario;
 use crate::server::callbacks::Callbacks;
+use crate::server::guard::Guard;
 use crate::server::journal::Journal;
 use crate::server::redact::Secrets;
 use crate::server::tasks::TaskStore;
@@ -46,6 +47,8 @@ pub struct App {
     pub callbacks: Callbacks,
     /// Whether the control API shows credentials shortened (the default) or in full.
     pub secrets: Secrets,
+    /// Who may use the control API.
+    pub guard: Guard,
 }
 
 /// What `GET /minimax/v1/query/video_generation` answers with.

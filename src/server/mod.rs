@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod control;
 pub mod download;
 pub mod gateway;
+pub mod guard;
 pub mod http;
 pub mod journal;
 pub mod native;
@@ -50,7 +51,7 @@ pub use crate::contract::{QUERY_PATH, SUBMIT_PATH};
 use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::Catalog;
 pub use app::App;
-use http::{has_bearer, json, preflight, query_param, reply, Outcome, Reply, ANY_ORIGIN, JSON};
+use http::{has_bearer, json, preflight, query_param, reply, Outcome, Reply, JSON};
 use journal::Journal;
 use tasks::{Surface, TaskStore};
 pub use video::Library;
@@ -93,6 +94,17 @@ pub struct Config {
     /// Show credentials in full in what the control API serves (the
     /// journal, the callbacks); by default they are shortened.
     pub keep_secrets: bool,
+    /// Origins besides the server's own that browsers may call the control
+    /// API from (`*`: every one); by default none.
+    pub control_origins: Vec<String>,
+    /// Names control requests may give in `Host` besides loopback's, the
+    /// bound address and the public URL's host (`.example.com`: the domain
+    /// and its subdomains; `*`: any).
+    pub allowed_hosts: Vec<String>,
+    /// The token control requests need (`Authorization: Bearer`). Unset on
+    /// an address other than loopback, one is made up
+    /// ([`guard::Guard::generated_token`]).
+    pub control_token: Option<String>,
 }
 
 impl Default for Config {
@@ -118,6 +130,9 @@ impl Default for Config {
             callback_timeout: callbacks::DEFAULT_TIMEOUT,
             allowed_callback_hosts: Vec::new(),
             keep_secrets: false,
+            control_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            control_token: None,
         }
     }
 }
@@ -134,8 +149,18 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
     let addr = listener.local_addr()?;
     let base_url = config
         .public_url
+        .clone()
         .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| format!("http://{}", display_addr(addr)));
+    let guard = guard::Guard::new(
+        addr,
+        &config.host,
+        config.public_url.as_deref(),
+        &config.allowed_hosts,
+        &config.control_origins,
+        config.control_token.as_deref(),
+        config.control,
+    );
     let app = Arc::new_cyclic(|this| App {
         this: this.clone(),
         documented: config.contract.documented_example().clone(),
@@ -160,6 +185,7 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         } else {
             redact::Secrets::Redact
         },
+        guard,
     });
     if let Some(restored) = config.restore {
         state::restore(&app, restored);
@@ -352,9 +378,11 @@ async fn handle(app: Arc<App>, reset: Arc<AtomicBool>, req: Request<Incoming>) -
         request_body,
         reset: do_reset,
         record,
+        allow_origin,
     } = outcome;
-    let headers = reply.headers_mut();
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+    if let Some(origin) = allow_origin {
+        reply.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
     let status = (!do_reset).then(|| reply.status());
     if let Some(started) = started {
         let task_id = task_id.clone().or_else(|| {
@@ -444,6 +472,10 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         let message = format!("no route for {} {path}", parts.method);
         return json(StatusCode::NOT_FOUND, render::error("not_found", &message)).into();
     };
+    if route == Route::Control {
+        // Only here: the API's routes never pay for the control plane's checks.
+        return serve_control(app, parts, body).await;
+    }
     if parts.method == Method::OPTIONS {
         return preflight(route.allowed(), &parts.headers).into();
     }
@@ -461,26 +493,6 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         Route::Submit(Surface::V2) if parts.method == Method::POST => v2::submit(app, parts, body).await,
         Route::Submit(surface) if parts.method == Method::POST => submit::v1(app, parts, body, surface).await,
         Route::Video if get => download::download(app, parts),
-        Route::Control => {
-            let body = match submit::body_or_error(app, &parts.headers, body, Surface::Gateway).await {
-                Ok(body) => body,
-                Err(outcome) => return outcome,
-            };
-            let answer = control::handle(app, parts, &body);
-            let mut reply = match answer.body {
-                Some(value) => json(answer.status, serde_json::to_vec(&value).expect("a Value serializes")),
-                None => reply(answer.status, JSON, Bytes::new()),
-            };
-            if let Some(allow) = answer.allow {
-                reply
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static(allow));
-            }
-            Outcome {
-                record: false,
-                ..reply.into()
-            }
-        }
         _ => {
             let allowed = route.allowed();
             let method = &parts.method;
@@ -495,4 +507,48 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
             reply.into()
         }
     }
+}
+
+/// A control request: admitted by the guard (its Host, its Origin, the
+/// token), then served; refused before anything is done otherwise.
+async fn serve_control(app: &App, parts: &Parts, body: Incoming) -> Outcome {
+    let mut outcome = match app.guard.admit(parts) {
+        Err(refusal) => Outcome {
+            allow_origin: None,
+            ..refusal.reply().into()
+        },
+        Ok(allow_origin) if parts.method == Method::OPTIONS => Outcome {
+            allow_origin,
+            ..preflight(Route::Control.allowed(), &parts.headers).into()
+        },
+        Ok(allow_origin) => match submit::body_or_error(app, &parts.headers, body, Surface::Gateway).await {
+            Err(outcome) => Outcome {
+                allow_origin,
+                ..outcome
+            },
+            Ok(body) => {
+                let answer = control::handle(app, parts, &body);
+                let mut reply = match answer.body {
+                    Some(value) => json(answer.status, serde_json::to_vec(&value).expect("a Value serializes")),
+                    None => reply(answer.status, JSON, Bytes::new()),
+                };
+                if let Some(allow) = answer.allow {
+                    reply
+                        .headers_mut()
+                        .insert(header::ALLOW, HeaderValue::from_static(allow));
+                }
+                Outcome {
+                    allow_origin,
+                    ..reply.into()
+                }
+            }
+        },
+    };
+    // What is answered depends on the Origin: caches must not share it.
+    outcome
+        .reply
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("origin"));
+    outcome.record = false;
+    outcome
 }
