@@ -98,6 +98,18 @@ pub struct ServeArgs {
     /// Hold at most N connections; more are answered 503 and closed (the open-file limit is raised to fit where the system allows).
     #[arg(long, value_name = "N", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+    /// Let web pages on ORIGIN (scheme://host:port) call the control API (by default only the mock's own pages may); `*` lets every origin, as before; repeatable.
+    #[arg(long = "control-origin", value_name = "ORIGIN", value_parser = crate::server::guard::parse_origin)]
+    pub control_origins: Vec<String>,
+    /// Answer control requests whose Host is HOST too (by default only loopback names and addresses, the bound address and the --public-url host); .example.com allows a domain and its subdomains, `*` any name; repeatable.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// Require `Authorization: Bearer TOKEN` on control requests. On an address other than loopback a token is required anyway: if none is given, one is made up and printed on stderr.
+    #[arg(long, value_name = "TOKEN", env = crate::server::guard::TOKEN_ENV, hide_env_values = true)]
+    pub control_token: Option<String>,
+    /// Show credentials (Authorization, API-key headers, cookies, key-like query parameters) in full in what the control API serves, instead of shortened.
+    #[arg(long)]
+    pub keep_secrets: bool,
 }
 
 /// A duration flag (`500ms`, `3s`, `1m`).
@@ -209,6 +221,10 @@ impl ServeArgs {
                 keep_alive: self.keep_alive_timeout,
             },
             max_connections: self.max_connections,
+            keep_secrets: self.keep_secrets,
+            control_origins: self.control_origins.clone(),
+            allowed_hosts: self.allowed_hosts.clone(),
+            control_token: self.control_token.clone(),
         })
     }
 }

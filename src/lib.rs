@@ -21,3 +21,8 @@ pub use mock_server::MockServer;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// And so are those of the security page.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/security.md")]
+struct SecurityDoctests;

@@ -56,6 +56,15 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let bound = server::bind(config)
             .await
             .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+        if let Some(token) = bound.app().guard.generated_token() {
+            eprintln!(
+                "minimax-mock: the control API on {} needs Authorization: Bearer <token>; \
+                 choose one with --control-token or {}",
+                bound.url(),
+                server::guard::TOKEN_ENV
+            );
+            eprintln!("minimax-mock: control token: {token}");
+        }
         let stop = server::shutdown_signal();
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "minimax-mock listening on {}", bound.url())?;

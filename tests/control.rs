@@ -176,7 +176,12 @@ async fn the_journal_records_what_the_client_sent() {
         .json();
     let mine = mine["requests"].as_array().unwrap();
     assert_eq!(mine.len(), 1);
-    assert_eq!(mine[0]["headers"]["authorization"], "Bearer sk-test");
+    assert_eq!(
+        mine[0]["headers"]["authorization"], "Bearer …",
+        "over HTTP, credentials are redacted"
+    );
+    let raw = server.mock.requests();
+    assert_eq!(raw[1].header("authorization").as_deref(), Some("Bearer sk-test"));
     assert_eq!(mine[0]["query"], format!("task_id={id}"));
     let unknown = server.get("/__mock/requests?task_id=other").await.json();
     assert_eq!(unknown["requests"][0]["status"], 400);

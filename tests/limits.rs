@@ -103,7 +103,7 @@ async fn a_stalled_head_is_cut_off_but_a_slow_poller_keeps_its_connection() {
     // Half a request head, then nothing: closed after the header timeout.
     let mut stalled = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     stalled
-        .write_all(b"GET /__mock/health HTTP/1.1\r\nHost: x\r\n")
+        .write_all(b"GET /__mock/health HTTP/1.1\r\nHost: localhost\r\n")
         .await
         .unwrap();
     assert!(
@@ -135,7 +135,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout() 
     .await;
     let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     stream
-        .write_all(b"GET /__mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(b"GET /__mock/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
     let mut buf = [0u8; 1024];

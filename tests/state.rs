@@ -31,7 +31,7 @@ fn http(addr: &str, method: &str, target: &str, body: &str) -> (u16, Value) {
     let mut stream = TcpStream::connect(addr).unwrap();
     write!(
         stream,
-        "{method} {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nPrefer: scenario=success-polls\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nPrefer: scenario=success-polls\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();

@@ -11,8 +11,10 @@ use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::Catalog;
 use crate::lifecycle::Scenario;
 use crate::server::callbacks::Callbacks;
+use crate::server::guard::Guard;
 use crate::server::journal::Journal;
 use crate::server::persist::Persist;
+use crate::server::redact::Secrets;
 use crate::server::tasks::{Task, TaskStore};
 use crate::server::video::Library;
 
@@ -50,6 +52,10 @@ pub struct App {
     /// When forgotten tasks were last logged, and how many there were then.
     pub forgotten_log: Mutex<Option<std::time::Instant>>,
     pub forgotten_logged: AtomicU64,
+    /// Whether the control API shows credentials shortened (the default) or in full.
+    pub secrets: Secrets,
+    /// Who may use the control API.
+    pub guard: Guard,
 }
 
 /// Forgotten tasks are logged at most this often.

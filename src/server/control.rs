@@ -24,6 +24,7 @@ use crate::lifecycle::Span;
 use crate::server::app::App;
 use crate::server::http::{percent_decode, query_param};
 use crate::server::journal::Filter;
+use crate::server::redact::{self, Secrets};
 use crate::server::tasks::{v2_ratio, Request, Surface, Task, V2_RATIOS};
 
 /// The prefix of every control route.
@@ -214,8 +215,15 @@ pub fn clock_json(app: &App) -> Value {
     json!({"now": now, "now_unix": now / 1000, "frozen": app.clock.is_frozen()})
 }
 
-/// A task: its state now (without counting a poll) and its whole timeline.
+/// A task: its state now (without counting a poll) and its whole timeline;
+/// its callback URL as sent (for in-process tests).
 pub fn task_json(app: &App, task: &Task) -> Value {
+    task_json_for(app, task, Secrets::Keep)
+}
+
+/// [`task_json`] as the control API serves it, credentials in the callback
+/// URL shortened unless `--keep-secrets`.
+fn task_json_for(app: &App, task: &Task, secrets: Secrets) -> Value {
     let now = app.clock.now();
     let polls = task.polls();
     let moment = task.moment(now, polls);
@@ -250,7 +258,10 @@ pub fn task_json(app: &App, task: &Task) -> Value {
         "video_width": task.request.resolution.width,
         "video_height": task.request.resolution.height,
         "duration": task.request.duration_s,
-        "callback_url": task.callback.as_deref(),
+        "callback_url": task.callback.as_deref().map(|url| match secrets {
+            Secrets::Redact => redact::url(url),
+            Secrets::Keep => url.into(),
+        }),
         "polls": polls,
         "current": {
             "index": moment.index,
@@ -335,7 +346,7 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                 Ok((after, limit)) => {
                     let page = app.tasks.page(after, limit);
                     let next = (page.len() == limit).then(|| page.last().map(|t| t.created.to_string()));
-                    let tasks: Vec<Value> = page.iter().map(|t| task_json(app, t)).collect();
+                    let tasks: Vec<Value> = page.iter().map(|t| task_json_for(app, t, app.secrets)).collect();
                     ok(json!({ "tasks": tasks, "next": next.flatten() }))
                 }
                 Err(e) => invalid(e),
@@ -358,7 +369,7 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                     Ok((after, limit)) => {
                         let entries = app.journal.page(&filter, after, limit);
                         let next = (entries.len() == limit).then(|| entries.last().map(|e| e.id.to_string()));
-                        let requests: Vec<Value> = entries.iter().map(|e| e.to_json()).collect();
+                        let requests: Vec<Value> = entries.iter().map(|e| e.to_json(app.secrets)).collect();
                         ok(json!({ "requests": requests, "next": next.flatten() }))
                     }
                     Err(e) => invalid(e),
@@ -387,7 +398,19 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
             ("callbacks", &Method::GET) => {
                 let q = parts.uri.query().unwrap_or("");
                 let task_id = query_param(q, "task_id");
-                ok(json!({ "callbacks": app.callbacks.list(task_id.as_deref()) }))
+                let mut callbacks = app.callbacks.list(task_id.as_deref());
+                if app.secrets == Secrets::Redact {
+                    for attempt in &mut callbacks {
+                        if let std::borrow::Cow::Owned(url) = redact::url(&attempt.url) {
+                            // An error message names the URL too.
+                            if let Some(error) = &mut attempt.error {
+                                *error = error.replace(&attempt.url, &url);
+                            }
+                            attempt.url = url;
+                        }
+                    }
+                }
+                ok(json!({ "callbacks": callbacks }))
             }
             ("callbacks", &Method::DELETE) => {
                 app.callbacks.clear();
@@ -400,11 +423,11 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
             let id = percent_decode(id);
             match *method {
                 Method::PUT => match parse::<ScriptSpec>(body).and_then(|spec| script(app, &id, &spec)) {
-                    Ok(task) => ok(task_json(app, &task)),
+                    Ok(task) => ok(task_json_for(app, &task, app.secrets)),
                     Err(e) => invalid(e),
                 },
                 Method::GET => match app.tasks.get(&id) {
-                    Some(task) => ok(task_json(app, &task)),
+                    Some(task) => ok(task_json_for(app, &task, app.secrets)),
                     None => error(StatusCode::NOT_FOUND, "task_not_exist", format!("no task {id:?}")),
                 },
                 Method::DELETE => {

@@ -33,6 +33,9 @@ pub struct Outcome {
     pub reset: bool,
     /// Whether the journal records it (control requests are not recorded).
     pub record: bool,
+    /// The `Access-Control-Allow-Origin` answered: `*` for the mock's API,
+    /// only what the guard grants for the control API.
+    pub allow_origin: Option<HeaderValue>,
 }
 
 impl From<Reply> for Outcome {
@@ -43,6 +46,7 @@ impl From<Reply> for Outcome {
             request_body: Bytes::new(),
             reset: false,
             record: true,
+            allow_origin: Some(ANY_ORIGIN),
         }
     }
 }

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use crate::lifecycle::clock::UnixMillis;
 use crate::server::http::query_param;
+use crate::server::redact::{self, Secrets};
 
 /// How many requests the journal lists: the newest this many. Each thread
 /// keeps as many in its shard, so memory is bounded by the thread count.
@@ -124,10 +125,17 @@ impl Entry {
         })
     }
 
-    pub fn to_json(&self) -> Value {
+    /// The entry as the control API serves it: with `Secrets::Redact`,
+    /// credentials (headers and key-like query parameters) shortened.
+    pub fn to_json(&self, secrets: Secrets) -> Value {
+        let redact = secrets == Secrets::Redact;
         let mut headers = serde_json::Map::new();
         for (name, value) in self.headers() {
-            let value = value.to_owned();
+            let value = if redact {
+                redact::header(name, value).into_owned()
+            } else {
+                value.to_owned()
+            };
             match headers.get_mut(name) {
                 // Repeated headers are joined, as RFC 9110 allows.
                 Some(Value::String(seen)) => {
@@ -145,7 +153,7 @@ impl Entry {
             "time": self.time,
             "method": self.method.as_str(),
             "path": self.path(),
-            "query": self.query(),
+            "query": self.query().map(|q| if redact { redact::query(q) } else { q.into() }),
             "task_id": self.task_id(),
             "headers": headers,
             "body": String::from_utf8_lossy(&self.body),
@@ -287,7 +295,34 @@ mod tests {
         assert_eq!((e.path(), e.query()), ("/p", Some("task_id=7&x=1")));
         assert_eq!(e.header("X-A").as_deref(), Some("1, 2"));
         assert_eq!(e.task_id().as_deref(), Some("7"));
-        assert_eq!(e.to_json()["headers"], serde_json::json!({"x-a": "1, 2"}));
+        assert_eq!(
+            e.to_json(Secrets::Redact)["headers"],
+            serde_json::json!({"x-a": "1, 2"})
+        );
+    }
+
+    #[test]
+    fn credentials_are_redacted_unless_kept() {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer sk-1234567890ab12".parse().unwrap());
+        headers.insert("x-api-key", "short-key".parse().unwrap());
+        let e = Entry::new(
+            &Method::GET,
+            &"/q?task_id=7&api_key=0123456789abcdef".parse().unwrap(),
+            &headers,
+            b"",
+            Some(StatusCode::OK),
+            None,
+        );
+        let shown = e.to_json(Secrets::Redact);
+        assert_eq!(shown["headers"]["authorization"], "Bearer sk-1…ab12");
+        assert_eq!(shown["headers"]["x-api-key"], "…");
+        assert_eq!(shown["query"], "task_id=7&api_key=0123…cdef");
+        assert_eq!(shown["task_id"], "7");
+        let kept = e.to_json(Secrets::Keep);
+        assert_eq!(kept["headers"]["authorization"], "Bearer sk-1234567890ab12");
+        assert_eq!(kept["query"], "task_id=7&api_key=0123456789abcdef");
+        assert_eq!(e.header("authorization").as_deref(), Some("Bearer sk-1234567890ab12"));
     }
 
     #[test]
@@ -306,7 +341,7 @@ mod tests {
             path: Some("/other".into()),
             ..Filter::default()
         });
-        assert_eq!(by_path[0].to_json()["path"], "/other");
+        assert_eq!(by_path[0].to_json(Secrets::Keep)["path"], "/other");
         j.clear();
         assert!(j.list(&Filter::default()).is_empty());
     }

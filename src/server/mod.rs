@@ -11,12 +11,14 @@ pub mod connection;
 pub mod control;
 pub mod download;
 pub mod gateway;
+pub mod guard;
 pub mod http;
 pub mod journal;
 pub mod native;
 pub mod notifier;
 pub mod persist;
 pub mod poll;
+pub mod redact;
 pub mod render;
 pub mod state;
 pub mod submit;
@@ -48,7 +50,7 @@ pub use crate::contract::{QUERY_PATH, SUBMIT_PATH};
 use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::Catalog;
 pub use app::App;
-use http::{has_bearer, json, preflight, query_param, reply, Outcome, Reply, ANY_ORIGIN, JSON};
+use http::{has_bearer, json, preflight, query_param, reply, Outcome, Reply, JSON};
 use journal::Journal;
 use tasks::{Surface, TaskStore};
 pub use video::Library;
@@ -97,6 +99,20 @@ pub struct Config {
     pub timeouts: connection::Timeouts,
     /// Connections past this many are refused with 503.
     pub max_connections: usize,
+    /// Show credentials in full in what the control API serves (the
+    /// journal, the callbacks); by default they are shortened.
+    pub keep_secrets: bool,
+    /// Origins besides the server's own that browsers may call the control
+    /// API from (`*`: every one); by default none.
+    pub control_origins: Vec<String>,
+    /// Names control requests may give in `Host` besides loopback's, the
+    /// bound address and the public URL's host (`.example.com`: the domain
+    /// and its subdomains; `*`: any).
+    pub allowed_hosts: Vec<String>,
+    /// The token control requests need (`Authorization: Bearer`). Unset on
+    /// an address other than loopback, one is made up
+    /// ([`guard::Guard::generated_token`]).
+    pub control_token: Option<String>,
 }
 
 impl Default for Config {
@@ -124,6 +140,10 @@ impl Default for Config {
             max_tasks: tasks::DEFAULT_MAX_TASKS,
             timeouts: connection::Timeouts::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            keep_secrets: false,
+            control_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            control_token: None,
         }
     }
 }
@@ -140,9 +160,19 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
     let addr = listener.local_addr()?;
     let base_url = config
         .public_url
+        .clone()
         .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| format!("http://{}", display_addr(addr)));
     let tasks = TaskStore::bounded(config.seed, config.max_tasks, config.catalog.has_task_id_rules());
+    let guard = guard::Guard::new(
+        addr,
+        &config.host,
+        config.public_url.as_deref(),
+        &config.allowed_hosts,
+        &config.control_origins,
+        config.control_token.as_deref(),
+        config.control,
+    );
     let app = Arc::new_cyclic(|this| App {
         this: this.clone(),
         documented: config.contract.documented_example().clone(),
@@ -169,6 +199,12 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         max_connections: config.max_connections,
         forgotten_log: std::sync::Mutex::new(None),
         forgotten_logged: std::sync::atomic::AtomicU64::new(0),
+        secrets: if config.keep_secrets {
+            redact::Secrets::Keep
+        } else {
+            redact::Secrets::Redact
+        },
+        guard,
     });
     if let Some(restored) = config.restore {
         for task in state::restore(&app.tasks, &app.clock, restored) {
@@ -340,9 +376,11 @@ async fn answer(
         request_body,
         reset: do_reset,
         record,
+        allow_origin,
     } = outcome;
-    let headers = reply.headers_mut();
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+    if let Some(origin) = allow_origin {
+        reply.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    }
     let status = (!do_reset).then(|| reply.status());
     if let Some(started) = started {
         let task_id = task_id.clone().or_else(|| {
@@ -432,6 +470,10 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         let message = format!("no route for {} {path}", parts.method);
         return json(StatusCode::NOT_FOUND, render::error("not_found", &message)).into();
     };
+    if route == Route::Control {
+        // Only here: the API's routes never pay for the control plane's checks.
+        return serve_control(app, parts, body).await;
+    }
     if parts.method == Method::OPTIONS {
         return preflight(route.allowed(), &parts.headers).into();
     }
@@ -449,26 +491,6 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         Route::Submit(Surface::V2) if parts.method == Method::POST => v2::submit(app, parts, body).await,
         Route::Submit(surface) if parts.method == Method::POST => submit::v1(app, parts, body, surface).await,
         Route::Video if get => download::download(app, parts),
-        Route::Control => {
-            let body = match submit::body_or_error(app, &parts.headers, body, Surface::Gateway).await {
-                Ok(body) => body,
-                Err(outcome) => return outcome,
-            };
-            let answer = control::handle(app, parts, &body);
-            let mut reply = match answer.body {
-                Some(value) => json(answer.status, serde_json::to_vec(&value).expect("a Value serializes")),
-                None => reply(answer.status, JSON, Bytes::new()),
-            };
-            if let Some(allow) = answer.allow {
-                reply
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static(allow));
-            }
-            Outcome {
-                record: false,
-                ..reply.into()
-            }
-        }
         _ => {
             let allowed = route.allowed();
             let method = &parts.method;
@@ -483,4 +505,48 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
             reply.into()
         }
     }
+}
+
+/// A control request: admitted by the guard (its Host, its Origin, the
+/// token), then served; refused before anything is done otherwise.
+async fn serve_control(app: &App, parts: &Parts, body: Incoming) -> Outcome {
+    let mut outcome = match app.guard.admit(parts) {
+        Err(refusal) => Outcome {
+            allow_origin: None,
+            ..refusal.reply().into()
+        },
+        Ok(allow_origin) if parts.method == Method::OPTIONS => Outcome {
+            allow_origin,
+            ..preflight(Route::Control.allowed(), &parts.headers).into()
+        },
+        Ok(allow_origin) => match submit::body_or_error(app, &parts.headers, body, Surface::Gateway).await {
+            Err(outcome) => Outcome {
+                allow_origin,
+                ..outcome
+            },
+            Ok(body) => {
+                let answer = control::handle(app, parts, &body);
+                let mut reply = match answer.body {
+                    Some(value) => json(answer.status, serde_json::to_vec(&value).expect("a Value serializes")),
+                    None => reply(answer.status, JSON, Bytes::new()),
+                };
+                if let Some(allow) = answer.allow {
+                    reply
+                        .headers_mut()
+                        .insert(header::ALLOW, HeaderValue::from_static(allow));
+                }
+                Outcome {
+                    allow_origin,
+                    ..reply.into()
+                }
+            }
+        },
+    };
+    // What is answered depends on the Origin: caches must not share it.
+    outcome
+        .reply
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("origin"));
+    outcome.record = false;
+    outcome
 }

@@ -102,6 +102,7 @@ impl Response {
 pub struct Conn {
     stream: TcpStream,
     buffer: Vec<u8>,
+    addr: std::net::SocketAddr,
 }
 
 impl Conn {
@@ -109,11 +110,17 @@ impl Conn {
         Self {
             stream: TcpStream::connect(addr).await.expect("connect"),
             buffer: Vec::new(),
+            addr,
         }
     }
 
+    /// Sends a request with `Host: ADDR` as a client would (unless
+    /// `headers` give a Host of their own) and reads the answer.
     pub async fn send(&mut self, method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Response {
-        let mut request = format!("{method} {target} HTTP/1.1\r\nHost: test\r\n");
+        let mut request = format!("{method} {target} HTTP/1.1\r\n");
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            request.push_str(&format!("Host: {}\r\n", self.addr));
+        }
         for (k, v) in headers {
             request.push_str(&format!("{k}: {v}\r\n"));
         }

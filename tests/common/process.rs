@@ -12,6 +12,8 @@ pub fn serve(args: &[&str]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(args)
         .args(["--port", "0"])
+        // A token in the developer's environment would guard the control API.
+        .env_remove("MINIMAX_MOCK_CONTROL_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
