@@ -220,6 +220,16 @@ fn schema_findings(schema: &Schema, doc: &Value) -> Vec<Finding> {
         .map(|e| {
             let mut pointer = e.instance_path().as_str().to_owned();
             let found: &Value = e.instance();
+            // jsonschema words a broken maxContains/minContains as "None of
+            // the value are valid": the contract's own wording instead.
+            if let Some((keyword, message)) = schema.contains_bound(e.schema_path().as_str()) {
+                return Finding {
+                    pointer,
+                    keyword,
+                    message,
+                    position: None,
+                };
+            }
             let message = match e.kind() {
                 Kind::Type { kind } => {
                     let expected = match kind {
@@ -549,6 +559,25 @@ mod tests {
         );
         let own = Judge::new(&c, contract::ERROR, false).unwrap();
         assert_eq!(&*own.rule(pick(None, 200), &err).name, contract::ERROR);
+    }
+
+    #[test]
+    fn a_broken_contains_bound_is_worded_as_the_contract_words_it() {
+        let c = contract();
+        let judge = Judge::new(&c, contract::V2_SUBMIT_REQUEST, false).unwrap();
+        let text = c.fixture("v2_video_generation.request/text-only-16x9.json").unwrap();
+        let mut doc: Value = serde_json::from_slice(text).unwrap();
+        doc["content"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "text", "text": "again"}));
+        let v = verdict(&judge, &doc);
+        assert_eq!(keywords(&v.errors), [("/content", "maxContains")]);
+        assert_eq!(
+            v.errors[0].message,
+            "more than 1 items match the schema at /properties/content/allOf/0/contains (At most one text item.)"
+        );
+        assert_eq!(v.errors[0].message, c.v2_submit_request().violations(&doc)[0].message);
     }
 
     #[test]
