@@ -1,12 +1,13 @@
 //! Consistency checks: what the documentation implies but a schema cannot
 //! say (a terminal status at 100%, statuses that agree, a task id exactly
-//! when the submit succeeded), and the `--strict` walk for undocumented
-//! members. Failed checks are warnings (errors only with `--strict`): the
+//! when the submit succeeded), each about the one contract it names, and
+//! the `--strict` walk for undocumented members. Failed checks are warnings (errors only with `--strict`): the
 //! documentation implies them without stating them.
 
 use serde_json::Value;
 
 use super::{excerpt, Finding};
+use crate::contract::{QUERY_RESPONSE, SUBMIT_RESPONSE};
 use crate::lifecycle::{GatewayStatus, MinimaxStatus};
 
 const GATEWAY_STATUSES: [GatewayStatus; 6] = [
@@ -36,14 +37,21 @@ fn warn(out: &mut Vec<Finding>, pointer: &str, keyword: &str, message: String) {
     });
 }
 
-/// Checks that run on any document shaped like a query response (an
-/// envelope whose `data` has a `status`) or a submit response. Values of the
-/// wrong type are left to the schema.
-pub(super) fn consistency(doc: &Value, out: &mut Vec<Finding>) {
-    let Some(root) = doc.as_object() else { return };
-    match root.get("data") {
-        Some(task) if task.get("status").is_some_and(Value::is_string) => task_checks(task, out),
-        _ if root.contains_key("task_id") && root.contains_key("base_resp") => submit_checks(doc, out),
+/// The checks of `contract`, the shipped schema the document is judged
+/// against: each check is about one contract, so a native query or a
+/// callback (which have `task_id` and `base_resp` too) is never read as a
+/// submit response. Values of the wrong type are left to the schema.
+pub(super) fn consistency(contract: &str, doc: &Value, out: &mut Vec<Finding>) {
+    match contract {
+        QUERY_RESPONSE => {
+            if let Some(task) = doc
+                .get("data")
+                .filter(|t| t.get("status").is_some_and(Value::is_string))
+            {
+                task_checks(task, out);
+            }
+        }
+        SUBMIT_RESPONSE => submit_checks(doc, out),
         _ => {}
     }
 }
@@ -344,20 +352,51 @@ mod tests {
     fn submit_responses_are_checked() {
         let mut out = Vec::new();
         consistency(
+            SUBMIT_RESPONSE,
             &json!({"task_id": "", "base_resp": {"status_code": 0, "status_msg": "success"}}),
             &mut out,
         );
         consistency(
+            SUBMIT_RESPONSE,
             &json!({"task_id": "1", "base_resp": {"status_code": 2013, "status_msg": "x"}}),
             &mut out,
         );
         consistency(
+            SUBMIT_RESPONSE,
             &json!({"task_id": "1", "base_resp": {"status_code": 0, "status_msg": "success"}}),
             &mut out,
         );
         assert_eq!(
             keywords(&out),
             [("/task_id", "submit-task-id"), ("/task_id", "submit-task-id")]
+        );
+    }
+
+    /// A failed native query or callback has a task id and a non-zero
+    /// status_code, as a submit response must not: not a submit response.
+    #[test]
+    fn checks_keep_to_their_contract() {
+        use crate::contract::{CALLBACK_UPDATE, ERROR, NATIVE_QUERY_RESPONSE};
+        let failed = json!({"task_id": "1", "status": "Fail", "file_id": "", "base_resp": {"status_code": 1027, "status_msg": "x"}});
+        let task = json!({"code": "success", "message": "", "data": {"status": "DONE", "progress": "5"}});
+        let mut out = Vec::new();
+        for contract in [NATIVE_QUERY_RESPONSE, CALLBACK_UPDATE, ERROR, "my-own.schema.json"] {
+            consistency(contract, &failed, &mut out);
+            consistency(contract, &task, &mut out);
+        }
+        assert_eq!(keywords(&out), []);
+        consistency(QUERY_RESPONSE, &failed, &mut out);
+        consistency(SUBMIT_RESPONSE, &task, &mut out);
+        assert_eq!(keywords(&out), []);
+        consistency(QUERY_RESPONSE, &task, &mut out);
+        consistency(SUBMIT_RESPONSE, &failed, &mut out);
+        assert_eq!(
+            keywords(&out),
+            [
+                ("/data/progress", "progress"),
+                ("/data/status", "status"),
+                ("/task_id", "submit-task-id")
+            ]
         );
     }
 }

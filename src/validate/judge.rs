@@ -149,7 +149,7 @@ impl<'c> Judge<'c> {
             schema_findings(schema, doc)
         };
         let mut warnings = Vec::new();
-        consistency(doc, &mut warnings);
+        consistency(&rule.name, doc, &mut warnings);
         if self.strict {
             unknown_fields(
                 &rule.source,
