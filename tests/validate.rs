@@ -78,7 +78,11 @@ fn json_lines_one_object_per_document() {
     for line in out.lines() {
         let doc: Value = serde_json::from_str(line).unwrap();
         let keys: Vec<&str> = doc.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["errors", "source", "valid", "warnings"], "{line}");
+        assert_eq!(
+            keys,
+            ["chosen_by", "errors", "schema", "source", "valid", "warnings"],
+            "{line}"
+        );
         assert_eq!(doc["valid"], doc["errors"].as_array().unwrap().is_empty(), "{line}");
         for finding in doc["errors"]
             .as_array()
@@ -103,17 +107,29 @@ fn github_annotations() {
     insta::assert_snapshot!("github", transcript(&["--format", "github", "tests/corpus"]));
 }
 
+/// Every shipped fixture passes strictly, detected as the schema of its
+/// folder, and named with --schema too.
 #[test]
 fn the_mocks_own_fixtures_pass_strictly() {
-    for (schema, dir) in [
-        (
-            "query_video_generation.response",
-            "fixtures/query_video_generation.response",
-        ),
-        ("error", "fixtures/error"),
-        ("video_generation.response", "fixtures/video_generation.response"),
-    ] {
-        let (code, out, err) = validate(&["--strict", "--schema", schema, dir], b"");
+    let (code, out, err) = validate(&["--strict", "--format", "json", "fixtures"], b"");
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    let lines = json_lines(&out);
+    let mut folders = std::collections::BTreeSet::new();
+    for line in &lines {
+        let source = line["source"].as_str().unwrap();
+        let folder = source.strip_prefix("fixtures/").unwrap().split('/').next().unwrap();
+        assert_eq!(
+            (&line["schema"], &line["chosen_by"], &line["valid"]),
+            (&json!(folder), &json!("shape"), &json!(true)),
+            "{line}"
+        );
+        assert_eq!(line["warnings"], json!([]), "{line}");
+        folders.insert(folder.to_owned());
+    }
+    assert_eq!(folders.len(), 13, "{folders:?}");
+    for folder in folders {
+        let dir = format!("fixtures/{folder}");
+        let (code, out, err) = validate(&["--strict", "--schema", &folder, &dir], b"");
         assert_eq!((code, err.as_str()), (0, ""), "{dir}: {out}");
         assert!(out.ends_with(" valid, 0 invalid, 0 warnings\n"), "{dir}: {out}");
     }
@@ -153,18 +169,29 @@ fn a_schema_by_path_or_by_name() {
         b"",
     );
     assert_eq!(by_path.0, 0, "{by_path:?}");
-    // The error envelope judged as a success body is wrong in three places.
+    let error = br#"{"code":"task_not_exist","message":"","data":null}"#;
+    // The error envelope judged as a success body is wrong.
     let (code, out, _) = validate(
-        &["--format", "json", "-"],
-        br#"{"code":"task_not_exist","message":"","data":null}"#,
+        &["--format", "json", "--schema", "query_video_generation.response", "-"],
+        error,
     );
     assert_eq!(code, 1);
     let doc: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(doc["source"], "<stdin>");
+    assert_eq!(
+        (&doc["schema"], &doc["chosen_by"]),
+        (&json!("query_video_generation.response"), &json!("schema"))
+    );
     assert_eq!(doc["errors"][0]["pointer"], "/data");
+    for args in [&["--schema", "error", "-"][..], &["-"], &["--schema", "auto", "-"]] {
+        let (code, out, _) = validate(args, error);
+        assert_eq!(code, 0, "{args:?}: {out}");
+        assert!(out.starts_with("judged as: 1 error\n"), "{args:?}: {out}");
+    }
+    // Every shipped schema by name.
     let (code, _, _) = validate(
-        &["--schema", "error", "-"],
-        br#"{"code":"task_not_exist","message":"","data":null}"#,
+        &["--schema", "v2_error", "-"],
+        br#"{"error":{"code":2013,"message":"x"}}"#,
     );
     assert_eq!(code, 0);
 }
