@@ -703,6 +703,48 @@ mod tests {
         assert_eq!(seen, every, "a fixture of every contract");
     }
 
+    /// A native Success with a file id and a frame size, a v2 succeeded
+    /// with content.url, a v2 failed with its error: the schemas say so
+    /// already, so each break is one schema error, not also a warning. Time
+    /// running backwards they cannot say: a warning.
+    #[test]
+    fn what_the_schemas_say_is_not_checked_twice() {
+        let c = contract();
+        let judge = Judge::new(&c, AUTO, false).unwrap();
+        let fixture = |rel: &str| serde_json::from_slice::<Value>(c.fixture(rel).unwrap()).unwrap();
+        let mut native = fixture("native_query_video_generation.response/success.json");
+        native["file_id"] = json!("");
+        native["video_height"] = json!(0);
+        let v = verdict(&judge, &native);
+        assert_eq!(
+            keywords(&v.errors),
+            [("/file_id", "minLength"), ("/video_height", "minimum")]
+        );
+        assert!(v.warnings.is_empty(), "{v:?}");
+
+        let succeeded = fixture("v2_query_video_generation.response/succeeded.json");
+        let mut v2 = succeeded.clone();
+        v2["task"]["content"]["url"] = json!("");
+        v2["task"]["updated_at"] = json!(1);
+        let v = verdict(&judge, &v2);
+        assert_eq!(keywords(&v.errors), [("/task/content/url", "pattern")]);
+        assert_eq!(keywords(&v.warnings), [("/task/updated_at", "updated-at")]);
+        let mut v2 = succeeded;
+        v2["task"].as_object_mut().unwrap().remove("content");
+        let v = verdict(&judge, &v2);
+        assert_eq!(
+            (keywords(&v.errors), v.warnings.len()),
+            (vec![("/task/content", "required")], 0)
+        );
+        let mut v2 = fixture("v2_query_video_generation.response/failed.json");
+        v2["task"].as_object_mut().unwrap().remove("error");
+        let v = verdict(&judge, &v2);
+        assert_eq!(
+            (keywords(&v.errors), v.warnings.len()),
+            (vec![("/task/error", "required")], 0)
+        );
+    }
+
     #[test]
     fn a_body_of_no_shape_is_judged_against_the_nearest_saying_so() {
         let c = contract();
