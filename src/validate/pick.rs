@@ -276,10 +276,18 @@ pub(super) fn nearest<'a>(
     match best {
         Some((name, members, shared)) if shared > 0 => {
             let common = quote(&mut members.iter().map(String::as_str).filter(|m| found.contains(m)));
-            let message = format!(
-                "no contract matches this shape; nearest: {name}, sharing {shared} of its {} members ({common}); {found_text}",
+            let mut message = format!(
+                "no contract matches this shape; nearest: {name}, sharing {shared} of its {} members ({common})",
                 members.len(),
             );
+            let mut others = found
+                .iter()
+                .copied()
+                .filter(|f| !members.iter().any(|m| m == f))
+                .peekable();
+            if others.peek().is_some() {
+                message.push_str(&format!("; other members: {}", quote(&mut others)));
+            }
             (name, message)
         }
         // Nothing in common: the main document.
@@ -482,7 +490,7 @@ mod tests {
         assert_eq!(
             message,
             "no contract matches this shape; nearest: callback.update, sharing 2 of its 4 members \
-             (\"status\", \"base_resp\"); found \"base_resp\", \"extra\", \"status\""
+             (\"status\", \"base_resp\"); other members: \"extra\""
         );
         // A tie on members shared and on size: the first in order.
         assert_eq!(near(json!({"code": "x", "message": "y"})).0, ERROR);
