@@ -790,6 +790,25 @@ mod tests {
         assert_eq!(v.errors[0].message, c.v2_submit_request().violations(&doc)[0].message);
     }
 
+    /// With a schema of your own, the checks are those of the contract
+    /// whose shape the document has.
+    #[test]
+    fn a_schema_of_your_own_gets_the_checks_of_the_shape() {
+        let c = contract();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/error.schema.json");
+        let judge = Judge::new(&c, path, false).unwrap();
+        let mut doc = documented();
+        doc["data"]["progress"] = json!("99");
+        let v = verdict(&judge, &doc);
+        assert_eq!((&*v.schema, v.basis), (path, Basis::Named));
+        assert_eq!(
+            keywords(&v.warnings),
+            [("/data/progress", "progress"), ("/data/progress", "terminal-progress")]
+        );
+        let v = verdict(&judge, &json!({"x": 1}));
+        assert_eq!(v.warnings, []);
+    }
+
     #[test]
     fn not_json_is_a_problem_with_position() {
         let c = contract();
