@@ -131,9 +131,10 @@ pub struct ValidateArgs {
     /// from its content.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
-    /// The schema documents are judged against: a shipped one by name, or a
+    /// The schema documents are judged against: auto picks each one's contract
+    /// by its shape (its top-level members); or a shipped schema by name, or a
     /// JSON Schema file. HAR entries are judged by their endpoint and status.
-    #[arg(long, value_name = "NAME|PATH", default_value = crate::contract::QUERY_RESPONSE)]
+    #[arg(long, value_name = "NAME|PATH", default_value = crate::validate::AUTO)]
     pub schema: String,
     /// Turn consistency warnings into errors, and report fields the documentation does not know.
     #[arg(long)]

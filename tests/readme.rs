@@ -1,8 +1,9 @@
 //! The documentation's promises that code can check: the example scenarios
 //! file loads and defines what docs/scenarios.md says, that page shows it
 //! verbatim, the scenario-file error it quotes is the loader's, every built-in
-//! scenario is in its table, and the flag table of docs/flags.md matches
-//! `serve --help`.
+//! scenario is in its table, the flag tables of docs/flags.md match
+//! `serve --help` and `validate --help`, and docs/validate.md has a shape
+//! for every schema.
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use minimax_mock::lifecycle::{BaseResp, GatewayStatus, MinimaxStatus, Span};
 
 const SCENARIOS: &str = include_str!("../docs/scenarios.md");
 const FLAGS: &str = include_str!("../docs/flags.md");
+const VALIDATE: &str = include_str!("../docs/validate.md");
 const EXAMPLE: &str = include_str!("../examples/scenarios.json");
 
 fn example() -> Catalog {
@@ -177,13 +179,15 @@ fn every_builtin_scenario_is_in_the_scenarios_table() {
     }
 }
 
-/// Every flag `serve --help` prints has its row in the table of docs/flags.md.
-#[test]
-fn flag_table_matches_serve_help() {
+/// The rows of a flag table for `subcommand`, as `--help` prints its flags:
+/// `| `--name <VALUE>` | default | help |` (a `|` in a cell escaped).
+fn flag_rows(subcommand: &str) -> Vec<String> {
     let cli = minimax_mock::cli::Cli::command();
-    let serve = cli.find_subcommand("serve").expect("a serve subcommand");
+    let sub = cli
+        .find_subcommand(subcommand)
+        .unwrap_or_else(|| panic!("a {subcommand} subcommand"));
     let mut rows = Vec::new();
-    for arg in serve.get_arguments() {
+    for arg in sub.get_arguments() {
         let Some(long) = arg.get_long() else { continue };
         if long == "help" {
             continue;
@@ -210,18 +214,54 @@ fn flag_table_matches_serve_help() {
             defaults.join(", ")
         };
         let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-        let row = format!("| `{name}` | {default} | {help} |");
-        rows.push(row);
+        let cell = |text: &str| text.replace('|', "\\|");
+        rows.push(format!("| `{}` | {} | {} |", cell(&name), cell(&default), cell(&help)));
     }
-    let table = section(FLAGS, "## serve");
+    rows
+}
+
+/// Every flag `SUBCOMMAND --help` prints has its row in the table under
+/// `## SUBCOMMAND` of docs/flags.md, and the table has no other.
+fn flag_table_matches_help(subcommand: &str) {
+    let rows = flag_rows(subcommand);
+    let table = section(FLAGS, &format!("## {subcommand}"));
     let missing: Vec<&String> = rows.iter().filter(|row| !table.contains(row.as_str())).collect();
-    assert!(missing.is_empty(), "docs/flags.md lacks these rows:\n{missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "docs/flags.md lacks these {subcommand} rows:\n{missing:#?}"
+    );
     let table_rows = table.lines().filter(|l| l.starts_with("| `-")).count();
     assert_eq!(
         table_rows,
         rows.len(),
-        "the flag table has rows for flags serve does not have"
+        "the flag table has rows for flags {subcommand} does not have"
     );
+}
+
+#[test]
+fn flag_table_matches_serve_help() {
+    flag_table_matches_help("serve");
+}
+
+#[test]
+fn flag_table_matches_validate_help() {
+    flag_table_matches_help("validate");
+}
+
+/// docs/validate.md tells how each contract is chosen: every shipped schema
+/// has its row in the table of shapes, and the default is auto.
+#[test]
+fn validate_page_has_a_shape_for_every_schema() {
+    let page = section(VALIDATE, "## How the contract is chosen");
+    let contract = minimax_mock::contract::Contract::embedded();
+    for name in contract.schema_names() {
+        assert!(
+            page.contains(&format!("| `{name}`")),
+            "docs/validate.md has no row for {name} in its table of shapes"
+        );
+    }
+    assert!(page.contains("With `--schema auto`, the default"));
+    assert_eq!(minimax_mock::validate::AUTO, "auto");
 }
 
 /// The part of `page` from `heading` to the next heading of the same level.

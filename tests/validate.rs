@@ -78,7 +78,11 @@ fn json_lines_one_object_per_document() {
     for line in out.lines() {
         let doc: Value = serde_json::from_str(line).unwrap();
         let keys: Vec<&str> = doc.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["errors", "source", "valid", "warnings"], "{line}");
+        assert_eq!(
+            keys,
+            ["chosen_by", "errors", "schema", "source", "valid", "warnings"],
+            "{line}"
+        );
         assert_eq!(doc["valid"], doc["errors"].as_array().unwrap().is_empty(), "{line}");
         for finding in doc["errors"]
             .as_array()
@@ -103,17 +107,29 @@ fn github_annotations() {
     insta::assert_snapshot!("github", transcript(&["--format", "github", "tests/corpus"]));
 }
 
+/// Every shipped fixture passes strictly, detected as the schema of its
+/// folder, and named with --schema too.
 #[test]
 fn the_mocks_own_fixtures_pass_strictly() {
-    for (schema, dir) in [
-        (
-            "query_video_generation.response",
-            "fixtures/query_video_generation.response",
-        ),
-        ("error", "fixtures/error"),
-        ("video_generation.response", "fixtures/video_generation.response"),
-    ] {
-        let (code, out, err) = validate(&["--strict", "--schema", schema, dir], b"");
+    let (code, out, err) = validate(&["--strict", "--format", "json", "fixtures"], b"");
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    let lines = json_lines(&out);
+    let mut folders = std::collections::BTreeSet::new();
+    for line in &lines {
+        let source = line["source"].as_str().unwrap();
+        let folder = source.strip_prefix("fixtures/").unwrap().split('/').next().unwrap();
+        assert_eq!(
+            (&line["schema"], &line["chosen_by"], &line["valid"]),
+            (&json!(folder), &json!("shape"), &json!(true)),
+            "{line}"
+        );
+        assert_eq!(line["warnings"], json!([]), "{line}");
+        folders.insert(folder.to_owned());
+    }
+    assert_eq!(folders.len(), 13, "{folders:?}");
+    for folder in folders {
+        let dir = format!("fixtures/{folder}");
+        let (code, out, err) = validate(&["--strict", "--schema", &folder, &dir], b"");
         assert_eq!((code, err.as_str()), (0, ""), "{dir}: {out}");
         assert!(out.ends_with(" valid, 0 invalid, 0 warnings\n"), "{dir}: {out}");
     }
@@ -153,18 +169,29 @@ fn a_schema_by_path_or_by_name() {
         b"",
     );
     assert_eq!(by_path.0, 0, "{by_path:?}");
-    // The error envelope judged as a success body is wrong in three places.
+    let error = br#"{"code":"task_not_exist","message":"","data":null}"#;
+    // The error envelope judged as a success body is wrong.
     let (code, out, _) = validate(
-        &["--format", "json", "-"],
-        br#"{"code":"task_not_exist","message":"","data":null}"#,
+        &["--format", "json", "--schema", "query_video_generation.response", "-"],
+        error,
     );
     assert_eq!(code, 1);
     let doc: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(doc["source"], "<stdin>");
+    assert_eq!(
+        (&doc["schema"], &doc["chosen_by"]),
+        (&json!("query_video_generation.response"), &json!("schema"))
+    );
     assert_eq!(doc["errors"][0]["pointer"], "/data");
+    for args in [&["--schema", "error", "-"][..], &["-"], &["--schema", "auto", "-"]] {
+        let (code, out, _) = validate(args, error);
+        assert_eq!(code, 0, "{args:?}: {out}");
+        assert!(out.starts_with("judged as: 1 error\n"), "{args:?}: {out}");
+    }
+    // Every shipped schema by name.
     let (code, _, _) = validate(
-        &["--schema", "error", "-"],
-        br#"{"code":"task_not_exist","message":"","data":null}"#,
+        &["--schema", "v2_error", "-"],
+        br#"{"error":{"code":2013,"message":"x"}}"#,
     );
     assert_eq!(code, 0);
 }
@@ -330,4 +357,141 @@ fn large_har_is_streamed_entry_by_entry() {
         .map(|(_, i)| *i)
         .collect();
     assert_eq!(invalid, [1, 700, 1300]);
+}
+
+/// Runs `--format json` over `path`: the verdicts.
+fn verdicts(path: &str) -> Vec<Value> {
+    let (_, out, _) = validate(&["--format", "json", path], b"");
+    json_lines(&out)
+}
+
+/// A HAR with entries of every surface: the gateway's, MiniMax's native API
+/// at the root and passed through behind `/minimax`, v2; each entry judged
+/// against its endpoint's schema, by method, status and body.
+#[test]
+fn har_entries_of_every_surface_are_judged_by_endpoint() {
+    let judged: Vec<(usize, String, bool)> = verdicts("tests/corpus/surfaces/session.har")
+        .iter()
+        .map(|v| {
+            assert_eq!(v["chosen_by"], "endpoint", "{v}");
+            let source = v["source"].as_str().unwrap();
+            let index = source.split('#').nth(1).unwrap().split(' ').next().unwrap();
+            (
+                index.parse().unwrap(),
+                v["schema"].as_str().unwrap().to_owned(),
+                v["valid"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        // The gateway: submit, the envelope, MiniMax's body passed through
+        // (a task, an error, a task with a wrong type), files/retrieve.
+        (0, "video_generation.response", true),
+        (1, "query_video_generation.response", true),
+        (2, "native_query_video_generation.response", true),
+        (3, "native_error", true),
+        (4, "native_query_video_generation.response", false),
+        (5, "files_retrieve.response", true),
+        // Behind another prefix: /api/minimax/v1/...
+        (6, "error", true),
+        // MiniMax's native API at the root; a gateway's envelope there is wrong.
+        (7, "video_generation.response", true),
+        (8, "native_query_video_generation.response", true),
+        (9, "native_error", true),
+        (10, "native_error", false),
+        (11, "files_retrieve.response", true),
+        // v2 (entry 12 is a preflight, 18 another URL: skipped).
+        (13, "v2_video_generation.response", true),
+        (14, "v2_error", true),
+        (15, "v2_query_video_generation.response", true),
+        (16, "v2_query_video_generation.response", false),
+        (17, "v2_error", true),
+    ];
+    let expected: Vec<(usize, String, bool)> = expected.iter().map(|(i, s, v)| (*i, s.to_string(), *v)).collect();
+    assert_eq!(judged, expected);
+}
+
+/// A saved body of each shape, a line each, is judged against the contract
+/// whose shape it has.
+#[test]
+fn saved_bodies_of_each_shape_are_detected() {
+    let judged: Vec<(String, String, bool)> = verdicts("tests/corpus/surfaces/shapes.ndjson")
+        .iter()
+        .map(|v| {
+            (
+                v["schema"].as_str().unwrap().to_owned(),
+                v["chosen_by"].as_str().unwrap().to_owned(),
+                v["valid"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let shapes = [
+        "query_video_generation.response",
+        "error",
+        "video_generation.request",
+        "video_generation.response",
+        "native_query_video_generation.response",
+        "callback.update",
+        "files_retrieve.response",
+        "native_error",
+        "v2_video_generation.request",
+        "v2_video_generation.response",
+        "v2_query_video_generation.response",
+        "v2_error",
+        "callback.challenge",
+    ];
+    let expected: Vec<(String, String, bool)> = shapes
+        .iter()
+        .map(|s| (s.to_string(), "shape".to_owned(), true))
+        .collect();
+    assert_eq!(judged, expected);
+    // A curl -i capture of v2's 404 too.
+    let v = &verdicts("tests/corpus/surfaces/curl-v2-not-found.txt")[0];
+    assert_eq!(
+        (&v["schema"], &v["chosen_by"], &v["valid"]),
+        (&json!("v2_error"), &json!("shape"), &json!(true))
+    );
+}
+
+/// A body of no known shape is judged against the nearest contract, and the
+/// report says so before that contract's violations.
+#[test]
+fn a_body_matching_nothing_reports_the_nearest() {
+    let v = &verdicts("tests/corpus/surfaces/no-shape.json")[0];
+    assert_eq!(
+        (&v["schema"], &v["chosen_by"], &v["valid"]),
+        (
+            &json!("native_query_video_generation.response"),
+            &json!("nearest"),
+            &json!(false)
+        )
+    );
+    assert_eq!(v["errors"][0]["keyword"], "shape");
+    assert_eq!(
+        v["errors"][0]["message"],
+        "no contract matches this shape; nearest: native_query_video_generation.response, sharing 5 of its 6 members \
+         (\"base_resp\", \"file_id\", \"status\", \"video_height\", \"video_width\")"
+    );
+    assert_eq!(
+        (&v["errors"][1]["pointer"], &v["errors"][1]["keyword"]),
+        (&json!("/task_id"), &json!("required"))
+    );
+    // Not even an object: the gateway's query response, the main document.
+    let (code, out, _) = validate(&["--format", "json", "-"], b"[1, 2]");
+    assert_eq!(code, 1);
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["schema"], "query_video_generation.response");
+    assert_eq!(
+        v["errors"][0]["message"],
+        "no contract matches this shape; nearest: query_video_generation.response, though it shares no member; found [1,2], not an object"
+    );
+}
+
+#[test]
+fn human_and_json_reports_of_a_multi_surface_run() {
+    insta::assert_snapshot!("human_surfaces", transcript(&["tests/corpus/surfaces"]));
+    insta::assert_snapshot!(
+        "json_surfaces",
+        transcript(&["--format", "json", "tests/corpus/surfaces"])
+    );
 }

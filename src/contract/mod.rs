@@ -212,7 +212,10 @@ impl Schema {
     /// jsonschema reports a broken `maxContains` or `minContains` as
     /// `contains`, "None of [...] are valid", which is wrong for too many
     /// matches: name the bound, the count allowed and the rule's description.
-    fn contains_bound(&self, schema_path: &str) -> Option<(String, String)> {
+    /// Takes the error's schema path; gives the keyword and the message, or
+    /// `None` for any other error. Public so that callers wording their own
+    /// messages from [`Schema::validator`] word these the same.
+    pub fn contains_bound(&self, schema_path: &str) -> Option<(String, String)> {
         let (parent, keyword) = schema_path.rsplit_once('/')?;
         let relation = match keyword {
             "maxContains" => "more than",

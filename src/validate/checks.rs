@@ -1,12 +1,16 @@
 //! Consistency checks: what the documentation implies but a schema cannot
 //! say (a terminal status at 100%, statuses that agree, a task id exactly
-//! when the submit succeeded), and the `--strict` walk for undocumented
-//! members. Failed checks are warnings (errors only with `--strict`): the
+//! when the submit succeeded, no error code on a task in progress, time
+//! running forward), each about the one contract it names, and
+//! the `--strict` walk for undocumented members. Failed checks are warnings (errors only with `--strict`): the
 //! documentation implies them without stating them.
 
 use serde_json::Value;
 
 use super::{excerpt, Finding};
+use crate::contract::{
+    CALLBACK_UPDATE, FILES_RETRIEVE_RESPONSE, NATIVE_QUERY_RESPONSE, QUERY_RESPONSE, SUBMIT_RESPONSE, V2_QUERY_RESPONSE,
+};
 use crate::lifecycle::{GatewayStatus, MinimaxStatus};
 
 const GATEWAY_STATUSES: [GatewayStatus; 6] = [
@@ -36,15 +40,115 @@ fn warn(out: &mut Vec<Finding>, pointer: &str, keyword: &str, message: String) {
     });
 }
 
-/// Checks that run on any document shaped like a query response (an
-/// envelope whose `data` has a `status`) or a submit response. Values of the
-/// wrong type are left to the schema.
-pub(super) fn consistency(doc: &Value, out: &mut Vec<Finding>) {
-    let Some(root) = doc.as_object() else { return };
-    match root.get("data") {
-        Some(task) if task.get("status").is_some_and(Value::is_string) => task_checks(task, out),
-        _ if root.contains_key("task_id") && root.contains_key("base_resp") => submit_checks(doc, out),
+/// The checks of `contract`, the shipped schema the document is judged
+/// against: each check is about one contract, so a native query or a
+/// callback (which have `task_id` and `base_resp` too) is never read as a
+/// submit response. Values of the wrong type are left to the schema.
+pub(super) fn consistency(contract: &str, doc: &Value, out: &mut Vec<Finding>) {
+    match contract {
+        QUERY_RESPONSE => {
+            if let Some(task) = doc
+                .get("data")
+                .filter(|t| t.get("status").is_some_and(Value::is_string))
+            {
+                task_checks(task, out);
+            }
+        }
+        SUBMIT_RESPONSE => submit_checks(doc, out),
+        NATIVE_QUERY_RESPONSE | CALLBACK_UPDATE => native_task_checks(doc, out),
+        FILES_RETRIEVE_RESPONSE => file_checks(doc, out),
+        V2_QUERY_RESPONSE => {
+            if let Some(task) = doc.get("task") {
+                v2_task_checks(task, out);
+            }
+        }
         _ => {}
+    }
+}
+
+/// `base_resp.status_code`, when it is an integer.
+fn status_code(doc: &Value) -> Option<i64> {
+    doc.get("base_resp")?.get("status_code")?.as_i64()
+}
+
+/// MiniMax's own task, in its query or a callback. What the schema already
+/// says (on Success a file_id, a frame size of at least 1 and code 0; on
+/// Fail a non-zero code) is left to it: these are what it cannot say.
+fn native_task_checks(doc: &Value, out: &mut Vec<Finding>) {
+    let status = doc.get("status").and_then(Value::as_str);
+    let in_progress = ["Preparing", "Queueing", "Processing"];
+    if let (Some(status), Some(code)) = (status.filter(|s| in_progress.contains(s)), status_code(doc)) {
+        if code != 0 {
+            warn(
+                out,
+                "/base_resp/status_code",
+                "status-code",
+                format!("expected 0 while status is {status} (a non-zero code is an error, reported with Fail), found {code}"),
+            );
+        }
+    }
+    // files/retrieve takes the id as an integer.
+    if let Some(id) = doc.get("file_id").and_then(Value::as_str) {
+        if !id.is_empty() && (id.len() > 19 || !id.bytes().all(|b| b.is_ascii_digit())) {
+            warn(
+                out,
+                "/file_id",
+                "file-id",
+                format!(
+                    "expected the integer files/retrieve takes, in digits, found {}",
+                    excerpt(&doc["file_id"])
+                ),
+            );
+        }
+    }
+}
+
+/// A file record comes with `base_resp.status_code` 0: a non-zero code is
+/// an error, which has no file.
+fn file_checks(doc: &Value, out: &mut Vec<Finding>) {
+    if let Some(code) = status_code(doc).filter(|c| *c != 0) {
+        warn(
+            out,
+            "/base_resp/status_code",
+            "file-status-code",
+            format!("expected 0 beside a file record, found {code}"),
+        );
+    }
+}
+
+/// A v2 task. The schema says content and usage come with succeeded and
+/// error with failed; what it cannot say: time runs forward, and a task
+/// does not both succeed and fail.
+fn v2_task_checks(task: &Value, out: &mut Vec<Finding>) {
+    let created = task.get("created_at").and_then(Value::as_i64);
+    let updated = task.get("updated_at").and_then(Value::as_i64);
+    if let (Some(created), Some(updated)) = (created, updated) {
+        if updated < created {
+            warn(
+                out,
+                "/task/updated_at",
+                "updated-at",
+                format!("expected an updated_at at or after created_at ({created}), found {updated}"),
+            );
+        }
+    }
+    let status = task.get("status").and_then(Value::as_str);
+    let contradiction = match status {
+        Some("succeeded") => "error",
+        Some("failed") => "content",
+        _ => return,
+    };
+    if let Some(found) = task.get(contradiction) {
+        warn(
+            out,
+            &format!("/task/{contradiction}"),
+            "status-members",
+            format!(
+                "expected no {contradiction} beside status {}, found {}",
+                status.unwrap_or_default(),
+                excerpt(found)
+            ),
+        );
     }
 }
 
@@ -344,20 +448,115 @@ mod tests {
     fn submit_responses_are_checked() {
         let mut out = Vec::new();
         consistency(
+            SUBMIT_RESPONSE,
             &json!({"task_id": "", "base_resp": {"status_code": 0, "status_msg": "success"}}),
             &mut out,
         );
         consistency(
+            SUBMIT_RESPONSE,
             &json!({"task_id": "1", "base_resp": {"status_code": 2013, "status_msg": "x"}}),
             &mut out,
         );
         consistency(
+            SUBMIT_RESPONSE,
             &json!({"task_id": "1", "base_resp": {"status_code": 0, "status_msg": "success"}}),
             &mut out,
         );
         assert_eq!(
             keywords(&out),
             [("/task_id", "submit-task-id"), ("/task_id", "submit-task-id")]
+        );
+    }
+
+    #[test]
+    fn native_file_and_v2_checks() {
+        let mut out = Vec::new();
+        let base = |code: i64| json!({"status_code": code, "status_msg": "x"});
+        consistency(
+            NATIVE_QUERY_RESPONSE,
+            &json!({"task_id": "1", "status": "Processing", "base_resp": base(1002)}),
+            &mut out,
+        );
+        consistency(
+            CALLBACK_UPDATE,
+            &json!({"task_id": "1", "status": "Success", "file_id": "file-9", "base_resp": base(0)}),
+            &mut out,
+        );
+        consistency(
+            FILES_RETRIEVE_RESPONSE,
+            &json!({"file": {}, "base_resp": base(2013)}),
+            &mut out,
+        );
+        consistency(
+            V2_QUERY_RESPONSE,
+            &json!({"task": {"status": "succeeded", "created_at": 10, "updated_at": 9, "error": {}}}),
+            &mut out,
+        );
+        consistency(
+            V2_QUERY_RESPONSE,
+            &json!({"task": {"status": "failed", "content": {"url": "https://x"}}}),
+            &mut out,
+        );
+        assert_eq!(
+            keywords(&out),
+            [
+                ("/base_resp/status_code", "status-code"),
+                ("/file_id", "file-id"),
+                ("/base_resp/status_code", "file-status-code"),
+                ("/task/updated_at", "updated-at"),
+                ("/task/error", "status-members"),
+                ("/task/content", "status-members"),
+            ]
+        );
+        assert_eq!(
+            out[0].message,
+            "expected 0 while status is Processing (a non-zero code is an error, reported with Fail), found 1002"
+        );
+        // What agrees says nothing: a Fail with its code, a numeric file id, equal times.
+        let mut out = Vec::new();
+        consistency(
+            NATIVE_QUERY_RESPONSE,
+            &json!({"task_id": "1", "status": "Fail", "base_resp": base(1027)}),
+            &mut out,
+        );
+        consistency(
+            CALLBACK_UPDATE,
+            &json!({"task_id": "1", "status": "Success", "file_id": "306793063383292", "base_resp": base(0)}),
+            &mut out,
+        );
+        consistency(
+            V2_QUERY_RESPONSE,
+            &json!({"task": {"status": "queued", "created_at": 10, "updated_at": 10}}),
+            &mut out,
+        );
+        assert_eq!(keywords(&out), []);
+    }
+
+    /// A failed native query or callback has a task id and a non-zero
+    /// status_code, as a submit response must not: not a submit response.
+    #[test]
+    fn checks_keep_to_their_contract() {
+        use crate::contract::{CALLBACK_UPDATE, ERROR, NATIVE_QUERY_RESPONSE};
+        let failed = json!({"task_id": "1", "status": "Fail", "file_id": "", "base_resp": {"status_code": 1027, "status_msg": "x"}});
+        let task = json!({"code": "success", "message": "", "data": {"status": "DONE", "progress": "5"}});
+        let mut out = Vec::new();
+        for contract in [NATIVE_QUERY_RESPONSE, CALLBACK_UPDATE, ERROR, "my-own.schema.json"] {
+            consistency(contract, &failed, &mut out);
+            consistency(contract, &task, &mut out);
+        }
+        assert_eq!(keywords(&out), []);
+        consistency(QUERY_RESPONSE, &failed, &mut out);
+        consistency(SUBMIT_RESPONSE, &task, &mut out);
+        assert_eq!(keywords(&out), []);
+        consistency(QUERY_RESPONSE, &task, &mut out);
+        consistency(SUBMIT_RESPONSE, &failed, &mut out);
+        assert_eq!(
+            keywords(&out),
+            [
+                ("/data/progress", "progress"),
+                ("/data/status", "status"),
+                ("/task_id", "submit-task-id")
+            ]
         );
     }
 }

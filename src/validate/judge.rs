@@ -4,6 +4,7 @@
 //! and the tests need no files. The readers only split their input; the
 //! glue that judges each piece lives here, next to the schema choice it needs.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,20 +16,25 @@ use super::curl::parse_http;
 use super::detect::{detect, is_blank, strip_bom, trim_cr, Kind};
 use super::har::{base64_decode, fate, har_doc, har_entries, Fate, HarDoc};
 use super::ndjson::find_newline;
-use super::{excerpt, Endpoint, Event, Finding, InputError, Locator, Origin, SchemaError, Skipped, Verdict};
+use super::pick::{nearest, shape, CONTRACTS};
+use super::{
+    excerpt, Basis, Endpoint, Event, Finding, InputError, Locator, Origin, SchemaError, Skipped, Verdict, AUTO,
+};
 use crate::contract::jsonpos::{self, Position};
 use crate::contract::{self, Contract, Schema};
 
 // ---------------------------------------------------------------------------
 // Choosing the schema, and judging a document against it.
 
-/// Which schema judges a document.
+/// Where a document came from, as far as choosing its schema goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pick {
-    /// The one `--schema` chose.
-    Chosen,
-    /// By endpoint and HTTP status (HAR entries; `curl -i` captures, whose
-    /// endpoint is the one the chosen schema belongs to).
+    /// A body alone (a saved file, an NDJSON line): the schema `--schema`
+    /// named, or with `auto` the contract whose shape the body has.
+    Body,
+    /// An HTTP response: by endpoint (a HAR entry's URL; for a `curl -i`
+    /// capture, the endpoint of the schema `--schema` named, if any) and
+    /// status; a `curl -i` capture with `auto`, by shape and status.
     Http { endpoint: Option<Endpoint>, status: u16 },
 }
 
@@ -38,66 +44,94 @@ enum SchemaRef<'c> {
 }
 
 /// A compiled schema with its source, which the `--strict` walk for
-/// undocumented fields reads.
+/// undocumented fields reads, and its top-level member names, which tell
+/// the nearest contract of a body that fits no shape.
 struct Rule<'c> {
     schema: SchemaRef<'c>,
     name: Arc<str>,
     source: Value,
+    members: Vec<String>,
 }
 
-impl Rule<'_> {
+impl<'c> Rule<'c> {
     fn schema(&self) -> &Schema {
         match &self.schema {
             SchemaRef::Shipped(s) => s,
             SchemaRef::Own(s) => s,
         }
     }
+
+    fn shipped(&self) -> bool {
+        matches!(self.schema, SchemaRef::Shipped(_))
+    }
+
+    fn new(schema: SchemaRef<'c>, name: &str, source: Value) -> Self {
+        let members = source
+            .get("properties")
+            .and_then(Value::as_object)
+            .map_or_else(Vec::new, |p| p.keys().cloned().collect());
+        Rule {
+            schema,
+            name: name.into(),
+            source,
+            members,
+        }
+    }
+}
+
+/// The schema chosen for a document, how, and, when no shape matched, the
+/// finding that says so.
+struct Choice<'r, 'c> {
+    rule: &'r Rule<'c>,
+    basis: Basis,
+    note: Option<Finding>,
 }
 
 /// Judges documents. Pure: bytes in, verdicts out; shared by the workers.
 pub struct Judge<'c> {
-    chosen: Rule<'c>,
+    /// The schema `--schema` named; `None` with `auto`.
+    chosen: Option<Rule<'c>>,
     chosen_endpoint: Option<Endpoint>,
-    query: Rule<'c>,
-    submit: Rule<'c>,
-    error: Rule<'c>,
+    /// Every shipped contract, in [`CONTRACTS`] order.
+    shipped: Vec<Rule<'c>>,
     strict: bool,
 }
 
 impl<'c> Judge<'c> {
-    /// `schema` is a shipped schema's name or the path of a JSON Schema file;
-    /// each is compiled once, here.
+    /// `schema` is [`AUTO`], a shipped schema's name or the path of a JSON
+    /// Schema file; each is compiled once, here.
     pub fn new(contract: &'c Contract, schema: &str, strict: bool) -> Result<Self, SchemaError> {
+        let sources: BTreeMap<String, contract::Source> = contract::Source::embedded("schemas")
+            .into_iter()
+            .map(|s| (s.rel.clone(), s))
+            .collect();
         let shipped = |name: &str| -> Option<Rule<'c>> {
             let compiled = contract.schema(name)?;
-            let file = format!("{name}.schema.json");
-            let source = contract::Source::embedded("schemas")
-                .into_iter()
-                .find(|s| s.rel == file)
+            let source = sources
+                .get(&format!("{name}.schema.json"))
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(Value::Null);
-            Some(Rule {
-                schema: SchemaRef::Shipped(compiled),
-                name: name.into(),
-                source,
-            })
+            Some(Rule::new(SchemaRef::Shipped(compiled), name, source))
         };
-        let must = |name: &str| {
-            shipped(name).ok_or_else(|| SchemaError::Unknown {
-                name: name.to_owned(),
-                known: contract.schema_names().collect::<Vec<_>>().join(", "),
-            })
+        let unknown = |name: &str| SchemaError::Unknown {
+            name: name.to_owned(),
+            known: contract.schema_names().collect::<Vec<_>>().join(", "),
         };
-        let (chosen, chosen_endpoint) = match shipped(schema) {
-            Some(rule) => (rule, Endpoint::of_schema(schema)),
-            None => (own_schema(contract, schema)?, None),
+        let (chosen, chosen_endpoint) = match schema {
+            AUTO => (None, None),
+            _ => match shipped(schema) {
+                Some(rule) => (Some(rule), Endpoint::of_schema(schema)),
+                None if Path::new(schema).is_file() => (Some(own_schema(schema)?), None),
+                None => return Err(unknown(schema)),
+            },
         };
         Ok(Self {
             chosen,
             chosen_endpoint,
-            query: must(contract::QUERY_RESPONSE)?,
-            submit: must(contract::SUBMIT_RESPONSE)?,
-            error: must(contract::ERROR)?,
+            shipped: CONTRACTS
+                .iter()
+                .map(|name| shipped(name).ok_or_else(|| unknown(name)))
+                .collect::<Result<_, _>>()?,
             strict,
         })
     }
@@ -107,20 +141,55 @@ impl<'c> Judge<'c> {
         self.strict
     }
 
-    fn rule(&self, pick: Pick, doc: &Value) -> &Rule<'c> {
-        let Pick::Http { endpoint, status } = pick else {
-            return &self.chosen;
+    /// A shipped contract by name (one of [`CONTRACTS`]).
+    fn contract(&self, name: &str) -> &Rule<'c> {
+        self.shipped
+            .iter()
+            .find(|r| &*r.name == name)
+            .expect("every contract a pick names is shipped")
+    }
+
+    fn choose(&self, pick: Pick, doc: &Value) -> Choice<'_, 'c> {
+        let by = |rule, basis| Choice {
+            rule,
+            basis,
+            note: None,
         };
-        let failed = status >= 400;
-        match (endpoint.or(self.chosen_endpoint), failed) {
-            (None, _) => &self.chosen,
-            (Some(Endpoint::Query), false) => &self.query,
-            (Some(Endpoint::Query), true) => &self.error,
-            (Some(Endpoint::Submit), false) => &self.submit,
-            // Submit answers invalid parameters in MiniMax's own shape, and
-            // everything else (unknown scenario, body too large) in the gateway's.
-            (Some(Endpoint::Submit), true) if doc.get("base_resp").is_some() => &self.submit,
-            (Some(Endpoint::Submit), true) => &self.error,
+        let status = match pick {
+            Pick::Http {
+                endpoint: Some(endpoint),
+                status,
+            } => return by(self.contract(endpoint.schema(status, doc)), Basis::Endpoint),
+            Pick::Http { endpoint: None, status } => Some(status),
+            Pick::Body => None,
+        };
+        let failed = status.is_some_and(|s| s >= 400);
+        match (&self.chosen, self.chosen_endpoint) {
+            // A curl capture's error status: the error of the named schema's endpoint.
+            (Some(_), Some(endpoint)) if failed => by(
+                self.contract(endpoint.schema(status.unwrap_or_default(), doc)),
+                Basis::Endpoint,
+            ),
+            (Some(rule), _) => by(rule, Basis::Named),
+            (None, _) => match shape(doc) {
+                // The gateway answers errors in its envelope, whatever `data` holds.
+                Some(contract::QUERY_RESPONSE) if failed => by(self.contract(contract::ERROR), Basis::Shape),
+                Some(name) => by(self.contract(name), Basis::Shape),
+                None => {
+                    let members = self.shipped.iter().map(|r| (&*r.name, r.members.as_slice()));
+                    let (name, message) = nearest(doc, members);
+                    Choice {
+                        rule: self.contract(name),
+                        basis: Basis::Nearest,
+                        note: Some(Finding {
+                            pointer: String::new(),
+                            keyword: "shape".to_owned(),
+                            message,
+                            position: None,
+                        }),
+                    }
+                }
+            },
         }
     }
 
@@ -141,15 +210,24 @@ impl<'c> Judge<'c> {
 
     /// Judges a parsed document; `text` is its source, for positions.
     pub fn verdict(&self, doc: &Value, text: &[u8], origin: Origin, first_line: usize, pick: Pick) -> Verdict {
-        let rule = self.rule(pick, doc);
+        let Choice { rule, basis, note } = self.choose(pick, doc);
         let schema = rule.schema();
-        let mut errors = if schema.is_valid(doc) {
-            Vec::new()
-        } else {
-            schema_findings(schema, doc)
-        };
+        let mut errors: Vec<Finding> = note.into_iter().collect();
+        if !schema.is_valid(doc) {
+            errors.extend(schema_findings(schema, doc));
+        }
         let mut warnings = Vec::new();
-        consistency(doc, &mut warnings);
+        // The checks of the contract judged against; for a schema of your
+        // own, of the contract whose shape the document has; none for a
+        // document that fits no shape.
+        let checked = match basis {
+            Basis::Nearest => None,
+            _ if rule.shipped() => Some(&*rule.name),
+            _ => shape(doc),
+        };
+        if let Some(contract) = checked {
+            consistency(contract, doc, &mut warnings);
+        }
         if self.strict {
             unknown_fields(
                 &rule.source,
@@ -170,7 +248,8 @@ impl<'c> Judge<'c> {
                 });
             }
             // In document order, as a person reads the file; stable, so checks
-            // on the same value keep their order.
+            // on the same value keep their order (and the shape note, at the
+            // root, comes first).
             let at = |f: &Finding| f.position.map_or((usize::MAX, usize::MAX), |p| (p.line, p.column));
             errors.sort_by_key(at);
             warnings.sort_by_key(at);
@@ -178,19 +257,14 @@ impl<'c> Judge<'c> {
         Verdict {
             origin,
             schema: rule.name.clone(),
+            basis,
             errors,
             warnings,
         }
     }
 }
 
-fn own_schema<'c>(contract: &Contract, path: &str) -> Result<Rule<'c>, SchemaError> {
-    if !Path::new(path).is_file() {
-        return Err(SchemaError::Unknown {
-            name: path.to_owned(),
-            known: contract.schema_names().collect::<Vec<_>>().join(", "),
-        });
-    }
+fn own_schema<'c>(path: &str) -> Result<Rule<'c>, SchemaError> {
     let text = fs::read_to_string(path).map_err(|source| SchemaError::Io {
         path: path.to_owned(),
         source,
@@ -202,11 +276,7 @@ fn own_schema<'c>(contract: &Contract, path: &str) -> Result<Rule<'c>, SchemaErr
     }
     .parse()?;
     let schema = Schema::compile(path, path, &source)?;
-    Ok(Rule {
-        schema: SchemaRef::Own(Box::new(schema)),
-        name: path.into(),
-        source,
-    })
+    Ok(Rule::new(SchemaRef::Own(Box::new(schema)), path, source))
 }
 
 // ---------------------------------------------------------------------------
@@ -220,6 +290,16 @@ fn schema_findings(schema: &Schema, doc: &Value) -> Vec<Finding> {
         .map(|e| {
             let mut pointer = e.instance_path().as_str().to_owned();
             let found: &Value = e.instance();
+            // jsonschema words a broken maxContains/minContains as "None of
+            // the value are valid": the contract's own wording instead.
+            if let Some((keyword, message)) = schema.contains_bound(e.schema_path().as_str()) {
+                return Finding {
+                    pointer,
+                    keyword,
+                    message,
+                    position: None,
+                };
+            }
             let message = match e.kind() {
                 Kind::Type { kind } => {
                     let expected = match kind {
@@ -349,7 +429,7 @@ impl Judge<'_> {
                     at: Locator::Whole,
                 },
                 1,
-                Pick::Chosen,
+                Pick::Body,
             )),
             Kind::Ndjson => self.judge_lines(file, 1, bytes, &mut events),
             Kind::Http => events.push(self.judge_http(file, bytes)),
@@ -395,7 +475,7 @@ impl Judge<'_> {
                     file: file.clone(),
                     at: Locator::Line(line_no),
                 };
-                out.push(self.judge(line, origin, line_no, Pick::Chosen));
+                out.push(self.judge(line, origin, line_no, Pick::Body));
             }
             rest = next;
             line_no += 1;
@@ -454,7 +534,7 @@ mod tests {
 
     fn verdict(judge: &Judge, doc: &Value) -> Verdict {
         let text = serde_json::to_vec_pretty(doc).unwrap();
-        match judge.judge(&text, origin(), 1, Pick::Chosen) {
+        match judge.judge(&text, origin(), 1, Pick::Body) {
             Event::Verdict(v) => v,
             other => panic!("{other:?}"),
         }
@@ -530,25 +610,203 @@ mod tests {
         assert!(keywords(&v.errors).contains(&("/data/extra", "unknown-field")));
     }
 
+    fn chosen(judge: &Judge, pick: Pick, doc: &Value) -> (String, Basis) {
+        let choice = judge.choose(pick, doc);
+        (choice.rule.name.to_string(), choice.basis)
+    }
+
     #[test]
     fn http_status_picks_the_schema() {
         let c = contract();
-        let judge = Judge::new(&c, contract::QUERY_RESPONSE, false).unwrap();
+        let named = Judge::new(&c, contract::QUERY_RESPONSE, false).unwrap();
+        let auto = Judge::new(&c, AUTO, false).unwrap();
         let err = json!({"code": "task_not_exist", "message": "task_not_exist", "data": null});
+        let broken = json!({"code": 500, "message": "get_task_failed", "data": {}});
         let submit_err = json!({"task_id": "", "base_resp": {"status_code": 2013, "status_msg": "x"}});
         let pick = |endpoint, status| Pick::Http { endpoint, status };
-        assert_eq!(&*judge.rule(pick(None, 400), &err).name, contract::ERROR);
-        assert_eq!(&*judge.rule(pick(None, 200), &err).name, contract::QUERY_RESPONSE);
+        let named_as = |name: &str, basis| (name.to_owned(), basis);
+        // curl -i with --schema: the named schema, or its endpoint's error.
         assert_eq!(
-            &*judge.rule(pick(Some(Endpoint::Submit), 400), &submit_err).name,
-            contract::SUBMIT_RESPONSE
+            chosen(&named, pick(None, 400), &err),
+            named_as(contract::ERROR, Basis::Endpoint)
         );
         assert_eq!(
-            &*judge.rule(pick(Some(Endpoint::Submit), 413), &err).name,
-            contract::ERROR
+            chosen(&named, pick(None, 200), &err),
+            named_as(contract::QUERY_RESPONSE, Basis::Named)
         );
         let own = Judge::new(&c, contract::ERROR, false).unwrap();
-        assert_eq!(&*own.rule(pick(None, 200), &err).name, contract::ERROR);
+        assert_eq!(
+            chosen(&own, pick(None, 200), &err),
+            named_as(contract::ERROR, Basis::Named)
+        );
+        // curl -i with auto: the shape, the gateway's error at an error status.
+        assert_eq!(
+            chosen(&auto, pick(None, 400), &err),
+            named_as(contract::ERROR, Basis::Shape)
+        );
+        assert_eq!(
+            chosen(&auto, pick(None, 500), &broken),
+            named_as(contract::ERROR, Basis::Shape)
+        );
+        assert_eq!(
+            chosen(&auto, pick(None, 200), &broken),
+            named_as(contract::QUERY_RESPONSE, Basis::Shape)
+        );
+        // HAR entries: by endpoint, whatever --schema says.
+        for judge in [&named, &auto, &own] {
+            assert_eq!(
+                chosen(judge, pick(Some(Endpoint::GatewaySubmit), 400), &submit_err),
+                named_as(contract::SUBMIT_RESPONSE, Basis::Endpoint)
+            );
+            assert_eq!(
+                chosen(judge, pick(Some(Endpoint::GatewaySubmit), 413), &err),
+                named_as(contract::ERROR, Basis::Endpoint)
+            );
+        }
+        // A saved body: the named schema, or its shape.
+        assert_eq!(
+            chosen(&named, Pick::Body, &err),
+            named_as(contract::QUERY_RESPONSE, Basis::Named)
+        );
+        assert_eq!(chosen(&auto, Pick::Body, &err), named_as(contract::ERROR, Basis::Shape));
+        assert_eq!(
+            chosen(&auto, Pick::Body, &json!({"x": 1})),
+            named_as(contract::QUERY_RESPONSE, Basis::Nearest)
+        );
+    }
+
+    /// Every shipped fixture, judged with auto-detection and --strict, is
+    /// valid, without warnings, and detected as the schema of its folder.
+    #[test]
+    fn every_fixture_is_detected_as_its_schema_and_passes_strictly() {
+        let c = contract();
+        let judge = Judge::new(&c, AUTO, true).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for (rel, bytes) in c.fixtures() {
+            let folder = rel.split_once('/').map_or("", |(dir, _)| dir);
+            let origin = Origin {
+                file: rel.into(),
+                at: Locator::Whole,
+            };
+            let Event::Verdict(v) = judge.judge(bytes, origin, 1, Pick::Body) else {
+                panic!("{rel} does not parse")
+            };
+            assert_eq!((&*v.schema, v.basis), (folder, Basis::Shape), "{rel}");
+            assert_eq!(
+                (v.errors.as_slice(), v.warnings.as_slice()),
+                (&[][..], &[][..]),
+                "{rel}"
+            );
+            seen.insert(folder.to_owned());
+        }
+        let every: std::collections::BTreeSet<String> = CONTRACTS.iter().map(|s| s.to_string()).collect();
+        assert_eq!(seen, every, "a fixture of every contract");
+    }
+
+    /// A native Success with a file id and a frame size, a v2 succeeded
+    /// with content.url, a v2 failed with its error: the schemas say so
+    /// already, so each break is one schema error, not also a warning. Time
+    /// running backwards they cannot say: a warning.
+    #[test]
+    fn what_the_schemas_say_is_not_checked_twice() {
+        let c = contract();
+        let judge = Judge::new(&c, AUTO, false).unwrap();
+        let fixture = |rel: &str| serde_json::from_slice::<Value>(c.fixture(rel).unwrap()).unwrap();
+        let mut native = fixture("native_query_video_generation.response/success.json");
+        native["file_id"] = json!("");
+        native["video_height"] = json!(0);
+        let v = verdict(&judge, &native);
+        assert_eq!(
+            keywords(&v.errors),
+            [("/file_id", "minLength"), ("/video_height", "minimum")]
+        );
+        assert!(v.warnings.is_empty(), "{v:?}");
+
+        let succeeded = fixture("v2_query_video_generation.response/succeeded.json");
+        let mut v2 = succeeded.clone();
+        v2["task"]["content"]["url"] = json!("");
+        v2["task"]["updated_at"] = json!(1);
+        let v = verdict(&judge, &v2);
+        assert_eq!(keywords(&v.errors), [("/task/content/url", "pattern")]);
+        assert_eq!(keywords(&v.warnings), [("/task/updated_at", "updated-at")]);
+        let mut v2 = succeeded;
+        v2["task"].as_object_mut().unwrap().remove("content");
+        let v = verdict(&judge, &v2);
+        assert_eq!(
+            (keywords(&v.errors), v.warnings.len()),
+            (vec![("/task/content", "required")], 0)
+        );
+        let mut v2 = fixture("v2_query_video_generation.response/failed.json");
+        v2["task"].as_object_mut().unwrap().remove("error");
+        let v = verdict(&judge, &v2);
+        assert_eq!(
+            (keywords(&v.errors), v.warnings.len()),
+            (vec![("/task/error", "required")], 0)
+        );
+    }
+
+    #[test]
+    fn a_body_of_no_shape_is_judged_against_the_nearest_saying_so() {
+        let c = contract();
+        let judge = Judge::new(&c, AUTO, false).unwrap();
+        let doc = json!({"task_id": "1", "status": "Fail", "base_resp": {"status_code": 0, "status_msg": ""}, "file_id": "", "video_width": 0});
+        // task_id, status, file_id and a frame size: not a callback (no size
+        // there), not a native query (no file_id before Success).
+        let v = verdict(&judge, &doc);
+        assert_eq!((&*v.schema, v.basis), (contract::NATIVE_QUERY_RESPONSE, Basis::Shape));
+        let doc = json!({"status": "Fail", "base_resp": {"status_code": 1027, "status_msg": "x"}});
+        let v = verdict(&judge, &doc);
+        assert_eq!((&*v.schema, v.basis), (contract::CALLBACK_UPDATE, Basis::Nearest));
+        assert_eq!(
+            keywords(&v.errors),
+            [("", "shape"), ("/task_id", "required"), ("/file_id", "required")]
+        );
+        assert!(
+            v.errors[0]
+                .message
+                .starts_with("no contract matches this shape; nearest: callback.update, sharing 2 of its 4 members"),
+            "{}",
+            v.errors[0].message
+        );
+        assert!(v.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_broken_contains_bound_is_worded_as_the_contract_words_it() {
+        let c = contract();
+        let judge = Judge::new(&c, contract::V2_SUBMIT_REQUEST, false).unwrap();
+        let text = c.fixture("v2_video_generation.request/text-only-16x9.json").unwrap();
+        let mut doc: Value = serde_json::from_slice(text).unwrap();
+        doc["content"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "text", "text": "again"}));
+        let v = verdict(&judge, &doc);
+        assert_eq!(keywords(&v.errors), [("/content", "maxContains")]);
+        assert_eq!(
+            v.errors[0].message,
+            "more than 1 items match the schema at /properties/content/allOf/0/contains (At most one text item.)"
+        );
+        assert_eq!(v.errors[0].message, c.v2_submit_request().violations(&doc)[0].message);
+    }
+
+    /// With a schema of your own, the checks are those of the contract
+    /// whose shape the document has.
+    #[test]
+    fn a_schema_of_your_own_gets_the_checks_of_the_shape() {
+        let c = contract();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/error.schema.json");
+        let judge = Judge::new(&c, path, false).unwrap();
+        let mut doc = documented();
+        doc["data"]["progress"] = json!("99");
+        let v = verdict(&judge, &doc);
+        assert_eq!((&*v.schema, v.basis), (path, Basis::Named));
+        assert_eq!(
+            keywords(&v.warnings),
+            [("/data/progress", "progress"), ("/data/progress", "terminal-progress")]
+        );
+        let v = verdict(&judge, &json!({"x": 1}));
+        assert_eq!(v.warnings, []);
     }
 
     #[test]
@@ -568,6 +826,14 @@ mod tests {
     fn unknown_schema_names_the_known_ones() {
         let c = contract();
         let err = Judge::new(&c, "nope", false).err().unwrap();
-        assert!(err.to_string().contains("query_video_generation.response"), "{err}");
+        let known = err.to_string();
+        assert!(
+            known.starts_with("unknown schema \"nope\": neither auto, a shipped schema (callback.challenge, "),
+            "{known}"
+        );
+        for name in CONTRACTS {
+            assert!(known.contains(name), "{known}");
+            Judge::new(&c, name, false).unwrap();
+        }
     }
 }

@@ -13,6 +13,11 @@
 //! input order, to a sink that does not know how they are shown ([`report`]
 //! does).
 //!
+//! With `--schema auto` (the default) each document is judged against the
+//! contract it claims to follow: a HAR entry's by its endpoint and status,
+//! a saved body's by its top-level members, and a body that fits no shape
+//! against the nearest, saying so.
+//!
 //! Captures in, verdicts out. Besides the standard library and serde, this
 //! module uses [`crate::contract`] (schemas, endpoint paths),
 //! [`crate::contract::jsonpos`] (positions in a file) and the statuses of
@@ -24,15 +29,18 @@
 //! - [`report`]: renders events for people and machines;
 //! - `run`: the I/O: walks the inputs, streams large files in chunks to the
 //!   workers, keeps input order;
-//! - `judge`: picks the schema and turns a document, or a file of any kind,
-//!   into verdicts;
-//! - `checks`: the consistency checks a schema cannot express;
+//! - `judge`: turns a document, or a file of any kind, into verdicts,
+//!   judged against the schema `pick` chose;
+//! - `checks`: the consistency checks a schema cannot express, each about
+//!   one contract;
 //! - readers: `har` (HAR, streamed entry by entry), `curl` (`curl -i`
 //!   output), `ndjson` (finding lines fast);
+//! - `pick`: which contract a document answers to: by endpoint, method and
+//!   status, by its shape, or the nearest ([`Endpoint`]);
 //! - `detect`: a file's kind from its first bytes, and the byte helpers every
 //!   reader uses;
 //! - here: what they all share: verdicts, findings, events, the summary,
-//!   the errors, [`Endpoint`] and [`excerpt`].
+//!   the errors and [`excerpt`].
 
 pub mod report;
 
@@ -42,6 +50,7 @@ mod detect;
 mod har;
 mod judge;
 mod ndjson;
+mod pick;
 mod run;
 
 use std::fmt;
@@ -51,14 +60,18 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::contract::jsonpos::Position;
-use crate::contract::{self, ContractError};
-use crate::contract::{QUERY_PATH, SUBMIT_PATH};
+use crate::contract::ContractError;
 
 pub use curl::{parse_http, HttpResponse};
 pub use detect::{detect, Kind};
 pub use har::{HarContent, HarEntry, HarRequest, HarResponse};
 pub use judge::{Judge, Pick};
+pub use pick::Endpoint;
 pub use run::run;
+
+/// The `--schema` that picks each document's contract by its shape (and
+/// each HAR entry's by its endpoint): the default.
+pub const AUTO: &str = "auto";
 
 /// Excerpts of found values are cut to this many characters.
 const EXCERPT: usize = 48;
@@ -115,6 +128,8 @@ pub struct Verdict {
     pub origin: Origin,
     /// Name of the schema the document was judged against.
     pub schema: Arc<str>,
+    /// How that schema was chosen.
+    pub basis: Basis,
     /// Schema violations (and, with `--strict`, failed consistency checks).
     pub errors: Vec<Finding>,
     /// Failed consistency checks (always empty with `--strict`).
@@ -124,6 +139,32 @@ pub struct Verdict {
 impl Verdict {
     pub fn valid(&self) -> bool {
         self.errors.is_empty()
+    }
+}
+
+/// How the schema of a document was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// Named with `--schema`.
+    Named,
+    /// By endpoint, method and HTTP status: a HAR entry's, or the status of
+    /// a `curl -i` capture with the endpoint of the schema `--schema` named.
+    Endpoint,
+    /// By the document's shape, its top-level members (`--schema auto`).
+    Shape,
+    /// No shape matched: the contract sharing the most member names.
+    Nearest,
+}
+
+impl Basis {
+    /// The word the machine formats use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Named => "schema",
+            Basis::Endpoint => "endpoint",
+            Basis::Shape => "shape",
+            Basis::Nearest => "nearest",
+        }
     }
 }
 
@@ -304,7 +345,7 @@ impl Summary {
 /// Why `--schema` names nothing usable.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
-    #[error("unknown schema {name:?}: neither a shipped schema ({known}) nor a file")]
+    #[error("unknown schema {name:?}: neither auto, a shipped schema ({known}), nor a file")]
     Unknown { name: String, known: String },
     #[error("{path}: cannot read the schema: {source}")]
     Io {
@@ -325,45 +366,6 @@ pub enum ValidateError {
     Schema(#[from] SchemaError),
     #[error("cannot write the report: {0}")]
     Output(#[source] io::Error),
-}
-
-/// An endpoint of the contract, for captures that say which one they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    /// `GET /minimax/v1/query/video_generation`.
-    Query,
-    /// `POST /minimax/v1/video_generation`.
-    Submit,
-}
-
-impl Endpoint {
-    /// The endpoint a URL (absolute, or only a path) points at.
-    pub fn of_url(url: &str) -> Option<Self> {
-        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-        let path = rest.find('/').map_or("/", |i| &rest[i..]);
-        let path = path.split(['?', '#']).next().unwrap_or_default();
-        match path {
-            QUERY_PATH => Some(Endpoint::Query),
-            SUBMIT_PATH => Some(Endpoint::Submit),
-            _ => None,
-        }
-    }
-
-    /// The HTTP method that reads a body from the endpoint.
-    fn method(self) -> &'static str {
-        match self {
-            Endpoint::Query => "GET",
-            Endpoint::Submit => "POST",
-        }
-    }
-
-    fn of_schema(name: &str) -> Option<Self> {
-        match name {
-            contract::QUERY_RESPONSE => Some(Endpoint::Query),
-            contract::SUBMIT_RESPONSE => Some(Endpoint::Submit),
-            _ => None,
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -410,23 +412,5 @@ mod tests {
         let cut = excerpt(&long);
         assert_eq!(cut.chars().count(), EXCERPT + 1);
         assert!(cut.starts_with("{\"a\":\"éé") && cut.ends_with("é…"), "{cut}");
-    }
-
-    #[test]
-    fn endpoints_from_urls() {
-        assert_eq!(
-            Endpoint::of_url("https://gw.example/minimax/v1/query/video_generation?task_id=1"),
-            Some(Endpoint::Query)
-        );
-        assert_eq!(
-            Endpoint::of_url("http://h:8080/minimax/v1/video_generation"),
-            Some(Endpoint::Submit)
-        );
-        assert_eq!(
-            Endpoint::of_url("/minimax/v1/video_generation#x"),
-            Some(Endpoint::Submit)
-        );
-        assert_eq!(Endpoint::of_url("https://h/v1/query/video_generation"), None);
-        assert_eq!(Endpoint::of_url("https://h"), None);
     }
 }

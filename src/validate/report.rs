@@ -2,20 +2,26 @@
 //! and GitHub workflow annotations.
 //!
 //! The validate code hands over [`Event`]s and knows nothing of how they are
-//! shown; each format is one [`Report`]. Problems with the input (unreadable
+//! shown; each format is one [`Report`]. Each says which contract a document
+//! was judged against: the human and GitHub formats after each finding
+//! (`(as native_error)`), the human one also in all before the summary, the
+//! JSON one in `schema` and `chosen_by`, JUnit in each test case's properties. Problems with the input (unreadable
 //! files, text that is not JSON) always go to standard error as well, so
 //! standard output stays machine-readable in the machine formats.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use super::{Event, Finding, InputError, Locator, Summary, Verdict};
 
 /// An output format of `validate --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// Compiler-style lines for invalid documents and warnings, then a summary.
+    /// Compiler-style lines for invalid documents and warnings, then the
+    /// contracts judged against and a summary.
     Human,
     /// JSON Lines: one object per document.
     Json,
@@ -39,6 +45,7 @@ pub fn new<'w>(format: Format, out: impl Write + 'w, err: impl Write + 'w, color
             out,
             err,
             paint: Paint(color),
+            judged_as: BTreeMap::new(),
         }),
         Format::Json => Box::new(Json { out, err }),
         Format::Junit => Box::new(Junit {
@@ -112,6 +119,16 @@ struct Human<W, E> {
     out: W,
     err: E,
     paint: Paint,
+    /// Documents per schema judged against.
+    judged_as: BTreeMap<Arc<str>, usize>,
+}
+
+/// `judged as: 12 query_video_generation.response, 3 error`: most first.
+fn judged_as_line(counts: &BTreeMap<Arc<str>, usize>) -> Option<String> {
+    let mut counts: Vec<(&Arc<str>, &usize)> = counts.iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let parts: Vec<String> = counts.iter().map(|(name, n)| format!("{n} {name}")).collect();
+    (!parts.is_empty()).then(|| format!("judged as: {}", parts.join(", ")))
 }
 
 impl<W: Write, E: Write> Human<W, E> {
@@ -119,11 +136,12 @@ impl<W: Write, E: Write> Human<W, E> {
         let p = self.paint;
         writeln!(
             self.out,
-            "{}: {}: {}: {}",
+            "{}: {}: {}: {} {}",
             p.paint("1", &location(verdict, finding)),
             p.paint(code, &format!("{level}[{}]", finding.keyword)),
             p.paint("36", shown_pointer(&finding.pointer)),
-            finding.message
+            finding.message,
+            p.paint("2", &format!("(as {})", verdict.schema))
         )
     }
 }
@@ -132,6 +150,7 @@ impl<W: Write, E: Write> Report for Human<W, E> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::Verdict(v) => {
+                *self.judged_as.entry(v.schema.clone()).or_default() += 1;
                 for f in &v.errors {
                     self.finding(v, f, "error", "1;31")?;
                 }
@@ -157,6 +176,9 @@ impl<W: Write, E: Write> Report for Human<W, E> {
         } else {
             "1;32"
         };
+        if let Some(judged_as) = judged_as_line(&self.judged_as) {
+            writeln!(self.out, "{judged_as}")?;
+        }
         writeln!(self.out, "{}", self.paint.paint(code, &line))?;
         self.out.flush()
     }
@@ -169,10 +191,14 @@ struct Json<W, E> {
     err: E,
 }
 
-/// One line of `--format json`, exactly the keys the issue specifies.
+/// One line of `--format json`: the keys the issue specifies, and the
+/// schema judged against with how it was chosen (`schema`, `endpoint`,
+/// `shape`, `nearest`).
 #[derive(serde::Serialize)]
 struct JsonLine<'a> {
     source: String,
+    schema: &'a str,
+    chosen_by: &'static str,
     valid: bool,
     errors: &'a [Finding],
     warnings: &'a [Finding],
@@ -184,6 +210,8 @@ impl<W: Write, E: Write> Report for Json<W, E> {
             Event::Verdict(v) => {
                 let line = JsonLine {
                     source: v.origin.to_string(),
+                    schema: &v.schema,
+                    chosen_by: v.basis.as_str(),
                     valid: v.valid(),
                     errors: &v.errors,
                     warnings: &v.warnings,
@@ -249,17 +277,14 @@ impl<W: Write, E: Write> Report for Junit<W, E> {
         let c = &mut self.cases;
         match event {
             Event::Verdict(v) => {
-                let _ = write!(
+                let _ = writeln!(
                     c,
-                    "    <testcase classname=\"{}\" name=\"{}\"",
+                    "    <testcase classname=\"{}\" name=\"{}\">\n      <properties><property name=\"schema\" value=\"{}\"/><property name=\"chosen_by\" value=\"{}\"/></properties>",
                     xml(&v.origin.file),
-                    xml(&v.origin.to_string())
+                    xml(&v.origin.to_string()),
+                    xml(&v.schema),
+                    v.basis.as_str()
                 );
-                if v.valid() && v.warnings.is_empty() {
-                    c.push_str("/>\n");
-                    return Ok(());
-                }
-                c.push_str(">\n");
                 if !v.valid() {
                     let n = v.errors.len();
                     let message = format!("{n} violation{} of {}", if n == 1 { "" } else { "s" }, v.schema);
@@ -354,8 +379,8 @@ impl<W: Write, E: Write> Github<W, E> {
         };
         let title = format!("{} at {}", f.keyword, shown_pointer(&f.pointer));
         let message = match &v.origin.at {
-            Locator::Entry { .. } => format!("{}: {}", v.origin, f.message),
-            _ => f.message.clone(),
+            Locator::Entry { .. } => format!("{}: {} (as {})", v.origin, f.message, v.schema),
+            _ => format!("{} (as {})", f.message, v.schema),
         };
         writeln!(
             self.out,
@@ -449,6 +474,7 @@ mod tests {
                 at: Locator::Whole,
             },
             schema: "s".into(),
+            basis: crate::validate::Basis::Named,
             errors: vec![Finding {
                 pointer: "/code".to_owned(),
                 keyword: "type".to_owned(),
@@ -467,7 +493,8 @@ mod tests {
         drop(report);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "\x1b[1ma.json:2:11\x1b[0m: \x1b[1;31merror[type]\x1b[0m: \x1b[36m/code\x1b[0m: expected string, found integer 0\n\
+            "\x1b[1ma.json:2:11\x1b[0m: \x1b[1;31merror[type]\x1b[0m: \x1b[36m/code\x1b[0m: expected string, found integer 0 \x1b[2m(as s)\x1b[0m\n\
+             judged as: 1 s\n\
              \x1b[1;31m0 valid, 1 invalid, 0 warnings\x1b[0m\n"
         );
     }
