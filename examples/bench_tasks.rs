@@ -94,11 +94,9 @@ fn submit(port: u16, n: usize, connections: usize) -> String {
             })
         })
         .collect();
-    threads
-        .into_iter()
-        .map(|t| t.join().unwrap())
-        .find(|m| !m.is_empty())
-        .unwrap()
+    // Every thread is joined (all submits done) before a task id is picked.
+    let middles: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    middles.into_iter().find(|m| !m.is_empty()).unwrap()
 }
 
 fn poll(port: u16, task: &str) -> Load {
