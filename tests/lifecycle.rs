@@ -68,20 +68,7 @@ async fn every_builtin_scenario_at_every_step() {
                 .as_str()
                 .unwrap()
                 .to_owned();
-            let path = fixture_path(&name, i, &status);
-            let pretty = reindent(body);
-            if update {
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(&path, &pretty).unwrap();
-            }
-            let on_disk = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_FIXTURES=1)", path.display()));
-            assert_eq!(
-                on_disk,
-                pretty,
-                "{} is stale (run with UPDATE_FIXTURES=1)",
-                path.display()
-            );
+            check_fixture(&fixture_path(&name, i, &status), body, update);
         }
         server.stop().await;
     }
@@ -183,19 +170,7 @@ async fn every_builtin_scenario_at_every_step_natively_and_in_v2() {
                     .join(api.schema())
                     .join(name)
                     .join(format!("{i}-{}.json", api.status(&json)));
-                let pretty = reindent(&response.body);
-                if update {
-                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                    std::fs::write(&path, &pretty).unwrap();
-                }
-                let on_disk = std::fs::read_to_string(&path)
-                    .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_FIXTURES=1)", path.display()));
-                assert_eq!(
-                    on_disk,
-                    pretty,
-                    "{} is stale (run with UPDATE_FIXTURES=1)",
-                    path.display()
-                );
+                check_fixture(&path, &response.body, update);
                 if let Span::For(d) = step.span {
                     server.app.clock.advance(d);
                 }
@@ -282,6 +257,24 @@ async fn success_then_stays_success() {
             "SUCCESS",
             "SUCCESS"
         ]
+    );
+}
+
+/// The fixture at `path` is `body`, pretty-printed (rewritten first with
+/// `UPDATE_FIXTURES=1`).
+fn check_fixture(path: &std::path::Path, body: &str, update: bool) {
+    let pretty = reindent(body);
+    if update {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, &pretty).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_FIXTURES=1)", path.display()));
+    assert_eq!(
+        on_disk,
+        pretty,
+        "{} is stale (run with UPDATE_FIXTURES=1)",
+        path.display()
     );
 }
 

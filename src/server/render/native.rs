@@ -10,12 +10,7 @@ use crate::lifecycle::Phase;
 /// task carries its `base_resp` code and message.
 pub fn query_response(view: &TaskView<'_>) -> Vec<u8> {
     let step = view.moment.step;
-    let mut out = Vec::with_capacity(200);
-    out.extend_from_slice(br#"{"task_id":"#);
-    string(&mut out, view.task_id);
-    out.extend_from_slice(br#","status":""#);
-    out.extend_from_slice(step.minimax.as_str().as_bytes());
-    out.push(b'"');
+    let mut out = task_and_status(view);
     if view.moment.phase() == Phase::Success {
         let artifact = view.artifact;
         out.extend_from_slice(br#","file_id":"#);
@@ -55,12 +50,8 @@ pub fn file_response(view: &TaskView<'_>) -> Vec<u8> {
 /// A v1 callback update: what MiniMax POSTs at each status change.
 pub fn callback_update(view: &TaskView<'_>) -> Vec<u8> {
     let step = view.moment.step;
-    let mut out = Vec::with_capacity(200);
-    out.extend_from_slice(br#"{"task_id":"#);
-    string(&mut out, view.task_id);
-    out.extend_from_slice(br#","status":""#);
-    out.extend_from_slice(step.minimax.as_str().as_bytes());
-    out.extend_from_slice(br#"","file_id":"#);
+    let mut out = task_and_status(view);
+    out.extend_from_slice(br#","file_id":"#);
     let succeeded = view.moment.phase() == Phase::Success;
     string(&mut out, if succeeded { &view.artifact.file_id_text } else { "" });
     base_resp(&mut out, step.base_resp.status_code, &step.base_resp.status_msg);
@@ -92,6 +83,17 @@ pub fn code_for_status(http_status: u16) -> (i64, &'static str) {
         500..=599 => (1033, "system error, please try again later"),
         _ => (1000, "unknown error"),
     }
+}
+
+/// `{"task_id":"…","status":"…"`, the start of a query and of an update.
+fn task_and_status(view: &TaskView<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(200);
+    out.extend_from_slice(br#"{"task_id":"#);
+    string(&mut out, view.task_id);
+    out.extend_from_slice(br#","status":""#);
+    out.extend_from_slice(view.moment.step.minimax.as_str().as_bytes());
+    out.push(b'"');
+    out
 }
 
 /// `,"base_resp":{...}` in MiniMax's member order.
