@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::checks::{consistency, unknown_fields};
 use super::curl::parse_http;
 use super::detect::{detect, is_blank, strip_bom, trim_cr, Kind};
-use super::har::{base64_decode, fate, har_doc, har_entries, Fate, HarDoc};
+use super::har::{base64_decode, fate, har_doc, har_entries, Fate, HarDoc, HarEntry};
 use super::ndjson::find_newline;
 use super::{excerpt, Endpoint, Event, Finding, InputError, Locator, Origin, SchemaError, Skipped, Verdict};
 use crate::contract::jsonpos::{self, Position};
@@ -61,6 +61,12 @@ pub struct Judge<'c> {
     query: Rule<'c>,
     submit: Rule<'c>,
     error: Rule<'c>,
+    native_query: Rule<'c>,
+    native_error: Rule<'c>,
+    files: Rule<'c>,
+    v2_submit: Rule<'c>,
+    v2_query: Rule<'c>,
+    v2_error: Rule<'c>,
     strict: bool,
 }
 
@@ -98,6 +104,12 @@ impl<'c> Judge<'c> {
             query: must(contract::QUERY_RESPONSE)?,
             submit: must(contract::SUBMIT_RESPONSE)?,
             error: must(contract::ERROR)?,
+            native_query: must(contract::NATIVE_QUERY_RESPONSE)?,
+            native_error: must(contract::NATIVE_ERROR)?,
+            files: must(contract::FILES_RETRIEVE_RESPONSE)?,
+            v2_submit: must(contract::V2_SUBMIT_RESPONSE)?,
+            v2_query: must(contract::V2_QUERY_RESPONSE)?,
+            v2_error: must(contract::V2_ERROR)?,
             strict,
         })
     }
@@ -112,8 +124,14 @@ impl<'c> Judge<'c> {
             return &self.chosen;
         };
         let failed = status >= 400;
+        // MiniMax answers its own errors as `{"base_resp": {...}}`, with HTTP 200.
+        let base_resp_only = || doc.get("base_resp").is_some() && doc.as_object().is_some_and(|o| o.len() == 1);
         match (endpoint.or(self.chosen_endpoint), failed) {
             (None, _) => &self.chosen,
+            // Some gateways pass MiniMax's query body through (the mock's `--gateway-query native`).
+            (Some(Endpoint::Query), false) if doc.get("base_resp").is_some() && doc.get("data").is_none() => {
+                &self.native_query
+            }
             (Some(Endpoint::Query), false) => &self.query,
             (Some(Endpoint::Query), true) => &self.error,
             (Some(Endpoint::Submit), false) => &self.submit,
@@ -121,6 +139,14 @@ impl<'c> Judge<'c> {
             // everything else (unknown scenario, body too large) in the gateway's.
             (Some(Endpoint::Submit), true) if doc.get("base_resp").is_some() => &self.submit,
             (Some(Endpoint::Submit), true) => &self.error,
+            (Some(Endpoint::NativeSubmit), _) if doc.get("base_resp").is_some() => &self.submit,
+            (Some(Endpoint::NativeSubmit), _) => &self.native_error,
+            (Some(Endpoint::NativeQuery), false) if !base_resp_only() => &self.native_query,
+            (Some(Endpoint::Files), false) if !base_resp_only() => &self.files,
+            (Some(Endpoint::NativeQuery | Endpoint::Files), _) => &self.native_error,
+            (Some(Endpoint::V2Submit), false) => &self.v2_submit,
+            (Some(Endpoint::V2Query), false) => &self.v2_query,
+            (Some(Endpoint::V2Submit | Endpoint::V2Query), true) => &self.v2_error,
         }
     }
 
@@ -337,6 +363,18 @@ impl Judge<'_> {
         }
     }
 
+    /// Judges one HTTP exchange seen live (by `proxy`) exactly as a HAR
+    /// entry of `file` at `index` with the same request and response would
+    /// be judged: the same endpoint choice, schema and checks, so a live
+    /// finding and `validate` on the recording agree. `None` when the entry
+    /// would be skipped (another URL, a preflight, no body).
+    pub fn judge_entry(&self, file: &Arc<str>, index: usize, entry: HarEntry) -> Option<Event> {
+        match fate(&entry) {
+            Fate::Skip(_) => None,
+            Fate::Judge(endpoint, status) => Some(self.judge_har_doc(file, har_doc(index, endpoint, status, entry))),
+        }
+    }
+
     /// Judges a file held in memory, whatever its kind.
     pub fn judge_file(&self, file: &Arc<str>, bytes: &[u8], lines_hint: bool) -> Vec<Event> {
         let mut events = Vec::new();
@@ -549,6 +587,57 @@ mod tests {
         );
         let own = Judge::new(&c, contract::ERROR, false).unwrap();
         assert_eq!(&*own.rule(pick(None, 200), &err).name, contract::ERROR);
+    }
+
+    #[test]
+    fn native_and_v2_endpoints_pick_their_schemas() {
+        let c = contract();
+        let judge = Judge::new(&c, contract::QUERY_RESPONSE, false).unwrap();
+        let pick = |endpoint, status| Pick::Http {
+            endpoint: Some(endpoint),
+            status,
+        };
+        let native_error = json!({"base_resp": {"status_code": 2013, "status_msg": "x"}});
+        let native_query = json!({"task_id": "1", "status": "Queueing", "base_resp": {"status_code": 0}});
+        let cases = [
+            (
+                pick(Endpoint::NativeQuery, 200),
+                &native_query,
+                contract::NATIVE_QUERY_RESPONSE,
+            ),
+            (pick(Endpoint::NativeQuery, 200), &native_error, contract::NATIVE_ERROR),
+            (pick(Endpoint::Files, 200), &native_error, contract::NATIVE_ERROR),
+            (
+                pick(Endpoint::Files, 200),
+                &json!({"file": {}, "base_resp": {}}),
+                contract::FILES_RETRIEVE_RESPONSE,
+            ),
+            (
+                pick(Endpoint::NativeSubmit, 200),
+                &json!({"task_id": "1", "base_resp": {}}),
+                contract::SUBMIT_RESPONSE,
+            ),
+            (
+                pick(Endpoint::V2Submit, 200),
+                &json!({"task_id": "1"}),
+                contract::V2_SUBMIT_RESPONSE,
+            ),
+            (pick(Endpoint::V2Query, 404), &json!({"error": {}}), contract::V2_ERROR),
+            (
+                pick(Endpoint::V2Query, 200),
+                &json!({"task": {}}),
+                contract::V2_QUERY_RESPONSE,
+            ),
+            // The gateway passing MiniMax's query body through.
+            (
+                pick(Endpoint::Query, 200),
+                &native_query,
+                contract::NATIVE_QUERY_RESPONSE,
+            ),
+        ];
+        for (pick, doc, schema) in cases {
+            assert_eq!(&*judge.rule(pick, doc).name, schema, "{pick:?} {doc}");
+        }
     }
 
     #[test]

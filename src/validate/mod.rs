@@ -327,13 +327,24 @@ pub enum ValidateError {
     Output(#[source] io::Error),
 }
 
-/// An endpoint of the contract, for captures that say which one they are.
+/// An endpoint of the contract, for captures that say which one they are:
+/// the gateway's, MiniMax's own v1 and v2 (paths from [`crate::contract`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     /// `GET /minimax/v1/query/video_generation`.
     Query,
     /// `POST /minimax/v1/video_generation`.
     Submit,
+    /// MiniMax's `GET /v1/query/video_generation`.
+    NativeQuery,
+    /// MiniMax's `POST /v1/video_generation` (the gateway's body; refusals with HTTP 200).
+    NativeSubmit,
+    /// `GET /v1/files/retrieve`, and the gateway's passthrough `/minimax/v1/files/retrieve`.
+    Files,
+    /// `POST /v2/video_generation`.
+    V2Submit,
+    /// `GET /v2/query/video_generation/{task_id}`.
+    V2Query,
 }
 
 impl Endpoint {
@@ -342,9 +353,24 @@ impl Endpoint {
         let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
         let path = rest.find('/').map_or("/", |i| &rest[i..]);
         let path = path.split(['?', '#']).next().unwrap_or_default();
+        Self::of_path(path)
+    }
+
+    /// The endpoint of a request path (without query).
+    pub fn of_path(path: &str) -> Option<Self> {
         match path {
             QUERY_PATH => Some(Endpoint::Query),
             SUBMIT_PATH => Some(Endpoint::Submit),
+            contract::NATIVE_QUERY_PATH => Some(Endpoint::NativeQuery),
+            contract::NATIVE_SUBMIT_PATH => Some(Endpoint::NativeSubmit),
+            contract::FILES_RETRIEVE_PATH | contract::GATEWAY_FILES_RETRIEVE_PATH => Some(Endpoint::Files),
+            contract::V2_SUBMIT_PATH => Some(Endpoint::V2Submit),
+            p if p
+                .strip_prefix(contract::V2_QUERY_PREFIX)
+                .is_some_and(|id| !id.is_empty() && !id.contains('/')) =>
+            {
+                Some(Endpoint::V2Query)
+            }
             _ => None,
         }
     }
@@ -352,8 +378,8 @@ impl Endpoint {
     /// The HTTP method that reads a body from the endpoint.
     fn method(self) -> &'static str {
         match self {
-            Endpoint::Query => "GET",
-            Endpoint::Submit => "POST",
+            Endpoint::Query | Endpoint::NativeQuery | Endpoint::Files | Endpoint::V2Query => "GET",
+            Endpoint::Submit | Endpoint::NativeSubmit | Endpoint::V2Submit => "POST",
         }
     }
 
@@ -426,7 +452,20 @@ mod tests {
             Endpoint::of_url("/minimax/v1/video_generation#x"),
             Some(Endpoint::Submit)
         );
-        assert_eq!(Endpoint::of_url("https://h/v1/query/video_generation"), None);
+        assert_eq!(
+            Endpoint::of_url("https://h/v1/query/video_generation"),
+            Some(Endpoint::NativeQuery)
+        );
+        assert_eq!(
+            Endpoint::of_url("/minimax/v1/files/retrieve?file_id=1"),
+            Some(Endpoint::Files)
+        );
+        assert_eq!(
+            Endpoint::of_url("/v2/query/video_generation/42"),
+            Some(Endpoint::V2Query)
+        );
+        assert_eq!(Endpoint::of_url("/v2/query/video_generation/"), None);
+        assert_eq!(Endpoint::of_url("https://h/v3/query/video_generation"), None);
         assert_eq!(Endpoint::of_url("https://h"), None);
     }
 }
