@@ -4,14 +4,15 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use minimax_mock::cli::{describe, Cli, Command, ServeArgs};
-use minimax_mock::server;
+use minimax_mock::cli::{describe, Cli, Command, ProxyArgs, ServeArgs};
+use minimax_mock::{proxy, server};
 use minimax_mock::validate::Status;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(&args),
+        Command::Proxy(args) => run_proxy(&args),
         Command::Scenarios(args) => args.catalog().map(|c| print!("{}", describe(&c))).map_err(Into::into),
         Command::Validate(args) => {
             return match args.run() {
@@ -45,6 +46,20 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         let bound = server::bind(config)
             .await
             .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+        let stop = server::shutdown_signal();
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "minimax-mock listening on {}", bound.url())?;
+        stdout.flush()?;
+        drop(stdout);
+        bound.serve(stop).await;
+        Ok(())
+    })
+}
+
+fn run_proxy(args: &ProxyArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let bound = proxy::bind(args.config()).await?;
         let stop = server::shutdown_signal();
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "minimax-mock listening on {}", bound.url())?;
