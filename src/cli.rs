@@ -151,6 +151,9 @@ pub struct ScenariosArgs {
     /// Add scenarios and task-id rules from a JSON file (see README).
     #[arg(long = "scenarios", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Replay a recorded session (HAR, e.g. from proxy --record): its tasks answer their recorded bodies poll by poll; repeatable.
+    #[arg(long = "replay", value_name = "FILE")]
+    pub replay: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +209,8 @@ pub enum StartError {
     Video(#[from] std::io::Error),
     #[error(transparent)]
     State(#[from] crate::server::state::StateError),
+    #[error(transparent)]
+    Replay(#[from] crate::server::replay::ReplayError),
 }
 
 impl ScenariosArgs {
@@ -214,6 +219,24 @@ impl ScenariosArgs {
             Some(path) => Catalog::from_file(path),
             None => Ok(Catalog::builtin()),
         }
+    }
+
+    /// The recordings `--replay` names, learned.
+    pub fn recordings(&self) -> Result<Vec<crate::server::replay::Recording>, crate::server::replay::ReplayError> {
+        self.replay.iter().map(|p| crate::server::replay::load(p)).collect()
+    }
+
+    /// What `scenarios` prints: the catalog, or with `--replay` what the
+    /// recordings teach (and the catalog too if `--scenarios` names one).
+    pub fn listing(&self) -> Result<String, StartError> {
+        let mut out = String::new();
+        if self.replay.is_empty() || self.file.is_some() {
+            out.push_str(&describe(&self.catalog()?));
+        }
+        for recording in self.recordings()? {
+            out.push_str(&crate::server::replay::describe(&recording));
+        }
+        Ok(out)
     }
 }
 
@@ -243,6 +266,7 @@ impl ServeArgs {
             gateway_query: self.gateway_query,
             callback_timeout: self.callback_timeout,
             allowed_callback_hosts: self.allow_callback_hosts.clone(),
+            replay: self.scenarios.recordings()?,
         })
     }
 }

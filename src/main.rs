@@ -4,16 +4,16 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use minimax_mock::cli::{describe, Cli, Command, ProxyArgs, ServeArgs};
-use minimax_mock::{proxy, server};
+use minimax_mock::cli::{Cli, Command, ProxyArgs, ServeArgs};
 use minimax_mock::validate::Status;
+use minimax_mock::{proxy, server};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(&args),
         Command::Proxy(args) => run_proxy(&args),
-        Command::Scenarios(args) => args.catalog().map(|c| print!("{}", describe(&c))).map_err(Into::into),
+        Command::Scenarios(args) => args.listing().map(|text| print!("{text}")).map_err(Into::into),
         Command::Validate(args) => {
             return match args.run() {
                 Ok(Status::Valid) => ExitCode::SUCCESS,

@@ -180,8 +180,20 @@ fn every_builtin_scenario_is_in_the_scenarios_table() {
 /// Every flag `serve --help` prints has its row in the table of docs/flags.md.
 #[test]
 fn flag_table_matches_serve_help() {
+    flag_table_matches_help("serve");
+}
+
+/// Every flag `proxy --help` prints has its row in the table of docs/flags.md.
+#[test]
+fn flag_table_matches_proxy_help() {
+    flag_table_matches_help("proxy");
+}
+
+fn flag_table_matches_help(subcommand: &str) {
     let cli = minimax_mock::cli::Cli::command();
-    let serve = cli.find_subcommand("serve").expect("a serve subcommand");
+    let serve = cli
+        .find_subcommand(subcommand)
+        .unwrap_or_else(|| panic!("a {subcommand} subcommand"));
     let mut rows = Vec::new();
     for arg in serve.get_arguments() {
         let Some(long) = arg.get_long() else { continue };
@@ -213,19 +225,19 @@ fn flag_table_matches_serve_help() {
         let row = format!("| `{name}` | {default} | {help} |");
         rows.push(row);
     }
-    let table = section(FLAGS, "## serve");
+    let table = section(FLAGS, &format!("## {subcommand}"));
     let missing: Vec<&String> = rows.iter().filter(|row| !table.contains(row.as_str())).collect();
     assert!(missing.is_empty(), "docs/flags.md lacks these rows:\n{missing:#?}");
     let table_rows = table.lines().filter(|l| l.starts_with("| `-")).count();
     assert_eq!(
         table_rows,
         rows.len(),
-        "the flag table has rows for flags serve does not have"
+        "the flag table has rows for flags {subcommand} does not have"
     );
 }
 
 /// The part of `page` from `heading` to the next heading of the same level.
-fn section(page: &'static str, heading: &str) -> &'static str {
+fn section<'p>(page: &'p str, heading: &str) -> &'p str {
     let title = page.lines().next().unwrap_or_default();
     let start = page
         .find(&format!("\n{heading}\n"))

@@ -43,6 +43,8 @@ pub struct App {
     /// The scenario the control API set for the next submits.
     pub next_submits: NextSubmits,
     pub callbacks: Callbacks,
+    /// Recorded submit answers still to give (`--replay`).
+    pub replay_submits: crate::server::replay::Submits,
 }
 
 /// What `GET /minimax/v1/query/video_generation` answers with.

@@ -16,6 +16,7 @@ pub mod native;
 pub mod notifier;
 pub mod poll;
 pub mod render;
+pub mod replay;
 pub mod state;
 pub mod submit;
 pub mod tasks;
@@ -51,7 +52,7 @@ use crate::lifecycle::scenarios::Catalog;
 pub use app::App;
 use http::{has_bearer, json, preflight, query_param, reply, Outcome, Reply, ANY_ORIGIN, JSON};
 use journal::Journal;
-use tasks::{Surface, TaskStore};
+use tasks::{Surface, Task, TaskStore};
 pub use video::Library;
 
 /// Default request body limit.
@@ -89,6 +90,8 @@ pub struct Config {
     pub callback_timeout: Duration,
     /// Hosts besides loopback that callbacks may go to.
     pub allowed_callback_hosts: Vec<String>,
+    /// Recordings to replay (`--replay`), loaded.
+    pub replay: Vec<replay::Recording>,
 }
 
 impl Default for Config {
@@ -113,6 +116,7 @@ impl Default for Config {
             gateway_query: app::QueryShape::Envelope,
             callback_timeout: callbacks::DEFAULT_TIMEOUT,
             allowed_callback_hosts: Vec::new(),
+            replay: Vec::new(),
         }
     }
 }
@@ -150,9 +154,14 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         gateway_query: config.gateway_query,
         next_submits: app::NextSubmits::default(),
         callbacks: callbacks::Callbacks::new(config.callback_timeout, config.allowed_callback_hosts),
+        replay_submits: replay::Submits::default(),
     });
     if let Some(restored) = config.restore {
         state::restore(&app, restored);
+    }
+    // After the restored state: a replayed task is the recording's.
+    for recording in config.replay {
+        install_replay(&app, recording);
     }
     if app.state.is_some() {
         // Saves a few times a second while things change; serve_then saves
@@ -169,6 +178,27 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         });
     }
     Ok(Bound { listener, app })
+}
+
+/// Puts a recording's tasks into the store (replacing tasks of the same
+/// ids) and queues its submits.
+fn install_replay(app: &App, recording: replay::Recording) {
+    let now = app.clock.now();
+    for task in recording.tasks {
+        let request = tasks::Request {
+            surface: task.surface,
+            ..tasks::Request::default()
+        };
+        let scenario = app.catalog.default_scenario().clone();
+        app.tasks
+            .insert(Task::new(task.id, scenario, now, request, app.tasks.seed()).with_replay(task.replay));
+    }
+    for (surface, submits) in [Surface::Gateway, Surface::Native, Surface::V2]
+        .into_iter()
+        .zip(recording.submits)
+    {
+        app.replay_submits.add(surface, submits);
+    }
 }
 
 fn display_addr(addr: SocketAddr) -> String {
