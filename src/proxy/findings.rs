@@ -27,8 +27,8 @@ pub struct Record {
     pub path: String,
     pub task_id: Option<String>,
     pub status: u16,
-    /// The schema the body was judged against.
-    pub schema: String,
+    /// The schema the body was judged against (none for a body that is not JSON).
+    pub schema: Option<String>,
     /// `{pointer, keyword, message}`, as `validate --format json` gives them.
     pub errors: Vec<Finding>,
     pub warnings: Vec<Finding>,
@@ -91,7 +91,7 @@ mod tests {
             path: "/p".into(),
             task_id: None,
             status: 200,
-            schema: "s".into(),
+            schema: Some("s".into()),
             errors: vec![Finding {
                 pointer: "/a".into(),
                 keyword: "type".into(),

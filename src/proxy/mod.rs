@@ -436,8 +436,14 @@ fn ours(
     reply
         .headers_mut()
         .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+    let task = parts
+        .uri
+        .query()
+        .and_then(|q| query_param(q, "task_id"))
+        .map(|t| format!(" task_id={t}"))
+        .unwrap_or_default();
     proxy.log(format_args!(
-        "{} {} {} {:.2}ms {message}",
+        "{} {}{task} {} {:.2}ms {message}",
         parts.method,
         parts.uri.path(),
         status.as_u16(),

@@ -99,28 +99,31 @@ impl Worker {
             .as_ref()
             .and_then(|body| judge.judge_entry(file, index, har_entry(ex, &url, body)))
         {
-            let record = |schema: &str, errors: Vec<Finding>, warnings: Vec<Finding>| Record {
+            let record = |schema: Option<&str>, errors: Vec<Finding>, warnings: Vec<Finding>| Record {
                 time: unix_ms(ex.started),
                 entry: index,
                 method: ex.method.to_string(),
                 path: ex.path().to_owned(),
                 task_id: task_id.clone(),
                 status: ex.status.as_u16(),
-                schema: schema.to_owned(),
+                schema: schema.map(str::to_owned),
                 errors,
                 warnings,
             };
             let found = match &event {
                 Event::Verdict(v) if v.errors.is_empty() && v.warnings.is_empty() => None,
-                Event::Verdict(v) => Some(record(&v.schema, v.errors.clone(), v.warnings.clone())),
+                Event::Verdict(v) => Some(record(Some(&v.schema), v.errors.clone(), v.warnings.clone())),
                 Event::Problem(problem) => {
+                    // The message without the `FILE#INDEX URL: ` the record already says.
+                    let text = problem.to_string();
+                    let origin = format!("{file}#{index} {url}: ");
                     let finding = Finding {
                         pointer: String::new(),
                         keyword: "json".to_owned(),
-                        message: problem.to_string(),
+                        message: text.strip_prefix(&origin).unwrap_or(&text).to_owned(),
                         position: None,
                     };
-                    Some(record("", vec![finding], Vec::new()))
+                    Some(record(None, vec![finding], Vec::new()))
                 }
                 Event::Skipped { .. } => None,
             };
