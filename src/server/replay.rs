@@ -263,6 +263,7 @@ fn step(surface: Surface, recorded: &Recorded) -> String {
             (Value::String(code), _, _) => format!("error {code}"),
             (_, Value::Number(code), _) => format!("base_resp {code}"),
             (_, _, Value::Number(code)) => format!("error {code}"),
+            _ if doc.is_null() => format!("not JSON ({} bytes)", recorded.body.len()),
             _ => format!("{} bytes", recorded.body.len()),
         },
     };
