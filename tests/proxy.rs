@@ -9,6 +9,7 @@ mod common;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -396,8 +397,9 @@ async fn a_slow_upstream_is_a_504_after_the_timeout() {
 }
 
 /// A CA, a certificate for localhost and 127.0.0.1 signed by it, and a TLS
-/// front for `backend`: an HTTPS upstream. Returns its port and the CA's PEM.
-async fn tls_upstream(backend: SocketAddr) -> (u16, String) {
+/// front for `backend`: an HTTPS upstream. Returns its port, the CA's PEM
+/// and the count of connections it accepted.
+async fn tls_upstream(backend: SocketAddr) -> (u16, String, Arc<AtomicUsize>) {
     use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -421,11 +423,14 @@ async fn tls_upstream(backend: SocketAddr) -> (u16, String) {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
+            counter.fetch_add(1, Ordering::Relaxed);
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let Ok(mut tls) = acceptor.accept(stream).await else {
@@ -436,13 +441,13 @@ async fn tls_upstream(backend: SocketAddr) -> (u16, String) {
             });
         }
     });
-    (port, ca.pem())
+    (port, ca.pem(), accepted)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_upstreams_with_a_private_ca() {
     let upstream = start(config()).await;
-    let (port, ca) = tls_upstream(upstream.addr).await;
+    let (port, ca, accepted) = tls_upstream(upstream.addr).await;
     let dir = TempDir::new("tls");
     let pem = dir.0.join("ca.pem");
     std::fs::write(&pem, ca).unwrap();
@@ -468,6 +473,7 @@ async fn https_upstreams_with_a_private_ca() {
         .get(&format!("/minimax/v1/query/video_generation?task_id={task}"))
         .await;
     assert_eq!(polled.json()["data"]["status"], "SUCCESS");
+    assert_eq!(accepted.load(Ordering::Relaxed), 1, "one kept-alive connection");
     assert_eq!(
         upstream.mock.requests()[0].header("host"),
         Some(format!("localhost:{port}"))
