@@ -586,6 +586,8 @@ async fn a_recording_redacts_secrets_validates_and_replays_poll_by_poll() {
     for recorded in polls.iter().chain([polls.last().unwrap(), polls.last().unwrap()]) {
         assert_eq!(&replayed.get(&query).await.raw, recorded);
     }
+    let shown = replayed.get(&format!("/__mock/tasks/{task}")).await.json();
+    assert_eq!(shown["replay"], json!({"gateway": 5, "native": 0, "v2": 0}));
     // Not in the recording: served as usual.
     let next = replayed.submit("instant").await;
     assert_ne!(next, task);

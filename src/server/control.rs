@@ -239,7 +239,7 @@ pub fn task_json(app: &App, task: &Task) -> Value {
             entry
         })
         .collect();
-    json!({
+    let mut shown = json!({
         "task_id": task.id,
         "scenario": task.scenario.name(),
         "submitted_at": task.submitted_at,
@@ -259,7 +259,16 @@ pub fn task_json(app: &App, task: &Task) -> Value {
             "progress": format!("{}%", moment.progress),
         },
         "timeline": timeline,
-    })
+    });
+    // A replayed task answers from its recording: say how many answers per API.
+    if let Some(replay) = &task.replay {
+        shown["replay"] = json!({
+            "gateway": replay.answers(Surface::Gateway).len(),
+            "native": replay.answers(Surface::Native).len(),
+            "v2": replay.answers(Surface::V2).len(),
+        });
+    }
+    shown
 }
 
 /// The answer to a control request.

@@ -110,6 +110,8 @@ pub fn snapshot(app: &App) -> Saved {
             .tasks
             .list()
             .iter()
+            // A replayed task comes from its recording (`--replay`), not from the state.
+            .filter(|task| task.replay.is_none())
             .map(|task| SavedTask {
                 task_id: task.id.clone(),
                 scenario: task.scenario.name().to_owned(),
