@@ -93,53 +93,58 @@ impl Worker {
             redact::target(&ex.url).into_owned()
         };
         let task_id = task_id(ex);
-        if let Some(event) = ex
+        let judged = ex
             .response_body
             .kept
             .as_ref()
             .and_then(|body| judge.judge_entry(file, index, har_entry(ex, &url, body)))
-        {
-            let record = |schema: Option<&str>, errors: Vec<Finding>, warnings: Vec<Finding>| Record {
-                time: unix_ms(ex.started),
-                entry: index,
-                method: ex.method.to_string(),
-                path: ex.path().to_owned(),
-                task_id: task_id.clone(),
-                status: ex.status.as_u16(),
-                schema: schema.map(str::to_owned),
-                errors,
-                warnings,
-            };
-            let found = match &event {
-                Event::Verdict(v) if v.errors.is_empty() && v.warnings.is_empty() => None,
-                Event::Verdict(v) => Some(record(Some(&v.schema), v.errors.clone(), v.warnings.clone())),
-                Event::Problem(problem) => {
-                    // The message without the `FILE#INDEX URL: ` the record already says.
-                    let text = problem.to_string();
-                    let origin = format!("{file}#{index} {url}: ");
-                    let finding = Finding {
-                        pointer: String::new(),
-                        keyword: "json".to_owned(),
-                        message: text.strip_prefix(&origin).unwrap_or(&text).to_owned(),
-                        position: None,
-                    };
-                    Some(record(None, vec![finding], Vec::new()))
+            .map(|event| {
+                let record = |schema: Option<&str>, errors: Vec<Finding>, warnings: Vec<Finding>| Record {
+                    time: unix_ms(ex.started),
+                    entry: index,
+                    method: ex.method.to_string(),
+                    path: ex.path().to_owned(),
+                    task_id: task_id.clone(),
+                    status: ex.status.as_u16(),
+                    schema: schema.map(str::to_owned),
+                    errors,
+                    warnings,
+                };
+                let found = match &event {
+                    Event::Verdict(v) if v.errors.is_empty() && v.warnings.is_empty() => None,
+                    Event::Verdict(v) => Some(record(Some(&v.schema), v.errors.clone(), v.warnings.clone())),
+                    Event::Problem(problem) => {
+                        // The message without the `FILE#INDEX URL: ` the record already says.
+                        let text = problem.to_string();
+                        let origin = format!("{file}#{index} {url}: ");
+                        let finding = Finding {
+                            pointer: String::new(),
+                            keyword: "json".to_owned(),
+                            message: text.strip_prefix(&origin).unwrap_or(&text).to_owned(),
+                            position: None,
+                        };
+                        Some(record(None, vec![finding], Vec::new()))
+                    }
+                    Event::Skipped { .. } => None,
+                };
+                if found.is_some() {
+                    log(&event);
                 }
-                Event::Skipped { .. } => None,
-            };
-            if found.is_some() {
-                log(&event);
-            }
-            self.findings.judged(found);
-        }
-        if self.journal_on {
-            self.journal(ex, task_id);
-        }
+                found
+            });
         if let Some((path, recorder)) = &mut self.record {
             let entry = har::entry(ex, self.keep_secrets, self.cap);
             if let Err(e) = recorder.append(&entry) {
                 eprintln!("minimax-mock: {}: cannot record: {e}", path.display());
             }
+        }
+        if self.journal_on {
+            self.journal(ex, task_id);
+        }
+        // Counted last: once an answer counts as judged, its entry is
+        // recorded and journaled too (what a test or script waits for).
+        if let Some(found) = judged {
+            self.findings.judged(found);
         }
     }
 
