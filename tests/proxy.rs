@@ -647,7 +647,10 @@ fn the_recording_survives_the_process() {
             assert!(Instant::now() < deadline, "{v}");
         }
         assert_eq!(read_har(&har)["log"]["entries"].as_array().unwrap().len(), 3);
-        let (_, _log) = common::process::stop(child, signal);
+        let (code, log) = common::process::stop(child, signal);
+        if signal == "TERM" {
+            assert_eq!(code, Some(0), "a graceful stop: {log}");
+        }
         assert_eq!(read_har(&har)["log"]["entries"].as_array().unwrap().len(), 3);
         let (valid, invalid) = validate(&har);
         assert_eq!((valid, invalid.len()), (3, 0), "{invalid:?}");
