@@ -32,6 +32,12 @@ pub enum Command {
     /// Exit status: 0 every document is valid, 1 some document is invalid,
     /// 2 usage or input error (missing file, text that is not JSON).
     Validate(ValidateArgs),
+    /// Forward to a real gateway, judge its answers against the contract, and record the session.
+    ///
+    /// Every request goes to --upstream unchanged and its answer comes back
+    /// unchanged; answers of the contract's endpoints are judged on the side
+    /// (findings on stderr and at GET /__mock/findings).
+    Proxy(ProxyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +118,53 @@ pub struct ServeArgs {
     pub keep_secrets: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The gateway (or any upstream) to forward to: http:// or https://, optionally with a path prefix.
+    #[arg(long, value_name = "URL")]
+    pub upstream: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on; 0 picks a free port (the ready line tells which).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// How long the upstream has to start answering; then 504.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration_arg)]
+    pub upstream_timeout: Duration,
+    /// Trust only the CAs in this PEM file for an https:// upstream (default: the system's).
+    #[arg(long, value_name = "PEM")]
+    pub upstream_ca: Option<PathBuf>,
+    /// Turn consistency warnings into errors, and report fields the documentation does not know.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write every exchange to FILE as HAR 1.2, complete after each one.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Keep Authorization and API keys in the recording and the journal (redacted by default).
+    #[arg(long)]
+    pub keep_secrets: bool,
+    /// Do not log a line per request on stderr (findings are still logged).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl ProxyArgs {
+    pub fn config(&self) -> crate::proxy::Config {
+        crate::proxy::Config {
+            host: self.host.clone(),
+            port: self.port,
+            upstream_timeout: self.upstream_timeout,
+            upstream_ca: self.upstream_ca.clone(),
+            strict: self.strict,
+            record: self.record.clone(),
+            keep_secrets: self.keep_secrets,
+            quiet: self.quiet,
+            ..crate::proxy::Config::new(self.upstream.clone())
+        }
+    }
+}
+
 /// A duration flag (`500ms`, `3s`, `1m`).
 fn parse_duration_arg(text: &str) -> Result<Duration, String> {
     crate::lifecycle::duration::parse_duration(text)
@@ -122,6 +175,9 @@ pub struct ScenariosArgs {
     /// Add scenarios and task-id rules from a JSON file (see README).
     #[arg(long = "scenarios", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Replay a recorded session (HAR, e.g. from proxy --record): its tasks answer their recorded bodies poll by poll; repeatable.
+    #[arg(long = "replay", value_name = "FILE")]
+    pub replay: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +234,8 @@ pub enum StartError {
     Video(#[from] std::io::Error),
     #[error(transparent)]
     State(#[from] crate::server::state::StateError),
+    #[error(transparent)]
+    Replay(#[from] crate::server::replay::ReplayError),
 }
 
 impl ScenariosArgs {
@@ -186,6 +244,24 @@ impl ScenariosArgs {
             Some(path) => Catalog::from_file(path),
             None => Ok(Catalog::builtin()),
         }
+    }
+
+    /// The recordings `--replay` names, learned.
+    pub fn recordings(&self) -> Result<Vec<crate::server::replay::Recording>, crate::server::replay::ReplayError> {
+        self.replay.iter().map(|p| crate::server::replay::load(p)).collect()
+    }
+
+    /// What `scenarios` prints: the catalog, or with `--replay` what the
+    /// recordings teach (and the catalog too if `--scenarios` names one).
+    pub fn listing(&self) -> Result<String, StartError> {
+        let mut out = String::new();
+        if self.replay.is_empty() || self.file.is_some() {
+            out.push_str(&describe(&self.catalog()?));
+        }
+        for recording in self.recordings()? {
+            out.push_str(&crate::server::replay::describe(&recording));
+        }
+        Ok(out)
     }
 }
 
@@ -226,6 +302,7 @@ impl ServeArgs {
             control_origins: self.control_origins.clone(),
             allowed_hosts: self.allowed_hosts.clone(),
             control_token: self.control_token.clone(),
+            replay: self.scenarios.recordings()?,
         })
     }
 }

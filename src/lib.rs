@@ -5,12 +5,15 @@
 //! [`server`] (HTTP, the task store, the control API) and [`validate`]
 //! (captures → verdicts) sit on [`lifecycle`] (pure: scenarios, steps,
 //! faults, the clock, generated data) and [`contract`] (the documented
-//! schemas and examples). Nothing lower reaches back up.
+//! schemas and examples). Nothing lower reaches back up. [`proxy`] sits
+//! beside `server`: it forwards to a real gateway and judges what comes back
+//! with `validate`.
 
 pub mod cli;
 pub mod contract;
 pub mod lifecycle;
 pub mod mock_server;
+pub mod proxy;
 pub mod server;
 pub mod validate;
 

@@ -4,15 +4,16 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
-use minimax_mock::cli::{describe, Cli, Command, ServeArgs};
-use minimax_mock::server;
+use minimax_mock::cli::{Cli, Command, ProxyArgs, ServeArgs};
 use minimax_mock::validate::Status;
+use minimax_mock::{proxy, server};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(&args),
-        Command::Scenarios(args) => args.catalog().map(|c| print!("{}", describe(&c))).map_err(Into::into),
+        Command::Proxy(args) => run_proxy(&args),
+        Command::Scenarios(args) => args.listing().map(|text| print!("{text}")).map_err(Into::into),
         Command::Validate(args) => {
             return match args.run() {
                 Ok(Status::Valid) => ExitCode::SUCCESS,
@@ -65,6 +66,20 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             );
             eprintln!("minimax-mock: control token: {token}");
         }
+        let stop = server::shutdown_signal();
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "minimax-mock listening on {}", bound.url())?;
+        stdout.flush()?;
+        drop(stdout);
+        bound.serve(stop).await;
+        Ok(())
+    })
+}
+
+fn run_proxy(args: &ProxyArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let bound = proxy::bind(args.config()).await?;
         let stop = server::shutdown_signal();
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "minimax-mock listening on {}", bound.url())?;

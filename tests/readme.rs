@@ -248,6 +248,11 @@ fn flag_table_matches_validate_help() {
     flag_table_matches_help("validate");
 }
 
+#[test]
+fn flag_table_matches_proxy_help() {
+    flag_table_matches_help("proxy");
+}
+
 /// docs/validate.md tells how each contract is chosen: every shipped schema
 /// has its row in the table of shapes, and the default is auto.
 #[test]
@@ -265,7 +270,7 @@ fn validate_page_has_a_shape_for_every_schema() {
 }
 
 /// The part of `page` from `heading` to the next heading of the same level.
-fn section(page: &'static str, heading: &str) -> &'static str {
+fn section<'p>(page: &'p str, heading: &str) -> &'p str {
     let title = page.lines().next().unwrap_or_default();
     let start = page
         .find(&format!("\n{heading}\n"))

@@ -56,6 +56,8 @@ pub struct App {
     pub secrets: Secrets,
     /// Who may use the control API.
     pub guard: Guard,
+    /// Recorded submit answers still to give (`--replay`).
+    pub replay_submits: crate::server::replay::Submits,
 }
 
 /// Forgotten tasks are logged at most this often.

@@ -248,7 +248,7 @@ fn task_json_for(app: &App, task: &Task, secrets: Secrets) -> Value {
             entry
         })
         .collect();
-    json!({
+    let mut shown = json!({
         "task_id": task.id,
         "scenario": task.scenario.name(),
         "submitted_at": task.submitted_at,
@@ -271,7 +271,16 @@ fn task_json_for(app: &App, task: &Task, secrets: Secrets) -> Value {
             "progress": format!("{}%", moment.progress),
         },
         "timeline": timeline,
-    })
+    });
+    // A replayed task answers from its recording: say how many answers per API.
+    if let Some(replay) = &task.replay {
+        shown["replay"] = json!({
+            "gateway": replay.answers(Surface::Gateway).len(),
+            "native": replay.answers(Surface::Native).len(),
+            "v2": replay.answers(Surface::V2).len(),
+        });
+    }
+    shown
 }
 
 /// The answer to a control request.

@@ -20,6 +20,7 @@ pub mod persist;
 pub mod poll;
 pub mod redact;
 pub mod render;
+pub mod replay;
 pub mod state;
 pub mod submit;
 pub mod tasks;
@@ -52,7 +53,7 @@ use crate::lifecycle::scenarios::Catalog;
 pub use app::App;
 use http::{has_bearer, json, preflight, query_param, reply, Outcome, Reply, JSON};
 use journal::Journal;
-use tasks::{Surface, TaskStore};
+use tasks::{Surface, Task, TaskStore};
 pub use video::Library;
 
 /// Default of `--max-connections`.
@@ -113,6 +114,8 @@ pub struct Config {
     /// an address other than loopback, one is made up
     /// ([`guard::Guard::generated_token`]).
     pub control_token: Option<String>,
+    /// Recordings to replay (`--replay`), loaded.
+    pub replay: Vec<replay::Recording>,
 }
 
 impl Default for Config {
@@ -144,6 +147,7 @@ impl Default for Config {
             control_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             control_token: None,
+            replay: Vec::new(),
         }
     }
 }
@@ -205,12 +209,17 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
             redact::Secrets::Redact
         },
         guard,
+        replay_submits: replay::Submits::default(),
     });
     if let Some(restored) = config.restore {
         for task in state::restore(&app.tasks, &app.clock, restored) {
             // Updates already sent before the restart are not sent again.
             notifier::watch(&app, &task, true);
         }
+    }
+    // After the restored state: a replayed task is the recording's.
+    for recording in config.replay {
+        install_replay(&app, recording);
     }
     if app.persist.is_some() {
         // One snapshot of what was loaded, and a fresh log for what follows.
@@ -229,6 +238,27 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         });
     }
     Ok(Bound { listener, app })
+}
+
+/// Puts a recording's tasks into the store (replacing tasks of the same
+/// ids) and queues its submits.
+fn install_replay(app: &App, recording: replay::Recording) {
+    let now = app.clock.now();
+    for task in recording.tasks {
+        let request = tasks::Request {
+            surface: task.surface,
+            ..tasks::Request::default()
+        };
+        let scenario = app.catalog.default_scenario().clone();
+        app.tasks
+            .insert(Task::new(task.id, scenario, now, request, app.tasks.seed()).with_replay(task.replay));
+    }
+    for (surface, submits) in [Surface::Gateway, Surface::Native, Surface::V2]
+        .into_iter()
+        .zip(recording.submits)
+    {
+        app.replay_submits.add(surface, submits);
+    }
 }
 
 fn display_addr(addr: SocketAddr) -> String {

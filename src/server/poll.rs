@@ -11,13 +11,15 @@ use hyper::StatusCode;
 use crate::lifecycle::artifact::{rng_for, Resolution};
 use crate::lifecycle::faults::{self, Fault};
 use crate::server::app::App;
-use crate::server::http::{json, Outcome, EXPOSED};
+use crate::server::http::{json, reply, Outcome, EXPOSED};
 use crate::server::render::{self, TaskView};
-use crate::server::tasks::{Request, Surface, Task};
+use crate::server::tasks::{Recorded, Request, Surface, Task};
 
 /// A rendered poll, before delivery.
 pub struct Polled {
     pub body: Vec<u8>,
+    /// A replayed task's recorded answer, delivered as it is instead of `body`.
+    pub recorded: Option<Recorded>,
     pub fault: Option<Fault>,
     /// Polls before this one.
     pub polls: u64,
@@ -33,12 +35,21 @@ pub fn poll(app: &App, task_id: &str, surface: Surface, render: impl Fn(&TaskVie
         }
         let polls = task.poll();
         app.note_polled(task);
+        if let Some(recorded) = task.replay.as_deref().and_then(|r| r.next(surface)) {
+            return Some(Polled {
+                body: Vec::new(),
+                recorded: Some(recorded),
+                fault: None,
+                polls,
+            });
+        }
         if task.callback.is_some() {
             app.callbacks.changed.notify_waiters();
         }
         let view = task.view(now, polls, &app.base_url);
         Some(Polled {
             body: render(&view),
+            recorded: None,
             fault: view.moment.step.fault.clone(),
             polls,
         })
@@ -75,7 +86,15 @@ pub fn poll(app: &App, task_id: &str, surface: Surface, render: impl Fn(&TaskVie
 /// Delivers a poll as its step's fault says: late, as an error in the
 /// surface's own error body, mangled, or not at all.
 pub async fn deliver(app: &App, task_id: &str, surface: Surface, polled: Polled) -> Outcome {
-    let Polled { body, fault, polls } = polled;
+    let Polled {
+        body,
+        recorded,
+        fault,
+        polls,
+    } = polled;
+    if let Some(recorded) = recorded {
+        return reply(recorded.status, recorded.content_type, recorded.body).into();
+    }
     let Some(fault) = fault else {
         return json(StatusCode::OK, body).into();
     };

@@ -150,7 +150,13 @@ pub fn snapshot(tasks: &TaskStore, clock: &Clock, catalog: &Catalog, generation:
         generation,
         clock: saved_clock(clock),
         submissions: tasks.submissions(),
-        tasks: tasks.list().iter().map(|task| saved_task(task, catalog)).collect(),
+        tasks: tasks
+            .list()
+            .iter()
+            // A replayed task comes from its recording (`--replay`), not from the state.
+            .filter(|task| task.replay.is_none())
+            .map(|task| saved_task(task, catalog))
+            .collect(),
     }
 }
 

@@ -190,6 +190,9 @@ pub async fn v1(app: &App, parts: &Parts, body: Incoming, surface: Surface) -> O
         Ok(body) => body,
         Err(outcome) => return outcome,
     };
+    if let Some(recorded) = app.replay_submits.take(surface) {
+        return replayed(recorded, body);
+    }
     let created = match parse_v1(app, &body, surface) {
         Ok(submission) => create(app, preferred, submission).await,
         Err(refusal) => Err(refusal),
@@ -197,6 +200,19 @@ pub async fn v1(app: &App, parts: &Parts, body: Incoming, surface: Surface) -> O
     match created {
         Ok(task) => answer(StatusCode::OK, &task.id, &BaseResp::success(), &body),
         Err(Refusal(message)) => refuse(message, &body),
+    }
+}
+
+/// A recorded submit answer (`--replay`), byte for byte, naming the task it created.
+pub fn replayed(recorded: crate::server::tasks::Recorded, request_body: Bytes) -> Outcome {
+    let task_id = serde_json::from_slice::<Value>(&recorded.body)
+        .ok()
+        .and_then(|doc| doc.get("task_id").and_then(Value::as_str).map(str::to_owned))
+        .filter(|id| !id.is_empty());
+    Outcome {
+        request_body,
+        task_id,
+        ..crate::server::http::reply(recorded.status, recorded.content_type, recorded.body).into()
     }
 }
 

@@ -13,11 +13,14 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use hashbrown::HashTable;
+use hyper::header::HeaderValue;
+use hyper::StatusCode;
 
 use crate::contract::DOCUMENTED_TASK_ID;
 use crate::lifecycle::artifact::{self, Artifact, Resolution};
@@ -44,6 +47,9 @@ pub struct Task {
     seed: u64,
     /// Made when first needed: most tasks of a large run are never shown.
     artifact: OnceLock<Box<Artifact>>,
+    /// The recorded answers of a replayed task (`serve --replay`); boxed so
+    /// that the tasks that are not replayed stay small.
+    pub replay: Option<Box<Replay>>,
     polls: AtomicU64,
 }
 
@@ -67,6 +73,7 @@ impl Task {
             callback: None,
             seed,
             artifact: OnceLock::new(),
+            replay: None,
             polls: AtomicU64::new(0),
         }
     }
@@ -86,6 +93,12 @@ impl Task {
     /// The same task, sending its status updates to `url`.
     pub fn with_callback(mut self, url: Option<&str>) -> Self {
         self.callback = url.map(Into::into);
+        self
+    }
+
+    /// The same task, answering its queries from a recording.
+    pub fn with_replay(mut self, replay: Replay) -> Self {
+        self.replay = Some(Box::new(replay));
         self
     }
 
@@ -127,6 +140,52 @@ impl Task {
             duration_s: self.request.duration_s,
             ratio: self.request.ratio,
         }
+    }
+}
+
+/// One recorded answer (`serve --replay`, loaded by `server::replay`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub status: StatusCode,
+    pub content_type: HeaderValue,
+    pub body: Bytes,
+}
+
+/// The index of `surface` in per-API arrays.
+pub fn slot(surface: Surface) -> usize {
+    match surface {
+        Surface::Gateway => 0,
+        Surface::Native => 1,
+        Surface::V2 => 2,
+    }
+}
+
+/// A replayed task's recorded query answers, per API, and how far each has
+/// been played.
+#[derive(Debug, Default)]
+pub struct Replay {
+    answers: [Vec<Recorded>; 3],
+    played: [AtomicUsize; 3],
+}
+
+impl Replay {
+    /// The answer to the next poll through `surface`'s query; `None` when
+    /// the recording has none for that API (the task is then served as usual).
+    pub fn next(&self, surface: Surface) -> Option<Recorded> {
+        let answers = &self.answers[slot(surface)];
+        let last = answers.len().checked_sub(1)?;
+        let n = self.played[slot(surface)].fetch_add(1, Ordering::Relaxed);
+        Some(answers[n.min(last)].clone())
+    }
+
+    /// Adds a recorded answer to `surface`'s query.
+    pub fn push(&mut self, surface: Surface, answer: Recorded) {
+        self.answers[slot(surface)].push(answer);
+    }
+
+    /// The recorded answers of `surface`'s query, in order.
+    pub fn answers(&self, surface: Surface) -> &[Recorded] {
+        &self.answers[slot(surface)]
     }
 }
 

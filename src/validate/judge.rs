@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::checks::{consistency, unknown_fields};
 use super::curl::parse_http;
 use super::detect::{detect, is_blank, strip_bom, trim_cr, Kind};
-use super::har::{base64_decode, fate, har_doc, har_entries, Fate, HarDoc};
+use super::har::{base64_decode, fate, har_doc, har_entries, Fate, HarDoc, HarEntry};
 use super::ndjson::find_newline;
 use super::pick::{nearest, shape, CONTRACTS};
 use super::{
@@ -414,6 +414,15 @@ impl Judge<'_> {
                 column: e.column(),
                 reason: contract::strip_position(&e.to_string()),
             }),
+        }
+    }
+
+    /// Judges one HAR entry (the proxy judges its recording entry by
+    /// entry); `None` for an entry of no endpoint the contract knows.
+    pub fn judge_entry(&self, file: &Arc<str>, index: usize, entry: HarEntry) -> Option<Event> {
+        match fate(&entry) {
+            Fate::Skip(_) => None,
+            Fate::Judge(endpoint, status) => Some(self.judge_har_doc(file, har_doc(index, endpoint, status, entry))),
         }
     }
 
