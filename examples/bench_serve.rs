@@ -32,7 +32,7 @@ fn live_task(port: u16) -> (String, String) {
 fn live_task_id(port: u16) -> (String, String) {
     let body = r#"{"model":"MiniMax-Hailuo-02","prompt":"cat"}"#;
     let submit = format!(
-        "POST /minimax/v1/video_generation HTTP/1.1\r\nHost: b\r\nConnection: close\r\nPrefer: scenario=bench\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /minimax/v1/video_generation HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nPrefer: scenario=bench\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     let (_, answer) = request(port, &submit).expect("submit");

@@ -31,7 +31,7 @@ fn main() {
     let tasks: Vec<String> = (0..256)
         .map(|_| {
             let raw = format!(
-                "POST /minimax/v1/video_generation HTTP/1.1\r\nHost: b\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                "POST /minimax/v1/video_generation HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
             );
             let (_, answer) = request(port, &raw).expect("submit");
@@ -74,9 +74,11 @@ fn main() {
         load.p99_ms,
         if load.errors.is_empty() { "0" } else { &load.errors }
     );
+    let series: Vec<String> = samples.iter().map(|kb| format!("{:.1}", *kb as f64 / 1024.0)).collect();
     println!(
-        "resident memory: {:.1} MB at the start, {:.1} MB at the end",
+        "resident memory: {:.1} MB before the load, every 10 s under load: {} MB, {:.1} MB at the end",
         start_rss as f64 / 1024.0,
+        series.join(", "),
         end_rss as f64 / 1024.0
     );
 }

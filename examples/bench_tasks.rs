@@ -47,7 +47,7 @@ fn start(mock: &PathBuf, scenarios: &PathBuf) -> (Child, u16) {
 fn submit(port: u16, n: usize, connections: usize) -> String {
     let body = r#"{"model":"MiniMax-Hailuo-02","prompt":"A cat plays the piano"}"#;
     let request = format!(
-        "POST /minimax/v1/video_generation HTTP/1.1\r\nHost: b\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /minimax/v1/video_generation HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     let threads: Vec<_> = (0..connections)

@@ -34,7 +34,7 @@ pub fn request(port: u16, raw: &str) -> Option<(u16, String)> {
 pub fn get(port: u16, target: &str) -> Option<(u16, String)> {
     request(
         port,
-        &format!("GET {target} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n"),
+        &format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
     )
 }
 
