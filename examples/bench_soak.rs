@@ -49,20 +49,27 @@ fn main() {
     )
     .unwrap();
     let start_rss = rss_kb(child.id());
-    let load = wrk_with(
-        port,
-        "/",
-        &[
-            "-t",
-            "2",
-            "-c",
-            &connections,
-            "-d",
-            &duration,
-            "-s",
-            script.to_str().unwrap(),
-        ],
-    );
+    let wrk = {
+        let (connections, duration, script) = (connections.clone(), duration.clone(), script.clone());
+        std::thread::spawn(move || {
+            let script = script.to_str().unwrap().to_owned();
+            wrk_with(
+                port,
+                "/",
+                &["-t", "2", "-c", &connections, "-d", &duration, "-s", &script],
+            )
+        })
+    };
+    // Resident memory every 10 s under load: flat once the journal (the
+    // last 10,000 requests) and the connections' buffers are full.
+    let mut samples = Vec::new();
+    while !wrk.is_finished() {
+        std::thread::sleep(std::time::Duration::from_secs(10));
+        if !wrk.is_finished() {
+            samples.push(rss_kb(child.id()));
+        }
+    }
+    let load = wrk.join().unwrap();
     let end_rss = rss_kb(child.id());
     let _ = child.kill();
     let _ = child.wait();
