@@ -22,12 +22,6 @@ struct Run {
     loaded_rss_kb: u64,
 }
 
-/// Submits a task that stays IN_PROGRESS; its query target and one answer.
-fn live_task(port: u16) -> (String, String) {
-    let (id, captured) = live_task_id(port);
-    (format!("/minimax/v1/query/video_generation?task_id={id}"), captured)
-}
-
 /// Submits a task that stays IN_PROGRESS; its id and one gateway answer.
 fn live_task_id(port: u16) -> (String, String) {
     let body = r#"{"model":"MiniMax-Hailuo-02","prompt":"cat"}"#;
@@ -87,19 +81,30 @@ fn start(mut cmd: Command, port: u16) -> Started {
 }
 
 /// Idle memory, then the load on `target`, then memory under load; stops the server.
-fn load(mut server: Started, target: &str) -> Run {
+fn load(server: Started, target: &str) -> Run {
+    load_each(server, &[target]).remove(0)
+}
+
+/// [`load`] for each target in turn, on the same server: comparisons
+/// between them see the same process and the same moment's machine.
+fn load_each(mut server: Started, targets: &[&str]) -> Vec<Run> {
     let pid = server.child.id();
     let idle_rss_kb = rss_kb(pid);
-    let load = wrk(server.port, target);
-    let loaded_rss_kb = rss_kb(pid);
+    let runs = targets
+        .iter()
+        .map(|target| {
+            let load = wrk(server.port, target);
+            Run {
+                first_200_ms: server.first_200_ms,
+                idle_rss_kb,
+                load,
+                loaded_rss_kb: rss_kb(pid),
+            }
+        })
+        .collect();
     let _ = server.child.kill();
     let _ = server.child.wait();
-    Run {
-        first_200_ms: server.first_200_ms,
-        idle_rss_kb,
-        load,
-        loaded_rss_kb,
-    }
+    runs
 }
 
 const DOCUMENTED: &str = "/minimax/v1/query/video_generation?task_id=306792606023824";
@@ -140,16 +145,15 @@ fn main() {
         //    the mock; the bare server answers with one captured copy of it.
         let port = free_port();
         let server = start(mock_cmd(&mock, port, &scenarios), port);
-        let (live, captured) = live_task(port);
-        let mock_live = load(server, &live);
+        let (id, captured) = live_task_id(port);
+        let live = format!("/minimax/v1/query/video_generation?task_id={id}");
+        // 3. The same live task through MiniMax's native query, on the same server.
+        let native = format!("/v1/query/video_generation?task_id={id}");
+        let mut runs = load_each(server, &[&live, &native]);
+        let (mock_live, mock_native) = (runs.remove(0), runs.remove(0));
         std::fs::write(&live_body, captured).unwrap();
         let port = free_port();
         let bare_live = load(start(bare_cmd(&bare, port, &live_body), port), &live);
-        // 3. The same live task through MiniMax's native query.
-        let port = free_port();
-        let server = start(mock_cmd(&mock, port, &scenarios), port);
-        let (id, _) = live_task_id(port);
-        let mock_native = load(server, &format!("/v1/query/video_generation?task_id={id}"));
         let round = [bare_doc, mock_doc, bare_live, mock_live, mock_native];
         best = Some(match best {
             None => round,
