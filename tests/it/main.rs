@@ -1,0 +1,18 @@
+//! The integration tests, as one binary: one link instead of one per file
+//! (as cargo and rust-analyzer do), so `cargo test` spends its time testing.
+//! A module per area; the shared harness is in `common`.
+
+mod common;
+
+mod cli;
+mod control;
+mod dialects;
+mod http;
+mod layout;
+mod lifecycle;
+mod limits;
+mod proxy;
+mod readme;
+mod security;
+mod state;
+mod validate;
