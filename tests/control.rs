@@ -454,3 +454,56 @@ fn mock_server_works_without_an_async_runtime() {
     let body: Value = ureq::get(&url).call().unwrap().body_mut().read_json().unwrap();
     assert_eq!(body["data"]["status"], "SUCCESS");
 }
+
+/// serde reads a struct from an array too, by position: a control body must
+/// be an object (Schemathesis found `[...]` accepted).
+#[tokio::test]
+async fn control_bodies_are_json_objects() {
+    let server = start(config()).await;
+    for (method, target, body) in [
+        ("PUT", "/__mock/tasks/x", "[null, null, null, null, null, null]"),
+        ("POST", "/__mock/clock", r#"["1s", false, false]"#),
+        ("PUT", "/__mock/next", r#"["fail", null, 2]"#),
+        ("PUT", "/__mock/tasks/x", "7"),
+    ] {
+        let r = server.send(method, target, &[], body).await;
+        assert_eq!(r.status, 400, "{method} {target} {body}: {}", r.body);
+        assert_eq!(r.json()["message"], "/: the body must be a JSON object");
+    }
+    assert_eq!(server.get("/__mock/tasks/x").await.status, 404);
+    assert_eq!(server.get("/__mock/clock").await.json()["now"], EPOCH_MS);
+    assert_eq!(server.send("PUT", "/__mock/tasks/x", &[], "").await.status, 200);
+}
+
+/// A preflight's `Allow` names the methods of that control path, not of
+/// the whole control API.
+#[tokio::test]
+async fn preflights_name_each_control_paths_own_methods() {
+    let server = start(config()).await;
+    for (path, allow) in [
+        ("/__mock/health", "GET, OPTIONS"),
+        ("/__mock/tasks", "GET, OPTIONS"),
+        ("/__mock/tasks/job-1", "GET, PUT, DELETE, OPTIONS"),
+        ("/__mock/scenarios", "GET, OPTIONS"),
+        ("/__mock/clock", "GET, POST, OPTIONS"),
+        ("/__mock/requests", "GET, DELETE, OPTIONS"),
+        ("/__mock/callbacks", "GET, DELETE, OPTIONS"),
+        ("/__mock/reset", "POST, OPTIONS"),
+        ("/__mock/next", "GET, PUT, DELETE, OPTIONS"),
+    ] {
+        let r = server
+            .send(
+                "OPTIONS",
+                path,
+                &[
+                    ("Origin", "http://localhost:3000"),
+                    ("Access-Control-Request-Method", "GET"),
+                ],
+                "",
+            )
+            .await;
+        assert_eq!(r.status, 204, "{path}");
+        assert_eq!(r.header("allow"), Some(allow), "{path}");
+        assert_eq!(r.header("access-control-allow-methods"), Some(allow), "{path}");
+    }
+}

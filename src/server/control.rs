@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 
 use crate::lifecycle::artifact::Resolution;
 use crate::lifecycle::duration::parse_duration;
-use crate::lifecycle::scenarios::step_json;
 use crate::lifecycle::scenarios::StepSpec;
+use crate::lifecycle::scenarios::{step_json, steps_json};
 use crate::lifecycle::Scenario;
 use crate::lifecycle::Span;
 use crate::server::app::App;
@@ -207,6 +207,17 @@ pub fn reset(app: &App) {
     app.changed();
 }
 
+/// The catalog as JSON: every scenario by name with its steps (the
+/// scenarios-file format), and the default.
+pub fn scenarios_json(app: &App) -> Value {
+    let scenarios: Vec<Value> = app
+        .catalog
+        .scenarios()
+        .map(|s| json!({"name": s.name(), "description": s.description(), "steps": steps_json(s)}))
+        .collect();
+    json!({"default": app.catalog.default_scenario().name(), "scenarios": scenarios})
+}
+
 /// The clock as JSON.
 pub fn clock_json(app: &App) -> Value {
     let now = app.clock.now();
@@ -309,12 +320,33 @@ fn not_allowed(allow: &'static str) -> Answer {
     }
 }
 
-/// Parses a JSON body, naming the pointer and line of a mistake.
+/// Parses a JSON body, naming the pointer and line of a mistake. Only an
+/// object is taken (serde would also read a struct from an array, by position).
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ControlError> {
     let text = std::str::from_utf8(body).map_err(|_| bad("/", "the body is not UTF-8"))?;
     let text = if text.trim().is_empty() { "{}" } else { text };
+    if !text.trim_start().starts_with('{') {
+        return Err(bad("/", "the body must be a JSON object"));
+    }
     crate::contract::jsonpos::deserialize(text)
         .map_err(|m| bad(m.pointer, format!("{} (line {} column {})", m.reason, m.line, m.column)))
+}
+
+/// The methods a control path serves, for `Allow` on a preflight.
+pub fn allowed(path: &str) -> &'static str {
+    let route = path.strip_prefix(PREFIX).unwrap_or_default();
+    match route.split_once('/') {
+        Some(("tasks", _)) => "GET, PUT, DELETE, OPTIONS",
+        Some(_) => "OPTIONS",
+        None => match route {
+            "health" | "tasks" | "scenarios" => "GET, OPTIONS",
+            "clock" => "GET, POST, OPTIONS",
+            "requests" | "callbacks" => "GET, DELETE, OPTIONS",
+            "reset" => "POST, OPTIONS",
+            "next" => "GET, PUT, DELETE, OPTIONS",
+            _ => "OPTIONS",
+        },
+    }
 }
 
 /// Serves one control request.
@@ -330,6 +362,8 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                 ok(json!({ "tasks": tasks }))
             }
             ("tasks", _) => not_allowed("GET"),
+            ("scenarios", &Method::GET) => ok(scenarios_json(app)),
+            ("scenarios", _) => not_allowed("GET"),
             ("clock", &Method::GET) => ok(clock_json(app)),
             ("clock", &Method::POST) => match parse::<ClockSpec>(body).and_then(|spec| clock(app, &spec)) {
                 Ok(()) => ok(clock_json(app)),
@@ -409,7 +443,7 @@ fn unknown(parts: &Parts) -> Answer {
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "no control route {} {}; see /__mock/health, /__mock/tasks, /__mock/clock, /__mock/requests, /__mock/next, /__mock/callbacks, /__mock/reset",
+            "no control route {} {}; see /__mock/ (the dashboard), /__mock/health, /__mock/tasks, /__mock/scenarios, /__mock/clock, /__mock/requests, /__mock/next, /__mock/callbacks, /__mock/reset",
             parts.method,
             parts.uri.path()
         ),

@@ -411,11 +411,11 @@ impl Route {
         })
     }
 
-    fn allowed(self) -> &'static str {
+    fn allowed(self, path: &str) -> &'static str {
         match self {
             Route::Query(_) | Route::Files(_) | Route::Video => "GET, HEAD, OPTIONS",
             Route::Submit(_) => "POST, OPTIONS",
-            Route::Control => "GET, POST, PUT, DELETE, OPTIONS",
+            Route::Control => control::allowed(path),
         }
     }
 
@@ -435,7 +435,7 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         return json(StatusCode::NOT_FOUND, render::error("not_found", &message)).into();
     };
     if parts.method == Method::OPTIONS {
-        return preflight(route.allowed(), &parts.headers).into();
+        return preflight(route.allowed(path), &parts.headers).into();
     }
     if let Some(surface) = route.surface() {
         if app.require_auth && !has_bearer(&parts.headers) {
@@ -472,7 +472,7 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
             }
         }
         _ => {
-            let allowed = route.allowed();
+            let allowed = route.allowed(path);
             let method = &parts.method;
             let message = format!("method {method} is not allowed on {path}; allowed: {allowed}");
             let mut reply = json(
