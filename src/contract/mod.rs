@@ -30,6 +30,8 @@ pub const GATEWAY_FILES_RETRIEVE_PATH: &str = "/minimax/v1/files/retrieve";
 pub const V2_SUBMIT_PATH: &str = "/v2/video_generation";
 /// MiniMax's v2 query endpoint; the task id follows in the path.
 pub const V2_QUERY_PREFIX: &str = "/v2/query/video_generation/";
+/// The prefix of the control API (and the dashboard, at the prefix itself).
+pub const CONTROL_PREFIX: &str = "/__mock/";
 
 pub mod jsonpos;
 

@@ -27,7 +27,7 @@ use crate::server::journal::Filter;
 use crate::server::tasks::{v2_ratio, Request, Surface, Task, V2_RATIOS};
 
 /// The prefix of every control route.
-pub const PREFIX: &str = "/__mock/";
+pub const PREFIX: &str = crate::contract::CONTROL_PREFIX;
 
 /// Why a control request changed nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

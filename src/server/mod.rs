@@ -8,6 +8,7 @@
 pub mod app;
 pub mod callbacks;
 pub mod control;
+pub mod dashboard;
 pub mod download;
 pub mod gateway;
 pub mod http;
@@ -392,6 +393,10 @@ enum Route {
     Files(Surface),
     Video,
     Control,
+    /// The dashboard, at the control prefix itself.
+    Dashboard,
+    /// The control prefix without its slash: to the dashboard.
+    DashboardRedirect,
 }
 
 impl Route {
@@ -406,6 +411,8 @@ impl Route {
             V2_SUBMIT_PATH => Route::Submit(Surface::V2),
             p if p.starts_with(V2_QUERY_PREFIX) => Route::Query(Surface::V2),
             p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => Route::Video,
+            p if control && p == control::PREFIX => Route::Dashboard,
+            p if control && p == control::PREFIX.trim_end_matches('/') => Route::DashboardRedirect,
             p if control && p.starts_with(control::PREFIX) => Route::Control,
             _ => return None,
         })
@@ -413,7 +420,9 @@ impl Route {
 
     fn allowed(self, path: &str) -> &'static str {
         match self {
-            Route::Query(_) | Route::Files(_) | Route::Video => "GET, HEAD, OPTIONS",
+            Route::Query(_) | Route::Files(_) | Route::Video | Route::Dashboard | Route::DashboardRedirect => {
+                "GET, HEAD, OPTIONS"
+            }
             Route::Submit(_) => "POST, OPTIONS",
             Route::Control => control::allowed(path),
         }
@@ -423,7 +432,7 @@ impl Route {
     fn surface(self) -> Option<Surface> {
         match self {
             Route::Submit(s) | Route::Query(s) | Route::Files(s) => Some(s),
-            Route::Video | Route::Control => None,
+            Route::Video | Route::Control | Route::Dashboard | Route::DashboardRedirect => None,
         }
     }
 }
@@ -451,6 +460,14 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         Route::Submit(Surface::V2) if parts.method == Method::POST => v2::submit(app, parts, body).await,
         Route::Submit(surface) if parts.method == Method::POST => submit::v1(app, parts, body, surface).await,
         Route::Video if get => download::download(app, parts),
+        Route::Dashboard if get => Outcome {
+            record: false,
+            ..dashboard::page().into()
+        },
+        Route::DashboardRedirect if get => Outcome {
+            record: false,
+            ..dashboard::redirect(parts.uri.query()).into()
+        },
         Route::Control => {
             let body = match submit::body_or_error(app, &parts.headers, body, Surface::Gateway).await {
                 Ok(body) => body,
@@ -482,7 +499,11 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
             reply
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allowed));
-            reply.into()
+            Outcome {
+                // The journal is about the app under test, not the mock's own pages.
+                record: !matches!(route, Route::Dashboard | Route::DashboardRedirect),
+                ..reply.into()
+            }
         }
     }
 }
