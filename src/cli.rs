@@ -32,6 +32,8 @@ pub enum Command {
     /// Exit status: 0 every document is valid, 1 some document is invalid,
     /// 2 usage or input error (missing file, text that is not JSON).
     Validate(ValidateArgs),
+    /// Print the OpenAPI 3.1 document (JSON) of every API the mock serves, as `serve` with the same flags serves it at /openapi.json.
+    Openapi(OpenapiArgs),
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +100,44 @@ pub struct ScenariosArgs {
     /// Add scenarios and task-id rules from a JSON file (see README).
     #[arg(long = "scenarios", value_name = "FILE")]
     pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenapiArgs {
+    /// Embed the JSON Schemas of DIR instead of the built-in copies.
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
+    /// Take the examples from the fixtures of DIR instead of the built-in copies.
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
+    /// The server URL the document names (what `serve --public-url` would be).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+    /// Leave out the control API and the dashboard, as `serve --no-control` does.
+    #[arg(long)]
+    pub no_control: bool,
+    /// Document the 401 and the bearer token of `serve --require-auth`.
+    #[arg(long)]
+    pub require_auth: bool,
+    /// What the gateway's query answers, as `serve --gateway-query`.
+    #[arg(long, value_enum, value_name = "SHAPE", default_value = "envelope")]
+    pub gateway_query: QueryShape,
+}
+
+impl OpenapiArgs {
+    /// The document, pretty-printed; the schemas and fixtures are loaded and
+    /// checked as `serve` loads them.
+    pub fn document(&self) -> Result<String, ContractError> {
+        let contract = Contract::load(self.schemas.as_deref(), self.fixtures.as_deref())?;
+        let options = crate::contract::openapi::Options {
+            server_url: self.public_url.trim_end_matches('/').to_owned(),
+            control: !self.no_control,
+            require_auth: self.require_auth,
+            gateway_query_native: self.gateway_query == QueryShape::Native,
+        };
+        let document = crate::contract::openapi::document(&contract, &options);
+        Ok(serde_json::to_string_pretty(&document).expect("a Value serializes"))
+    }
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(&args),
         Command::Scenarios(args) => args.catalog().map(|c| print!("{}", describe(&c))).map_err(Into::into),
+        Command::Openapi(args) => args.document().map(|d| println!("{d}")).map_err(Into::into),
         Command::Validate(args) => {
             return match args.run() {
                 Ok(Status::Valid) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use bytes::Bytes;
 
@@ -43,6 +43,8 @@ pub struct App {
     /// The scenario the control API set for the next submits.
     pub next_submits: NextSubmits,
     pub callbacks: Callbacks,
+    /// The OpenAPI document of this server, made on first request.
+    pub openapi: OnceLock<Bytes>,
 }
 
 /// What `GET /minimax/v1/query/video_generation` answers with.
@@ -99,6 +101,23 @@ impl App {
         if self.state.is_some() {
             self.dirty.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// The OpenAPI document of the APIs this server answers, as its flags
+    /// shape them (`GET /openapi.json`).
+    pub fn openapi(&self) -> Bytes {
+        self.openapi
+            .get_or_init(|| {
+                let options = crate::contract::openapi::Options {
+                    server_url: self.base_url.clone(),
+                    control: self.control,
+                    require_auth: self.require_auth,
+                    gateway_query_native: self.gateway_query == QueryShape::Native,
+                };
+                let document = crate::contract::openapi::document(&self.contract, &options);
+                Bytes::from(serde_json::to_vec(&document).expect("a Value serializes"))
+            })
+            .clone()
     }
 
     /// One line on stderr unless `--quiet`; one write, so lines from both

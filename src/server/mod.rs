@@ -28,7 +28,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -43,8 +43,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::contract::Contract;
 use crate::contract::{
-    FILES_RETRIEVE_PATH, GATEWAY_FILES_RETRIEVE_PATH, NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, V2_QUERY_PREFIX,
-    V2_SUBMIT_PATH,
+    FILES_RETRIEVE_PATH, GATEWAY_FILES_RETRIEVE_PATH, NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, OPENAPI_PATH,
+    V2_QUERY_PREFIX, V2_SUBMIT_PATH,
 };
 pub use crate::contract::{QUERY_PATH, SUBMIT_PATH};
 use crate::lifecycle::clock::Clock;
@@ -151,6 +151,7 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         gateway_query: config.gateway_query,
         next_submits: app::NextSubmits::default(),
         callbacks: callbacks::Callbacks::new(config.callback_timeout, config.allowed_callback_hosts),
+        openapi: OnceLock::new(),
     });
     if let Some(restored) = config.restore {
         state::restore(&app, restored);
@@ -397,6 +398,8 @@ enum Route {
     Dashboard,
     /// The control prefix without its slash: to the dashboard.
     DashboardRedirect,
+    /// The OpenAPI document: served with or without the control API.
+    OpenApi,
 }
 
 impl Route {
@@ -411,6 +414,7 @@ impl Route {
             V2_SUBMIT_PATH => Route::Submit(Surface::V2),
             p if p.starts_with(V2_QUERY_PREFIX) => Route::Query(Surface::V2),
             p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => Route::Video,
+            OPENAPI_PATH => Route::OpenApi,
             p if control && p == control::PREFIX => Route::Dashboard,
             p if control && p == control::PREFIX.trim_end_matches('/') => Route::DashboardRedirect,
             p if control && p.starts_with(control::PREFIX) => Route::Control,
@@ -420,9 +424,12 @@ impl Route {
 
     fn allowed(self, path: &str) -> &'static str {
         match self {
-            Route::Query(_) | Route::Files(_) | Route::Video | Route::Dashboard | Route::DashboardRedirect => {
-                "GET, HEAD, OPTIONS"
-            }
+            Route::Query(_)
+            | Route::Files(_)
+            | Route::Video
+            | Route::Dashboard
+            | Route::DashboardRedirect
+            | Route::OpenApi => "GET, HEAD, OPTIONS",
             Route::Submit(_) => "POST, OPTIONS",
             Route::Control => control::allowed(path),
         }
@@ -432,7 +439,7 @@ impl Route {
     fn surface(self) -> Option<Surface> {
         match self {
             Route::Submit(s) | Route::Query(s) | Route::Files(s) => Some(s),
-            Route::Video | Route::Control | Route::Dashboard | Route::DashboardRedirect => None,
+            Route::Video | Route::Control | Route::Dashboard | Route::DashboardRedirect | Route::OpenApi => None,
         }
     }
 }
@@ -460,6 +467,10 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         Route::Submit(Surface::V2) if parts.method == Method::POST => v2::submit(app, parts, body).await,
         Route::Submit(surface) if parts.method == Method::POST => submit::v1(app, parts, body, surface).await,
         Route::Video if get => download::download(app, parts),
+        Route::OpenApi if get => Outcome {
+            record: false,
+            ..json(StatusCode::OK, app.openapi()).into()
+        },
         Route::Dashboard if get => Outcome {
             record: false,
             ..dashboard::page().into()
@@ -501,7 +512,7 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
                 .insert(header::ALLOW, HeaderValue::from_static(allowed));
             Outcome {
                 // The journal is about the app under test, not the mock's own pages.
-                record: !matches!(route, Route::Dashboard | Route::DashboardRedirect),
+                record: !matches!(route, Route::Dashboard | Route::DashboardRedirect | Route::OpenApi),
                 ..reply.into()
             }
         }
