@@ -56,7 +56,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Start the mock clock at this Unix time (seconds) instead of now.
-    #[arg(long, value_name = "UNIX_SECONDS")]
+    #[arg(long, value_name = "UNIX_SECONDS", value_parser = clap::value_parser!(u64).range(..=crate::lifecycle::clock::LATEST / 1000))]
     pub epoch: Option<u64>,
     /// Keep the mock clock still: time-driven steps do not move by themselves.
     #[arg(long)]

@@ -129,6 +129,13 @@ async fn bad_control_requests_name_the_field_and_change_nothing() {
             "/resume: freeze and resume at once",
         ),
         ("POST", "/__mock/clock", r#"{}"#, "say `advance`, `freeze` or `resume`"),
+        // The clock used to wrap around past u64 and go back.
+        (
+            "POST",
+            "/__mock/clock",
+            r#"{"advance": "5000000000000000h"}"#,
+            "/advance: the clock shows times up to the end of year 9999",
+        ),
     ];
     for (method, target, body, expected) in cases {
         let r = server.send(method, target, &[], body).await;

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::lifecycle::artifact::Resolution;
+use crate::lifecycle::clock::LATEST;
 use crate::lifecycle::duration::parse_duration;
 use crate::lifecycle::scenarios::StepSpec;
 use crate::lifecycle::scenarios::{step_json, steps_json};
@@ -181,6 +182,18 @@ pub fn clock(app: &App, spec: &ClockSpec) -> Result<(), ControlError> {
         .map_err(|e| bad("/advance", e))?;
     if advance.is_none() && !spec.freeze && !spec.resume {
         return Err(bad("/", "say `advance`, `freeze` or `resume`"));
+    }
+    if let Some(d) = advance {
+        let now = app.clock.now();
+        if u128::from(now) + d.as_millis() > u128::from(LATEST) {
+            return Err(bad(
+                "/advance",
+                format!(
+                    "the clock shows times up to the end of year 9999 ({} ms from now)",
+                    LATEST.saturating_sub(now)
+                ),
+            ));
+        }
     }
     if spec.freeze {
         app.clock.set_frozen(true);

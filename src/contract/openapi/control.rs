@@ -184,7 +184,7 @@ fn schemas() -> Vec<(&'static str, Value)> {
             json!({
                 "type": "object",
                 "properties": {
-                    "advance": { "type": ["string", "null"], "description": "A duration: 1.5s, 500ms, 2m, 1h, or seconds." },
+                    "advance": { "type": ["string", "null"], "description": "A duration: 1.5s, 500ms, 2m, 1h, or seconds; the clock goes up to the end of year 9999." },
                     "freeze": { "type": "boolean" },
                     "resume": { "type": "boolean" }
                 },
