@@ -570,7 +570,7 @@ impl Api<'_> {
             ("/backup/inference_output", "download_backup", "backup_download_url"),
         ] {
             let description = format!(
-                "The `{which}` of a finished task: the object path (percent-encoded, one path segment: `%2Fvideo%2F<date>%2F<uuid>%2F<W>x<H>%2Foutput.mp4`) names the frame size, and the clip of that size is served, whatever `bytes` says. `Range` is honoured; past `Expires` on the mock's clock the bucket's 403 answers. The signature is not checked."
+                "The `{which}` of a finished task: the object path (`/video/<date>/<uuid>/<W>x<H>/output.mp4`, percent-encoded into one path segment) names the frame size, and the clip of that size is served, whatever `bytes` says. `Range` is honoured; past `Expires` on the mock's clock the bucket's 403 answers. The signature is not checked."
             );
             let op = json!({
                 "tags": ["downloads"],
@@ -582,9 +582,9 @@ impl Api<'_> {
                         "name": "object",
                         "in": "path",
                         "required": true,
-                        "description": "The rest of the object path after `inference_output`.",
+                        "description": "The rest of the object path after `inference_output`, one path segment: its slashes are sent as `%2F`.",
                         "schema": { "type": "string" },
-                        "example": "%2Fvideo%2F2026-11-24%2Fafc3cdcc-4490-441c-8d65-cd1f019614e9%2F1920x1080%2Foutput.mp4"
+                        "example": "/video/2026-11-24/afc3cdcc-4490-441c-8d65-cd1f019614e9/1920x1080/output.mp4"
                     },
                     { "name": "Expires", "in": "query", "required": false, "description": "Unix seconds; past it (on the mock's clock) the link answers 403.", "schema": { "type": "integer", "minimum": 0 } },
                     { "name": "OSSAccessKeyId", "in": "query", "required": false, "schema": { "type": "string" } },
