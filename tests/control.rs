@@ -187,6 +187,17 @@ async fn the_journal_records_what_the_client_sent() {
     assert_eq!(mine[0]["query"], format!("task_id={id}"));
     let unknown = server.get("/__mock/requests?task_id=other").await.json();
     assert_eq!(unknown["requests"][0]["status"], 400);
+    // The newest N only, still oldest first (the dashboard asks for 200).
+    let newest = server.get("/__mock/requests?limit=2").await.json();
+    let newest: Vec<&Value> = newest["requests"].as_array().unwrap().iter().collect();
+    assert_eq!(newest, all[1..].iter().collect::<Vec<_>>());
+    assert_eq!(
+        server.get("/__mock/requests?limit=0").await.json()["requests"],
+        json!([])
+    );
+    let bad = server.get("/__mock/requests?limit=-1").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["message"], "limit: a number of requests, 0 or more");
 
     assert_eq!(server.send("DELETE", "/__mock/requests", &[], "").await.status, 204);
     assert_eq!(server.get("/__mock/requests").await.json()["requests"], json!([]));

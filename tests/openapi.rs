@@ -469,6 +469,8 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
     send(s, c, "POST", "/__mock/clock", &[], r#"{"advance": "soon"}"#).await;
     send(s, c, "GET", "/__mock/requests?method=GET&task_id=nope", &[], "").await;
     send(s, c, "GET", "/__mock/requests", &[], "").await;
+    send(s, c, "GET", "/__mock/requests?limit=3", &[], "").await;
+    send(s, c, "GET", "/__mock/requests?limit=all", &[], "").await;
     send(s, c, "PUT", "/__mock/next", &[], r#"{"scenario": "fail", "count": 2}"#).await;
     send(s, c, "GET", "/__mock/next", &[], "").await;
     send(s, c, "PUT", "/__mock/next", &[], r#"{"count": 2}"#).await;
@@ -482,7 +484,7 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
     send(s, c, "DELETE", "/__mock/requests", &[], "").await;
     send(s, c, "POST", "/__mock/reset", &[], "").await;
     send(s, c, "GET", "/__mock/reset", &[], "").await;
-    assert_eq!(c.checked, 81);
+    assert_eq!(c.checked, 83);
 }
 
 /// With --require-auth the document says so (a bearer scheme, 401 on the

@@ -390,7 +390,14 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                     task_id: query_param(q, "task_id").map(|p| p.into_owned()),
                     method: query_param(q, "method").map(|p| p.into_owned()),
                 };
-                let requests: Vec<Value> = app.journal.list(&filter).iter().map(|e| e.to_json()).collect();
+                let limit = match query_param(q, "limit").map(|l| l.parse::<usize>()) {
+                    None => usize::MAX,
+                    Some(Ok(n)) => n,
+                    Some(Err(_)) => return invalid(bad("limit", "a number of requests, 0 or more")),
+                };
+                let listed = app.journal.list(&filter);
+                let newest = &listed[listed.len().saturating_sub(limit)..];
+                let requests: Vec<Value> = newest.iter().map(|e| e.to_json()).collect();
                 ok(json!({ "requests": requests }))
             }
             ("requests", &Method::DELETE) => {

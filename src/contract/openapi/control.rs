@@ -426,7 +426,8 @@ pub(super) fn paths(paths: &mut Map<String, Value>, components: &mut Map<String,
     let filters = json!([
         { "name": "path", "in": "query", "required": false, "description": "Only requests to this path.", "schema": { "type": "string" } },
         { "name": "task_id", "in": "query", "required": false, "description": "Only requests about this task.", "schema": { "type": "string" } },
-        { "name": "method", "in": "query", "required": false, "description": "Only requests with this method (any case).", "schema": { "type": "string" } }
+        { "name": "method", "in": "query", "required": false, "description": "Only requests with this method (any case).", "schema": { "type": "string" } },
+        { "name": "limit", "in": "query", "required": false, "description": "Only the newest this many (still oldest first).", "schema": { "type": "integer", "minimum": 0 } }
     ]);
     let mut list_requests = op(
         "control_requests",
@@ -435,6 +436,7 @@ pub(super) fn paths(paths: &mut Map<String, Value>, components: &mut Map<String,
         json!({ "200": ok("The journal.", "control.requests") }),
     );
     list_requests["parameters"] = filters;
+    list_requests["responses"]["400"] = refused("`limit` is not a number (`invalid_request`).");
     paths.insert(
         path("requests"),
         json!({
