@@ -334,10 +334,11 @@ fn not_allowed(allow: &'static str) -> Answer {
 }
 
 /// Parses a JSON body, naming the pointer and line of a mistake. Only an
-/// object is taken (serde would also read a struct from an array, by position).
+/// object is taken (serde would also read a struct from an array, by
+/// position); an empty body is `{}`, but blanks alone are not JSON.
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ControlError> {
     let text = std::str::from_utf8(body).map_err(|_| bad("/", "the body is not UTF-8"))?;
-    let text = if text.trim().is_empty() { "{}" } else { text };
+    let text = if text.is_empty() { "{}" } else { text };
     if !text.trim_start().starts_with('{') {
         return Err(bad("/", "the body must be a JSON object"));
     }
