@@ -1,8 +1,8 @@
 //! The documentation's promises that code can check: the example scenarios
 //! file loads and defines what docs/scenarios.md says, that page shows it
 //! verbatim, the scenario-file error it quotes is the loader's, every built-in
-//! scenario is in its table, and the flag table of docs/flags.md matches
-//! `serve --help`.
+//! scenario is in its table, and the flag tables of docs/flags.md match
+//! `serve --help` and `openapi --help`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -180,8 +180,20 @@ fn every_builtin_scenario_is_in_the_scenarios_table() {
 /// Every flag `serve --help` prints has its row in the table of docs/flags.md.
 #[test]
 fn flag_table_matches_serve_help() {
+    flag_table_matches("serve");
+}
+
+/// And so does every flag of `openapi --help`.
+#[test]
+fn flag_table_matches_openapi_help() {
+    flag_table_matches("openapi");
+}
+
+fn flag_table_matches(subcommand: &str) {
     let cli = minimax_mock::cli::Cli::command();
-    let serve = cli.find_subcommand("serve").expect("a serve subcommand");
+    let serve = cli
+        .find_subcommand(subcommand)
+        .unwrap_or_else(|| panic!("a {subcommand} subcommand"));
     let mut rows = Vec::new();
     for arg in serve.get_arguments() {
         let Some(long) = arg.get_long() else { continue };
@@ -213,14 +225,14 @@ fn flag_table_matches_serve_help() {
         let row = format!("| `{name}` | {default} | {help} |");
         rows.push(row);
     }
-    let table = section(FLAGS, "## serve");
+    let table = section(FLAGS, &format!("## {subcommand}"));
     let missing: Vec<&String> = rows.iter().filter(|row| !table.contains(row.as_str())).collect();
     assert!(missing.is_empty(), "docs/flags.md lacks these rows:\n{missing:#?}");
     let table_rows = table.lines().filter(|l| l.starts_with("| `-")).count();
     assert_eq!(
         table_rows,
         rows.len(),
-        "the flag table has rows for flags serve does not have"
+        "the flag table has rows for flags {subcommand} does not have"
     );
 }
 
