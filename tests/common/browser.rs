@@ -65,6 +65,7 @@ impl Browser {
     /// Starts Chromium headless on a free DevTools port and opens a page.
     pub fn launch() -> Self {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let binary = chromium();
         static RUN: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "minimax-mock-chromium-{}-{}",
@@ -74,7 +75,6 @@ impl Browser {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let log = std::fs::File::create(dir.join("chromium.log")).unwrap();
-        let binary = chromium();
         let child = Command::new(&binary)
             .args([
                 "--headless=new",
@@ -105,7 +105,10 @@ impl Browser {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+            .unwrap_or_else(|e| {
+                let _ = std::fs::remove_dir_all(&dir);
+                panic!("cannot start {}: {e}", binary.display())
+            });
         let mut browser_child = child;
         let (port, path) = devtools_address(&dir, &mut browser_child);
         let mut socket = WebSocket::connect(port, &path);
@@ -270,14 +273,19 @@ fn devtools_address(dir: &Path, child: &mut Child) -> (u16, String) {
                 return (port.trim().parse().expect("a port"), path.trim().to_owned());
             }
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        let failed = match child.try_wait() {
+            Ok(Some(status)) => Some(format!("Chromium exited ({status}) before listening")),
+            _ if started.elapsed() > Duration::from_secs(30) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Some("Chromium did not open its DevTools port in 30 s".to_owned())
+            }
+            _ => None,
+        };
+        if let Some(why) = failed {
             let log = std::fs::read_to_string(dir.join("chromium.log")).unwrap_or_default();
-            panic!("Chromium exited ({status}) before listening:\n{log}");
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let log = std::fs::read_to_string(dir.join("chromium.log")).unwrap_or_default();
-            panic!("Chromium did not open its DevTools port in 30 s:\n{log}");
+            let _ = std::fs::remove_dir_all(dir);
+            panic!("{why}:\n{log}");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
