@@ -38,6 +38,8 @@ pub enum Command {
     /// unchanged; answers of the contract's endpoints are judged on the side
     /// (findings on stderr and at GET /__mock/findings).
     Proxy(ProxyArgs),
+    /// Print the OpenAPI 3.1 document (JSON) of every API the mock serves, as `serve` with the same flags serves it at /openapi.json.
+    Openapi(OpenapiArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,7 +62,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Start the mock clock at this Unix time (seconds) instead of now.
-    #[arg(long, value_name = "UNIX_SECONDS")]
+    #[arg(long, value_name = "UNIX_SECONDS", value_parser = clap::value_parser!(u64).range(..=crate::lifecycle::clock::LATEST / 1000))]
     pub epoch: Option<u64>,
     /// Keep the mock clock still: time-driven steps do not move by themselves.
     #[arg(long)]
@@ -178,6 +180,44 @@ pub struct ScenariosArgs {
     /// Replay a recorded session (HAR, e.g. from proxy --record): its tasks answer their recorded bodies poll by poll; repeatable.
     #[arg(long = "replay", value_name = "FILE")]
     pub replay: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenapiArgs {
+    /// Embed the JSON Schemas of DIR instead of the built-in copies.
+    #[arg(long, value_name = "DIR")]
+    pub schemas: Option<PathBuf>,
+    /// Take the examples from the fixtures of DIR instead of the built-in copies.
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
+    /// The server URL the document names (what `serve --public-url` would be).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+    /// Leave out the control API and the dashboard, as `serve --no-control` does.
+    #[arg(long)]
+    pub no_control: bool,
+    /// Document the 401 and the bearer token of `serve --require-auth`.
+    #[arg(long)]
+    pub require_auth: bool,
+    /// What the gateway's query answers, as `serve --gateway-query`.
+    #[arg(long, value_enum, value_name = "SHAPE", default_value = "envelope")]
+    pub gateway_query: QueryShape,
+}
+
+impl OpenapiArgs {
+    /// The document, pretty-printed; the schemas and fixtures are loaded and
+    /// checked as `serve` loads them.
+    pub fn document(&self) -> Result<String, ContractError> {
+        let contract = Contract::load(self.schemas.as_deref(), self.fixtures.as_deref())?;
+        let options = crate::contract::openapi::Options {
+            server_url: self.public_url.trim_end_matches('/').to_owned(),
+            control: !self.no_control,
+            require_auth: self.require_auth,
+            gateway_query_native: self.gateway_query == QueryShape::Native,
+        };
+        let document = crate::contract::openapi::document(&contract, &options);
+        Ok(serde_json::to_string_pretty(&document).expect("a Value serializes"))
+    }
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(&args),
         Command::Proxy(args) => run_proxy(&args),
         Command::Scenarios(args) => args.listing().map(|text| print!("{text}")).map_err(Into::into),
+        Command::Openapi(args) => args.document().map(|d| println!("{d}")).map_err(Into::into),
         Command::Validate(args) => {
             return match args.run() {
                 Ok(Status::Valid) => ExitCode::SUCCESS,

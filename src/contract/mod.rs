@@ -30,8 +30,13 @@ pub const GATEWAY_FILES_RETRIEVE_PATH: &str = "/minimax/v1/files/retrieve";
 pub const V2_SUBMIT_PATH: &str = "/v2/video_generation";
 /// MiniMax's v2 query endpoint; the task id follows in the path.
 pub const V2_QUERY_PREFIX: &str = "/v2/query/video_generation/";
+/// The prefix of the control API (and the dashboard, at the prefix itself).
+pub const CONTROL_PREFIX: &str = "/__mock/";
+/// Where the server serves its OpenAPI document.
+pub const OPENAPI_PATH: &str = "/openapi.json";
 
 pub mod jsonpos;
+pub mod openapi;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
@@ -175,6 +180,11 @@ impl Schema {
     /// Whether `doc` satisfies the schema; the fast check, no error objects.
     pub fn is_valid(&self, doc: &Value) -> bool {
         self.validator.is_valid(doc)
+    }
+
+    /// The schema document as loaded (for the OpenAPI document, which embeds it).
+    pub fn source(&self) -> &Value {
+        &self.source
     }
 
     /// The compiled validator, for callers that word their own messages from

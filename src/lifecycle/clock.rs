@@ -11,6 +11,10 @@ pub type UnixMillis = u64;
 
 const RUNNING: u64 = u64::MAX;
 
+/// The last instant the clock shows: 9999-12-31T23:59:59.999Z, the end of
+/// four-digit years (and well inside what a browser's `Date` can show).
+pub const LATEST: UnixMillis = 253_402_300_799_999;
+
 /// A clock that runs with real time from a chosen start, or stands still.
 ///
 /// Every poll reads it, from both worker threads, so a read is two atomic
@@ -70,14 +74,17 @@ impl Clock {
         }
     }
 
-    /// Moves the clock forward by `by`, whether it runs or not.
+    /// Moves the clock forward by `by`, whether it runs or not, at most to
+    /// [`LATEST`]: time never wraps around and goes back.
     pub fn advance(&self, by: Duration) {
         let _guard = self.lock();
-        let by = by.as_millis() as u64;
+        let by = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        let now = self.now();
+        let to = now.saturating_add(by).min(LATEST.max(now));
         if self.frozen_at.load(Ordering::Acquire) == RUNNING {
-            self.offset.fetch_add(by, Ordering::AcqRel);
+            self.offset.fetch_add(to - now, Ordering::AcqRel);
         } else {
-            self.frozen_at.fetch_add(by, Ordering::AcqRel);
+            self.frozen_at.store(to, Ordering::Release);
         }
     }
 
@@ -114,6 +121,15 @@ mod tests {
         c.advance(Duration::from_secs(30));
         assert_eq!(c.now(), 31_000);
         assert!(c.is_frozen());
+    }
+
+    #[test]
+    fn the_clock_stops_at_the_end_of_year_9999_and_never_wraps() {
+        let c = Clock::new(Some(1_000), true);
+        c.advance(Duration::MAX);
+        assert_eq!(c.now(), LATEST);
+        c.advance(Duration::from_secs(1));
+        assert_eq!(c.now(), LATEST);
     }
 
     #[test]

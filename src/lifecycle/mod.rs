@@ -345,6 +345,26 @@ impl Scenario {
                     "a FAILURE needs a fail_reason or a non-zero base_resp.status_code",
                 ));
             }
+            // MiniMax's Fail carries its error code, and its Success none: a
+            // step that says otherwise would render bodies that break the
+            // native and v2 schemas.
+            if phase == Phase::Fail && step.base_resp.status_code == 0 {
+                return Err(step_error(
+                    i,
+                    "base_resp/status_code",
+                    "a FAILURE carries MiniMax's error code: base_resp.status_code must not be 0 (leave base_resp out to get 1000 with the fail_reason)",
+                ));
+            }
+            if phase == Phase::Success && step.base_resp.status_code != 0 {
+                return Err(step_error(
+                    i,
+                    "base_resp/status_code",
+                    format!(
+                        "a SUCCESS has base_resp.status_code 0, not {}",
+                        step.base_resp.status_code
+                    ),
+                ));
+            }
             if let Some(prev) = previous {
                 if step.status < prev.status {
                     return Err(step_error(

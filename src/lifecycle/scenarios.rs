@@ -17,6 +17,10 @@ use super::faults::{Effect, Fault, FaultSpec};
 use crate::contract::jsonpos;
 use crate::lifecycle::{BaseResp, GatewayStatus, MinimaxStatus, Phase, Scenario, Span, Step, StepError};
 
+/// MiniMax's code for an error it does not name: a FAILURE given only a
+/// `fail_reason` carries it.
+pub const UNKNOWN_ERROR: i64 = 1000;
+
 /// The scenario tasks get when nothing else is asked for.
 pub const DEFAULT_SCENARIO: &str = "success";
 
@@ -184,6 +188,15 @@ impl StepSpec {
         if status == GatewayStatus::Failure && step.fail_reason.is_none() && step.base_resp.status_code != 0 {
             // The gateway copies a failed upstream's status_msg into fail_reason.
             step.fail_reason = Some(step.base_resp.status_msg.clone());
+        }
+        if let (GatewayStatus::Failure, None, Some(reason)) = (status, &self.base_resp, &step.fail_reason) {
+            // And MiniMax's Fail carries an error code: 1000, "unknown error", with the reason.
+            if !reason.is_empty() {
+                step.base_resp = BaseResp {
+                    status_code: UNKNOWN_ERROR,
+                    status_msg: reason.clone(),
+                };
+            }
         }
         Ok(step)
     }
@@ -616,6 +629,37 @@ mod tests {
         assert!(
             error("{\"scenarios\": {\"x\": {\"steps\": [{\"status\": \"QUEUED\", \"for\": \"soon\"}]}}}")
                 .contains("/scenarios/x/steps/0/for: \"soon\" is not a duration")
+        );
+    }
+
+    /// MiniMax's Fail carries an error code and its Success none; a step
+    /// that said otherwise rendered native and v2 bodies that broke their
+    /// schemas (Schemathesis found it through the control API).
+    #[test]
+    fn a_failure_carries_an_error_code_and_a_success_none() {
+        let c = Catalog::from_text(
+            "s.json",
+            r#"{"scenarios": {"x": {"steps": [{"status": "FAILURE", "fail_reason": "boom"}]}}}"#,
+        )
+        .unwrap();
+        let last = c.get("x").unwrap().steps()[0].clone();
+        assert_eq!(
+            last.base_resp,
+            BaseResp {
+                status_code: UNKNOWN_ERROR,
+                status_msg: "boom".to_owned()
+            }
+        );
+        assert_eq!(last.fail_reason.as_deref(), Some("boom"));
+        assert_eq!(
+            error(r#"{"scenarios": {"x": {"steps": [{"status": "FAILURE", "fail_reason": "boom", "base_resp": {"status_code": 0, "status_msg": "success"}}]}}}"#),
+            "s.json:1:106: /scenarios/x/steps/0/base_resp/status_code: a FAILURE carries MiniMax's error code: base_resp.status_code must not be 0 (leave base_resp out to get 1000 with the fail_reason)"
+        );
+        assert_eq!(
+            error(
+                r#"{"scenarios": {"x": {"steps": [{"status": "SUCCESS", "base_resp": {"status_code": 1002, "status_msg": "x"}}]}}}"#
+            ),
+            "s.json:1:83: /scenarios/x/steps/0/base_resp/status_code: a SUCCESS has base_resp.status_code 0, not 1002"
         );
     }
 

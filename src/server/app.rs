@@ -2,7 +2,7 @@
 //! whose locks are never held across an `.await`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use bytes::Bytes;
 
@@ -58,6 +58,8 @@ pub struct App {
     pub guard: Guard,
     /// Recorded submit answers still to give (`--replay`).
     pub replay_submits: crate::server::replay::Submits,
+    /// The OpenAPI document of this server, made on first request.
+    pub openapi: OnceLock<Bytes>,
 }
 
 /// Forgotten tasks are logged at most this often.
@@ -193,6 +195,23 @@ impl App {
             "minimax-mock: {forgotten} tasks forgotten so far, oldest first, to stay within --max-tasks {}",
             self.tasks.max_tasks()
         ));
+    }
+
+    /// The OpenAPI document of the APIs this server answers, as its flags
+    /// shape them (`GET /openapi.json`).
+    pub fn openapi(&self) -> Bytes {
+        self.openapi
+            .get_or_init(|| {
+                let options = crate::contract::openapi::Options {
+                    server_url: self.base_url.clone(),
+                    control: self.control,
+                    require_auth: self.require_auth,
+                    gateway_query_native: self.gateway_query == QueryShape::Native,
+                };
+                let document = crate::contract::openapi::document(&self.contract, &options);
+                Bytes::from(serde_json::to_vec(&document).expect("a Value serializes"))
+            })
+            .clone()
     }
 
     /// One line on stderr unless `--quiet`; one write, so lines from both

@@ -16,9 +16,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::lifecycle::artifact::Resolution;
+use crate::lifecycle::clock::LATEST;
 use crate::lifecycle::duration::parse_duration;
-use crate::lifecycle::scenarios::step_json;
 use crate::lifecycle::scenarios::StepSpec;
+use crate::lifecycle::scenarios::{step_json, steps_json};
 use crate::lifecycle::Scenario;
 use crate::lifecycle::Span;
 use crate::server::app::App;
@@ -28,7 +29,7 @@ use crate::server::redact::{self, Secrets};
 use crate::server::tasks::{v2_ratio, Request, Surface, Task, V2_RATIOS};
 
 /// The prefix of every control route.
-pub const PREFIX: &str = "/__mock/";
+pub const PREFIX: &str = crate::contract::CONTROL_PREFIX;
 
 /// Why a control request changed nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,6 +184,18 @@ pub fn clock(app: &App, spec: &ClockSpec) -> Result<(), ControlError> {
     if advance.is_none() && !spec.freeze && !spec.resume {
         return Err(bad("/", "say `advance`, `freeze` or `resume`"));
     }
+    if let Some(d) = advance {
+        let now = app.clock.now();
+        if u128::from(now) + d.as_millis() > u128::from(LATEST) {
+            return Err(bad(
+                "/advance",
+                format!(
+                    "the clock shows times up to the end of year 9999 ({} ms from now)",
+                    LATEST.saturating_sub(now)
+                ),
+            ));
+        }
+    }
     if spec.freeze {
         app.clock.set_frozen(true);
     }
@@ -207,6 +220,17 @@ pub fn reset(app: &App) {
     app.next_submits.clear();
     app.note_reset();
     app.note_clock();
+}
+
+/// The catalog as JSON: every scenario by name with its steps (the
+/// scenarios-file format), and the default.
+pub fn scenarios_json(app: &App) -> Value {
+    let scenarios: Vec<Value> = app
+        .catalog
+        .scenarios()
+        .map(|s| json!({"name": s.name(), "description": s.description(), "steps": steps_json(s)}))
+        .collect();
+    json!({"default": app.catalog.default_scenario().name(), "scenarios": scenarios})
 }
 
 /// The clock as JSON.
@@ -330,12 +354,34 @@ fn not_allowed(allow: &'static str) -> Answer {
     }
 }
 
-/// Parses a JSON body, naming the pointer and line of a mistake.
+/// Parses a JSON body, naming the pointer and line of a mistake. Only an
+/// object is taken (serde would also read a struct from an array, by
+/// position); an empty body is `{}`, but blanks alone are not JSON.
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ControlError> {
     let text = std::str::from_utf8(body).map_err(|_| bad("/", "the body is not UTF-8"))?;
-    let text = if text.trim().is_empty() { "{}" } else { text };
+    let text = if text.is_empty() { "{}" } else { text };
+    if !text.trim_start().starts_with('{') {
+        return Err(bad("/", "the body must be a JSON object"));
+    }
     crate::contract::jsonpos::deserialize(text)
         .map_err(|m| bad(m.pointer, format!("{} (line {} column {})", m.reason, m.line, m.column)))
+}
+
+/// The methods a control path serves, for `Allow` on a preflight.
+pub fn allowed(path: &str) -> &'static str {
+    let route = path.strip_prefix(PREFIX).unwrap_or_default();
+    match route.split_once('/') {
+        Some(("tasks", _)) => "GET, PUT, DELETE, OPTIONS",
+        Some(_) => "OPTIONS",
+        None => match route {
+            "health" | "tasks" | "scenarios" => "GET, OPTIONS",
+            "clock" => "GET, POST, OPTIONS",
+            "requests" | "callbacks" => "GET, DELETE, OPTIONS",
+            "reset" => "POST, OPTIONS",
+            "next" => "GET, PUT, DELETE, OPTIONS",
+            _ => "OPTIONS",
+        },
+    }
 }
 
 /// Serves one control request.
@@ -361,6 +407,8 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                 Err(e) => invalid(e),
             },
             ("tasks", _) => not_allowed("GET"),
+            ("scenarios", &Method::GET) => ok(scenarios_json(app)),
+            ("scenarios", _) => not_allowed("GET"),
             ("clock", &Method::GET) => ok(clock_json(app)),
             ("clock", &Method::POST) => match parse::<ClockSpec>(body).and_then(|spec| clock(app, &spec)) {
                 Ok(()) => ok(clock_json(app)),
@@ -374,6 +422,16 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                     task_id: query_param(q, "task_id").map(|p| p.into_owned()),
                     method: query_param(q, "method").map(|p| p.into_owned()),
                 };
+                // `?last=N`: only the newest N (the dashboard shows the last 200).
+                if let Some(last) = query_param(q, "last") {
+                    let Ok(last) = last.parse::<usize>() else {
+                        return invalid(bad("?last", "a number of requests, 0 or more"));
+                    };
+                    let listed = app.journal.list(&filter);
+                    let newest = &listed[listed.len().saturating_sub(last)..];
+                    let requests: Vec<Value> = newest.iter().map(|e| e.to_json(app.secrets)).collect();
+                    return ok(json!({ "requests": requests, "next": null }));
+                }
                 match page(parts) {
                     Ok((after, limit)) => {
                         let entries = app.journal.page(&filter, after, limit);
@@ -479,7 +537,7 @@ fn unknown(parts: &Parts) -> Answer {
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "no control route {} {}; see /__mock/health, /__mock/tasks, /__mock/clock, /__mock/requests, /__mock/next, /__mock/callbacks, /__mock/reset",
+            "no control route {} {}; see /__mock/ (the dashboard), /__mock/health, /__mock/tasks, /__mock/scenarios, /__mock/clock, /__mock/requests, /__mock/next, /__mock/callbacks, /__mock/reset",
             parts.method,
             parts.uri.path()
         ),

@@ -11,12 +11,21 @@ use crate::server::http::{reply, Outcome, EXPOSED, MP4, XML};
 use crate::server::video::{expires, frame_of_path, parse_range, Range};
 
 /// A download link: the clip, whole or the range asked for; 403 once the
-/// link's `Expires` has passed on the mock clock, as the bucket answers.
+/// link's `Expires` has passed on the mock clock, as the bucket answers, and
+/// 400 for an `Expires` that is not a number of seconds.
 /// The clip has the frame size the link names, the task's.
 pub fn download(app: &App, parts: &Parts) -> Outcome {
-    if expires(parts.uri.query()).is_some_and(|expires| app.clock.now() / 1000 > expires) {
-        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>AccessDenied</Code>\n  <Message>Request has expired.</Message>\n</Error>\n";
-        return reply(StatusCode::FORBIDDEN, XML, Bytes::from_static(body.as_bytes())).into();
+    match expires(parts.uri.query()) {
+        Some(Ok(expires)) if app.clock.now() / 1000 > expires => {
+            let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>AccessDenied</Code>\n  <Message>Request has expired.</Message>\n</Error>\n";
+            return reply(StatusCode::FORBIDDEN, XML, Bytes::from_static(body.as_bytes())).into();
+        }
+        // As the bucket answers a signed link whose expiry is not a time.
+        Some(Err(_)) => {
+            let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>InvalidArgument</Code>\n  <Message>Expires must be a number of seconds since the Unix epoch.</Message>\n</Error>\n";
+            return reply(StatusCode::BAD_REQUEST, XML, Bytes::from_static(body.as_bytes())).into();
+        }
+        _ => {}
     }
     let (width, height) = frame_of_path(parts.uri.path());
     let video = app.video.clip(width, height);

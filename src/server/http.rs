@@ -13,6 +13,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Response, StatusCode};
 
 pub const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+pub const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 pub const MP4: HeaderValue = HeaderValue::from_static("video/mp4");
 pub const XML: HeaderValue = HeaderValue::from_static("application/xml");
 pub const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");

@@ -9,6 +9,7 @@ pub mod app;
 pub mod callbacks;
 pub mod connection;
 pub mod control;
+pub mod dashboard;
 pub mod download;
 pub mod gateway;
 pub mod guard;
@@ -31,7 +32,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -44,8 +45,8 @@ use tokio::net::TcpListener;
 
 use crate::contract::Contract;
 use crate::contract::{
-    FILES_RETRIEVE_PATH, GATEWAY_FILES_RETRIEVE_PATH, NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, V2_QUERY_PREFIX,
-    V2_SUBMIT_PATH,
+    FILES_RETRIEVE_PATH, GATEWAY_FILES_RETRIEVE_PATH, NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, OPENAPI_PATH,
+    V2_QUERY_PREFIX, V2_SUBMIT_PATH,
 };
 pub use crate::contract::{QUERY_PATH, SUBMIT_PATH};
 use crate::lifecycle::clock::Clock;
@@ -210,6 +211,7 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         },
         guard,
         replay_submits: replay::Submits::default(),
+        openapi: OnceLock::new(),
     });
     if let Some(restored) = config.restore {
         for task in state::restore(&app.tasks, &app.clock, restored) {
@@ -458,6 +460,12 @@ enum Route {
     Files(Surface),
     Video,
     Control,
+    /// The dashboard, at the control prefix itself.
+    Dashboard,
+    /// The control prefix without its slash: to the dashboard.
+    DashboardRedirect,
+    /// The OpenAPI document: served with or without the control API.
+    OpenApi,
 }
 
 impl Route {
@@ -472,16 +480,24 @@ impl Route {
             V2_SUBMIT_PATH => Route::Submit(Surface::V2),
             p if p.starts_with(V2_QUERY_PREFIX) => Route::Query(Surface::V2),
             p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => Route::Video,
+            OPENAPI_PATH => Route::OpenApi,
+            p if control && p == control::PREFIX => Route::Dashboard,
+            p if control && p == control::PREFIX.trim_end_matches('/') => Route::DashboardRedirect,
             p if control && p.starts_with(control::PREFIX) => Route::Control,
             _ => return None,
         })
     }
 
-    fn allowed(self) -> &'static str {
+    fn allowed(self, path: &str) -> &'static str {
         match self {
-            Route::Query(_) | Route::Files(_) | Route::Video => "GET, HEAD, OPTIONS",
+            Route::Query(_)
+            | Route::Files(_)
+            | Route::Video
+            | Route::Dashboard
+            | Route::DashboardRedirect
+            | Route::OpenApi => "GET, HEAD, OPTIONS",
             Route::Submit(_) => "POST, OPTIONS",
-            Route::Control => "GET, POST, PUT, DELETE, OPTIONS",
+            Route::Control => control::allowed(path),
         }
     }
 
@@ -489,7 +505,7 @@ impl Route {
     fn surface(self) -> Option<Surface> {
         match self {
             Route::Submit(s) | Route::Query(s) | Route::Files(s) => Some(s),
-            Route::Video | Route::Control => None,
+            Route::Video | Route::Control | Route::Dashboard | Route::DashboardRedirect | Route::OpenApi => None,
         }
     }
 }
@@ -505,7 +521,7 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         return serve_control(app, parts, body).await;
     }
     if parts.method == Method::OPTIONS {
-        return preflight(route.allowed(), &parts.headers).into();
+        return preflight(route.allowed(path), &parts.headers).into();
     }
     if let Some(surface) = route.surface() {
         if app.require_auth && !has_bearer(&parts.headers) {
@@ -521,8 +537,20 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         Route::Submit(Surface::V2) if parts.method == Method::POST => v2::submit(app, parts, body).await,
         Route::Submit(surface) if parts.method == Method::POST => submit::v1(app, parts, body, surface).await,
         Route::Video if get => download::download(app, parts),
+        Route::OpenApi if get => Outcome {
+            record: false,
+            ..json(StatusCode::OK, app.openapi()).into()
+        },
+        Route::Dashboard if get => Outcome {
+            record: false,
+            ..dashboard::page().into()
+        },
+        Route::DashboardRedirect if get => Outcome {
+            record: false,
+            ..dashboard::redirect(parts.uri.query()).into()
+        },
         _ => {
-            let allowed = route.allowed();
+            let allowed = route.allowed(path);
             let method = &parts.method;
             let message = format!("method {method} is not allowed on {path}; allowed: {allowed}");
             let mut reply = json(
@@ -532,7 +560,11 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
             reply
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allowed));
-            reply.into()
+            Outcome {
+                // The journal is about the app under test, not the mock's own pages.
+                record: !matches!(route, Route::Dashboard | Route::DashboardRedirect | Route::OpenApi),
+                ..reply.into()
+            }
         }
     }
 }
@@ -547,7 +579,7 @@ async fn serve_control(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         },
         Ok(allow_origin) if parts.method == Method::OPTIONS => Outcome {
             allow_origin,
-            ..preflight(Route::Control.allowed(), &parts.headers).into()
+            ..preflight(Route::Control.allowed(parts.uri.path()), &parts.headers).into()
         },
         Ok(allow_origin) => match submit::body_or_error(app, &parts.headers, body, Surface::Gateway).await {
             Err(outcome) => Outcome {

@@ -198,12 +198,11 @@ pub fn parse_range(header: Option<&str>, len: u64) -> Range {
     }
 }
 
-/// The `Expires` of a signed link, in Unix seconds.
-pub fn expires(query: Option<&str>) -> Option<u64> {
-    query?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("Expires="))
-        .and_then(|v| v.parse().ok())
+/// The `Expires` of a signed link, in Unix seconds: `None` without one,
+/// `Some(Err(value))` when it is not a number of seconds.
+pub fn expires(query: Option<&str>) -> Option<Result<u64, String>> {
+    let value = query?.split('&').find_map(|pair| pair.strip_prefix("Expires="))?;
+    Some(value.parse().map_err(|_| value.to_owned()))
 }
 
 /// The frame size a download path names: its `{W}x{H}` folder (the link
@@ -440,10 +439,11 @@ mod tests {
     #[test]
     fn expiry_is_read_from_the_link() {
         assert_eq!(
-            expires(Some("Expires=1756485886&OSSAccessKeyId=x")),
+            expires(Some("Expires=1756485886&OSSAccessKeyId=x")).and_then(Result::ok),
             Some(1_756_485_886)
         );
         assert_eq!(expires(Some("a=1")), None);
+        assert_eq!(expires(Some("Expires=null")), Some(Err("null".to_owned())));
         assert_eq!(expires(None), None);
     }
 }

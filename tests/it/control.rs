@@ -127,6 +127,13 @@ async fn bad_control_requests_name_the_field_and_change_nothing() {
             "/resume: freeze and resume at once",
         ),
         ("POST", "/__mock/clock", r#"{}"#, "say `advance`, `freeze` or `resume`"),
+        // The clock used to wrap around past u64 and go back.
+        (
+            "POST",
+            "/__mock/clock",
+            r#"{"advance": "5000000000000000h"}"#,
+            "/advance: the clock shows times up to the end of year 9999",
+        ),
     ];
     for (method, target, body, expected) in cases {
         let r = server.send(method, target, &[], body).await;
@@ -183,6 +190,20 @@ async fn the_journal_records_what_the_client_sent() {
     assert_eq!(mine[0]["query"], format!("task_id={id}"));
     let unknown = server.get("/__mock/requests?task_id=other").await.json();
     assert_eq!(unknown["requests"][0]["status"], 400);
+    // The newest N only, still oldest first (the dashboard asks for 200).
+    let newest = server.get("/__mock/requests?last=2").await.json();
+    let newest: Vec<&Value> = newest["requests"].as_array().unwrap().iter().collect();
+    assert_eq!(newest, all[1..].iter().collect::<Vec<_>>());
+    assert_eq!(
+        server.get("/__mock/requests?last=0").await.json()["requests"],
+        json!([])
+    );
+    let bad = server.get("/__mock/requests?last=-1").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["message"], "?last: a number of requests, 0 or more");
+    let bad = server.get("/__mock/requests?limit=-1").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["message"], "?limit: \"-1\" is not a whole number");
 
     assert_eq!(server.send("DELETE", "/__mock/requests", &[], "").await.status, 204);
     assert_eq!(server.get("/__mock/requests").await.json()["requests"], json!([]));
@@ -456,4 +477,65 @@ fn mock_server_works_without_an_async_runtime() {
     let url = format!("{}{QUERY}?task_id=sync", server.uri());
     let body: Value = ureq::get(&url).call().unwrap().body_mut().read_json().unwrap();
     assert_eq!(body["data"]["status"], "SUCCESS");
+}
+
+/// serde reads a struct from an array too, by position: a control body must
+/// be an object (Schemathesis found `[...]` accepted).
+#[tokio::test]
+async fn control_bodies_are_json_objects() {
+    let server = start(config()).await;
+    for (method, target, body) in [
+        ("PUT", "/__mock/tasks/x", "[null, null, null, null, null, null]"),
+        ("POST", "/__mock/clock", r#"["1s", false, false]"#),
+        ("PUT", "/__mock/next", r#"["fail", null, 2]"#),
+        ("PUT", "/__mock/tasks/x", "7"),
+        // Found by Schemathesis: blanks alone were taken as an empty body.
+        ("PUT", "/__mock/tasks/x", "\r"),
+        ("POST", "/__mock/clock", " \n"),
+    ] {
+        let r = server.send(method, target, &[], body).await;
+        assert_eq!(r.status, 400, "{method} {target} {body}: {}", r.body);
+        assert_eq!(r.json()["message"], "/: the body must be a JSON object");
+    }
+    assert_eq!(server.get("/__mock/tasks/x").await.status, 404);
+    assert_eq!(server.get("/__mock/clock").await.json()["now"], EPOCH_MS);
+    assert_eq!(server.send("PUT", "/__mock/tasks/x", &[], "").await.status, 200);
+}
+
+/// A preflight's `Allow` names the methods of that control path, not of
+/// the whole control API.
+#[tokio::test]
+async fn preflights_name_each_control_paths_own_methods() {
+    // The page asking is on an origin the control API lets in.
+    let server = start(Config {
+        control_origins: vec!["http://localhost:3000".to_owned()],
+        ..config()
+    })
+    .await;
+    for (path, allow) in [
+        ("/__mock/health", "GET, OPTIONS"),
+        ("/__mock/tasks", "GET, OPTIONS"),
+        ("/__mock/tasks/job-1", "GET, PUT, DELETE, OPTIONS"),
+        ("/__mock/scenarios", "GET, OPTIONS"),
+        ("/__mock/clock", "GET, POST, OPTIONS"),
+        ("/__mock/requests", "GET, DELETE, OPTIONS"),
+        ("/__mock/callbacks", "GET, DELETE, OPTIONS"),
+        ("/__mock/reset", "POST, OPTIONS"),
+        ("/__mock/next", "GET, PUT, DELETE, OPTIONS"),
+    ] {
+        let r = server
+            .send(
+                "OPTIONS",
+                path,
+                &[
+                    ("Origin", "http://localhost:3000"),
+                    ("Access-Control-Request-Method", "GET"),
+                ],
+                "",
+            )
+            .await;
+        assert_eq!(r.status, 204, "{path}");
+        assert_eq!(r.header("allow"), Some(allow), "{path}");
+        assert_eq!(r.header("access-control-allow-methods"), Some(allow), "{path}");
+    }
 }

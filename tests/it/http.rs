@@ -308,4 +308,11 @@ async fn download_links_serve_the_video_with_ranges_until_they_expire() {
     let expired = server.get(target).await;
     assert_eq!(expired.status, 403);
     assert!(expired.body.contains("<Code>AccessDenied</Code>"), "{}", expired.body);
+    // An expiry that is not a time is refused, not taken as none.
+    let path = target.split_once('?').unwrap().0;
+    for expires in ["null", "1.5", "-1"] {
+        let bad = server.get(&format!("{path}?Expires={expires}")).await;
+        assert_eq!(bad.status, 400, "Expires={expires}");
+        assert!(bad.body.contains("<Code>InvalidArgument</Code>"), "{}", bad.body);
+    }
 }

@@ -6,11 +6,13 @@ mod common;
 
 mod cli;
 mod control;
+mod dashboard;
 mod dialects;
 mod http;
 mod layout;
 mod lifecycle;
 mod limits;
+mod openapi;
 mod proxy;
 mod readme;
 mod security;

@@ -2,8 +2,8 @@
 //! file loads and defines what docs/scenarios.md says, that page shows it
 //! verbatim, the scenario-file error it quotes is the loader's, every built-in
 //! scenario is in its table, the flag tables of docs/flags.md match
-//! `serve --help` and `validate --help`, and docs/validate.md has a shape
-//! for every schema.
+//! `serve --help`, `validate --help`, `proxy --help` and `openapi --help`,
+//! and docs/validate.md has a shape for every schema.
 
 use std::path::Path;
 use std::time::Duration;
@@ -251,6 +251,11 @@ fn flag_table_matches_validate_help() {
 #[test]
 fn flag_table_matches_proxy_help() {
     flag_table_matches_help("proxy");
+}
+
+#[test]
+fn flag_table_matches_openapi_help() {
+    flag_table_matches_help("openapi");
 }
 
 /// docs/validate.md tells how each contract is chosen: every shipped schema

@@ -2,6 +2,7 @@
 //! client (raw so tests can also send what a well-behaved client would not).
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod process;
 
 use std::sync::Arc;
