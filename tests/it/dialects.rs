@@ -660,3 +660,42 @@ async fn callbacks_go_only_to_loopback_unless_allowed() {
     let message = r.json()["base_resp"]["status_msg"].as_str().unwrap().to_owned();
     assert!(message.contains("http only"), "{message}");
 }
+
+#[tokio::test]
+async fn mock_server_scripts_v2_tasks_and_waits_for_callbacks() {
+    let hook = receiver(Receiver::Echo).await;
+    let server = start(config()).await;
+    let mock = &server.mock;
+    // A v2 task scripted in-process answers on the v2 query only.
+    mock.script_with(
+        "h3-job",
+        json!({"scenario": "instant", "surface": "v2", "ratio": "1:1"}),
+    )
+    .unwrap();
+    let v = server.get("/v2/query/video_generation/h3-job").await.json();
+    assert_eq!(v["task"]["status"], "succeeded");
+    assert_eq!(v["task"]["ratio"], "1:1");
+    // The next submit, through MiniMax's API, follows the scenario set for it.
+    mock.next_submits("fail-polls", 1).unwrap();
+    let r = post(&server, "/v1/video_generation", &[], &with_callback(&hook.url)).await;
+    let task = r.json()["task_id"].as_str().unwrap().to_owned();
+    let first = mock
+        .next_callback(&task, 0, Duration::from_secs(5))
+        .await
+        .expect("the first update");
+    assert_eq!(first.status.as_deref(), Some("Preparing"));
+    for _ in 0..5 {
+        server.get(&format!("/v1/query/video_generation?task_id={task}")).await;
+    }
+    // Preparing, Queueing, Processing, then Fail: the fourth.
+    let last = mock
+        .next_callback(&task, 3, Duration::from_secs(5))
+        .await
+        .expect("the fourth update");
+    assert_eq!(last.status.as_deref(), Some("Fail"));
+    assert_eq!(last.body["base_resp"]["status_code"], 1027);
+    assert!(
+        mock.next_callback(&task, 4, Duration::from_millis(200)).await.is_none(),
+        "no update after the end"
+    );
+}
