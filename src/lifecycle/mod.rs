@@ -125,7 +125,8 @@ impl fmt::Display for GatewayStatus {
 }
 
 /// MiniMax's own status (inner `data.status`); spelled `Fail`, not `Failed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// In lifecycle order (Success and Fail both end it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum MinimaxStatus {
     Preparing,
     Queueing,
@@ -335,15 +336,24 @@ impl Scenario {
             if !phase.is_terminal() && to > 99 {
                 return Err(step_error(i, "progress", "only SUCCESS and FAILURE show 100%"));
             }
-            if phase == Phase::Fail
-                && step.fail_reason.as_deref().unwrap_or("").is_empty()
-                && step.base_resp.status_code == 0
-            {
-                return Err(step_error(
-                    i,
-                    "fail_reason",
-                    "a FAILURE needs a fail_reason or a non-zero base_resp.status_code",
-                ));
+            // MiniMax's own APIs tell success and failure by this code alone:
+            // their schemas require 0 on Success and anything else on Fail.
+            match (phase, step.base_resp.status_code) {
+                (Phase::Fail, 0) => {
+                    return Err(step_error(
+                        i,
+                        "base_resp/status_code",
+                        "a FAILURE has a non-zero base_resp.status_code (MiniMax's APIs say a task failed by it)",
+                    ))
+                }
+                (Phase::Success, code) if code != 0 => {
+                    return Err(step_error(
+                        i,
+                        "base_resp/status_code",
+                        format!("a SUCCESS has base_resp.status_code 0, not {code}"),
+                    ))
+                }
+                _ => {}
             }
             if let Some(prev) = previous {
                 if step.status < prev.status {
@@ -351,6 +361,15 @@ impl Scenario {
                         i,
                         "status",
                         format!("status goes backwards: {} after {}", step.status, prev.status),
+                    ));
+                }
+                // MiniMax's APIs show this one: Queueing then Preparing would
+                // go backwards there while the gateway's status does not.
+                if step.minimax < prev.minimax {
+                    return Err(step_error(
+                        i,
+                        "minimax_status",
+                        format!("MiniMax status goes backwards: {} after {}", step.minimax, prev.minimax),
                     ));
                 }
                 if from < prev.progress.1 {
@@ -609,7 +628,20 @@ mod tests {
         let e = err(vec![Step::new(GatewayStatus::Success, Span::For(secs(1.0)))]);
         assert_eq!(e.pointer, "/steps/0");
         let e = err(vec![Step::new(GatewayStatus::Failure, Span::Terminal)]);
-        assert_eq!(e.pointer, "/steps/0/fail_reason");
+        assert_eq!(e.pointer, "/steps/0/base_resp/status_code");
+        let mut refused = Step::new(GatewayStatus::Success, Span::Terminal);
+        refused.base_resp.status_code = 1027;
+        assert_eq!(err(vec![refused]).pointer, "/steps/0/base_resp/status_code");
+        // Found by tests/properties.rs: the native query went Queueing, Preparing.
+        let mut queueing = Step::new(GatewayStatus::NotStart, Span::Polls(1));
+        queueing.minimax = MinimaxStatus::Queueing;
+        let e = err(vec![
+            queueing,
+            Step::new(GatewayStatus::Submitted, Span::Polls(1)),
+            Step::new(GatewayStatus::Success, Span::Terminal),
+        ]);
+        assert_eq!(e.pointer, "/steps/1/minimax_status");
+        assert_eq!(e.reason, "MiniMax status goes backwards: Preparing after Queueing");
         let mut wrong = Step::new(GatewayStatus::Queued, Span::Polls(0));
         wrong.minimax = MinimaxStatus::Success;
         assert_eq!(err(vec![wrong]).pointer, "/steps/0/minimax_status");

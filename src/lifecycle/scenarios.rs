@@ -33,6 +33,10 @@ pub enum ScenarioFileError {
     Invalid { path: String, mistake: jsonpos::Mistake },
 }
 
+/// MiniMax's code for an error it does not otherwise name: the code of a
+/// FAILURE step that gives only a `fail_reason`.
+pub const UNKNOWN_ERROR: i64 = 1000;
+
 /// One step as written in a scenarios file or a control request.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,9 +185,28 @@ impl StepSpec {
                     .map_err(|(pointer, reason)| err(&format!("fault{pointer}"), reason))?,
             );
         }
-        if status == GatewayStatus::Failure && step.fail_reason.is_none() && step.base_resp.status_code != 0 {
-            // The gateway copies a failed upstream's status_msg into fail_reason.
-            step.fail_reason = Some(step.base_resp.status_msg.clone());
+        if status == GatewayStatus::Failure {
+            match (step.fail_reason.as_deref(), step.base_resp.status_code) {
+                (None | Some(""), 0) => {
+                    return Err(err(
+                        "fail_reason",
+                        "a FAILURE needs a fail_reason or a non-zero base_resp.status_code".to_owned(),
+                    ))
+                }
+                // A reason alone: MiniMax's own APIs still need a code to say
+                // the task failed, so it is 1000 (unknown error) with the
+                // reason as its message. Files saved by earlier versions
+                // wrote `{"status_code": 0, "status_msg": "success"}` here.
+                (Some(reason), 0) => {
+                    step.base_resp = BaseResp {
+                        status_code: UNKNOWN_ERROR,
+                        status_msg: reason.to_owned(),
+                    }
+                }
+                // The gateway copies a failed upstream's status_msg into fail_reason.
+                (None, _) => step.fail_reason = Some(step.base_resp.status_msg.clone()),
+                (Some(_), _) => {}
+            }
         }
         Ok(step)
     }
@@ -609,6 +632,32 @@ mod tests {
         assert!(
             error("{\"scenarios\": {\"x\": {\"steps\": [{\"status\": \"QUEUED\", \"for\": \"soon\"}]}}}")
                 .contains("/scenarios/x/steps/0/for: \"soon\" is not a duration")
+        );
+    }
+
+    #[test]
+    fn a_failure_gets_a_code_and_a_success_keeps_zero() {
+        let load =
+            |steps: &str| Catalog::from_text("s.json", &format!(r#"{{"scenarios": {{"x": {{"steps": {steps}}}}}}}"#));
+        let last = |c: Catalog| c.get("x").unwrap().steps().last().unwrap().clone();
+        // A reason alone, or with the `{0, "success"}` earlier state files saved.
+        for steps in [
+            r#"[{"status": "FAILURE", "fail_reason": "boom"}]"#,
+            r#"[{"status": "FAILURE", "fail_reason": "boom", "base_resp": {"status_code": 0, "status_msg": "success"}}]"#,
+        ] {
+            let step = last(load(steps).unwrap());
+            assert_eq!(
+                (step.base_resp.status_code, step.base_resp.status_msg.as_str()),
+                (1000, "boom")
+            );
+            assert_eq!(step.fail_reason.as_deref(), Some("boom"));
+        }
+        let e = load(r#"[{"status": "SUCCESS", "base_resp": {"status_code": 1027, "status_msg": "x"}}]"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("/scenarios/x/steps/0/base_resp/status_code: a SUCCESS has base_resp.status_code 0, not 1027"),
+            "{e}"
         );
     }
 
