@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::duration::parse_duration;
+use super::duration::{format_duration, parse_duration};
 use super::faults::{Effect, Fault, FaultSpec};
 use crate::contract::jsonpos;
 use crate::lifecycle::{BaseResp, GatewayStatus, MinimaxStatus, Phase, Scenario, Span, Step, StepError};
@@ -496,13 +496,12 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 pub fn fault_json(fault: &Fault) -> Value {
     let mut out = serde_json::Map::new();
     if let Some((min, max)) = fault.delay {
-        let ms = |d: Duration| format!("{}ms", d.as_millis());
         out.insert(
             "delay".into(),
             if min == max {
-                json!(ms(min))
+                json!(format_duration(min))
             } else {
-                json!([ms(min), ms(max)])
+                json!([format_duration(min), format_duration(max)])
             },
         );
     }
@@ -539,7 +538,7 @@ pub fn step_json(step: &Step) -> Value {
         "base_resp": step.base_resp,
     });
     match step.span {
-        Span::For(d) => s["for"] = json!(format!("{}ms", d.as_millis())),
+        Span::For(d) => s["for"] = json!(format_duration(d)),
         Span::Polls(n) => s["polls"] = json!(n),
         Span::Terminal => {}
     }
@@ -659,6 +658,26 @@ mod tests {
             e.ends_with("/scenarios/x/steps/0/base_resp/status_code: a SUCCESS has base_resp.status_code 0, not 1027"),
             "{e}"
         );
+    }
+
+    /// What `--state` saves of a scenario (`steps_json`) loads back the
+    /// same, sub-millisecond durations and delays included: `0.5ms` was
+    /// saved as `0ms`, which the loader refuses.
+    #[test]
+    fn saved_steps_load_back_the_same() {
+        let c = Catalog::from_text(
+            "s.json",
+            r#"{"scenarios": {"x": {"steps": [
+                {"status": "QUEUED", "for": "0.5ms", "fault": {"delay": ["0.25ms", "1.0005s"]}},
+                {"status": "IN_PROGRESS", "for": "1.5ms"},
+                {"status": "SUCCESS"}]}}}"#,
+        )
+        .unwrap();
+        let x = c.get("x").unwrap();
+        let saved = json!({ "steps": steps_json(x) });
+        assert_eq!(saved["steps"][0]["for"], "0.000500000s");
+        let spec: ScenarioSpec = serde_json::from_value(saved).unwrap();
+        assert_eq!(spec.build("x").unwrap().steps(), x.steps());
     }
 
     #[test]
