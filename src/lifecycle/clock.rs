@@ -11,6 +11,10 @@ pub type UnixMillis = u64;
 
 const RUNNING: u64 = u64::MAX;
 
+/// The latest time the clock shows: the end of its range, short of the
+/// `RUNNING` mark.
+pub const LATEST: UnixMillis = u64::MAX - 1;
+
 /// A clock that runs with real time from a chosen start, or stands still.
 ///
 /// Every poll reads it, from both worker threads, so a read is two atomic
@@ -59,25 +63,35 @@ impl Clock {
         let elapsed = self.origin.elapsed().as_millis() as u64;
         self.offset.store(now.saturating_sub(elapsed), Ordering::Release);
         self.frozen_at
-            .store(if frozen { now } else { RUNNING }, Ordering::Release);
+            .store(if frozen { now.min(LATEST) } else { RUNNING }, Ordering::Release);
     }
 
     /// The current mock time.
     pub fn now(&self) -> UnixMillis {
         match self.frozen_at.load(Ordering::Acquire) {
-            RUNNING => self.offset.load(Ordering::Acquire) + self.origin.elapsed().as_millis() as u64,
+            RUNNING => self
+                .offset
+                .load(Ordering::Acquire)
+                .saturating_add(self.origin.elapsed().as_millis() as u64)
+                .min(LATEST),
             frozen => frozen,
         }
     }
 
-    /// Moves the clock forward by `by`, whether it runs or not.
+    /// Moves the clock forward by `by`, whether it runs or not; it stops at
+    /// [`LATEST`] rather than wrap around to 1970.
     pub fn advance(&self, by: Duration) {
         let _guard = self.lock();
-        let by = by.as_millis() as u64;
+        let by = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        // Only changes take the lock, so a load and a store cannot race another change.
         if self.frozen_at.load(Ordering::Acquire) == RUNNING {
-            self.offset.fetch_add(by, Ordering::AcqRel);
+            let offset = self.offset.load(Ordering::Acquire);
+            self.offset
+                .store(offset.saturating_add(by).min(LATEST), Ordering::Release);
         } else {
-            self.frozen_at.fetch_add(by, Ordering::AcqRel);
+            let now = self.frozen_at.load(Ordering::Acquire);
+            self.frozen_at
+                .store(now.saturating_add(by).min(LATEST), Ordering::Release);
         }
     }
 
@@ -114,6 +128,28 @@ mod tests {
         c.advance(Duration::from_secs(30));
         assert_eq!(c.now(), 31_000);
         assert!(c.is_frozen());
+    }
+
+    /// Found writing the control API fuzz target: advancing past the
+    /// clock's range wrapped it around to 1970 (every task back at its
+    /// first step), and a frozen clock advanced to exactly u64::MAX started
+    /// running.
+    #[test]
+    fn advancing_past_the_end_stops_there() {
+        let frozen = Clock::new(Some(1_000), true);
+        frozen.advance(Duration::MAX);
+        assert_eq!(frozen.now(), LATEST);
+        assert!(frozen.is_frozen());
+        frozen.advance(Duration::from_secs(1));
+        assert_eq!(frozen.now(), LATEST);
+        let exact = Clock::new(Some(1_000), true);
+        exact.advance(Duration::from_millis(u64::MAX - 1_000));
+        assert!(exact.is_frozen());
+        let running = Clock::new(Some(1_000), false);
+        running.advance(Duration::MAX);
+        assert_eq!(running.now(), LATEST);
+        running.set_frozen(true);
+        assert_eq!(running.now(), LATEST);
     }
 
     #[test]

@@ -436,7 +436,7 @@ impl Scenario {
                 Span::For(d) => Some(d),
                 _ => None,
             })
-            .sum()
+            .fold(Duration::ZERO, Duration::saturating_add)
     }
 
     /// The task's state `elapsed` after submission, after `polls` earlier polls.
@@ -452,12 +452,13 @@ impl Scenario {
             // How far into the step we are, as (done, of); None once used up.
             let fraction = match step.span {
                 Span::For(d) => {
-                    time_end += d;
+                    // Saturating: steps may be as long as a Duration can be.
+                    time_end = time_end.saturating_add(d);
                     (elapsed < time_end).then(|| ((elapsed - entered).as_millis(), d.as_millis()))
                 }
                 Span::Polls(n) => {
                     let start = polls_end;
-                    polls_end += u64::from(n);
+                    polls_end = polls_end.saturating_add(u64::from(n));
                     (polls < polls_end).then(|| (u128::from(polls - start), u128::from(n)))
                 }
                 Span::Terminal => Some((1, 1)),
@@ -490,7 +491,7 @@ impl Scenario {
                 processing_started = Some(entered);
             }
             if let Span::For(d) = step.span {
-                entered += d;
+                entered = entered.saturating_add(d);
             }
         }
         let step = &self.steps[index];
@@ -611,6 +612,30 @@ mod tests {
         assert_eq!(s.at(secs(60.0), 1).step.status, GatewayStatus::Queued);
         assert_eq!(s.at(secs(5.0), 2).step.status, GatewayStatus::InProgress);
         assert_eq!(s.at(secs(10.0), 2).step.status, GatewayStatus::Success);
+    }
+
+    /// Found writing the scenarios fuzz target: steps whose durations add up
+    /// past what a Duration holds panicked ("overflow when adding
+    /// durations") at the first poll.
+    #[test]
+    fn steps_too_long_to_add_up_saturate() {
+        let long = Duration::new(u64::MAX / 2 + 1, 0);
+        let s = Scenario::new(
+            "long",
+            vec![
+                Step::new(GatewayStatus::Queued, Span::For(long)),
+                Step::new(GatewayStatus::InProgress, Span::For(long)),
+                Step::new(GatewayStatus::Success, Span::Terminal),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.total_time(), Duration::MAX);
+        assert_eq!(s.at(Duration::ZERO, 0).index, 0);
+        assert_eq!(s.at(long, 0).index, 1);
+        let just_before_the_end = Duration::MAX - Duration::from_nanos(1);
+        assert_eq!(s.at(just_before_the_end, u64::MAX).index, 1);
+        assert_eq!(s.at(Duration::MAX, 0).index, 2);
+        assert_eq!(s.entering(2).entered, Duration::MAX);
     }
 
     #[test]

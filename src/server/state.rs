@@ -214,7 +214,7 @@ pub fn restore(app: &App, restored: Restored) {
     let now = if saved.clock.frozen {
         saved.clock.now
     } else {
-        (system_now() as i64 + saved.clock.offset).max(0) as u64
+        (system_now() as i64).saturating_add(saved.clock.offset).max(0) as u64
     };
     app.clock.set(now, saved.clock.frozen);
 }

@@ -39,7 +39,7 @@ pub fn file_response(view: &TaskView<'_>) -> Vec<u8> {
     out.extend_from_slice(br#","bytes":"#);
     number(&mut out, artifact.bytes);
     out.extend_from_slice(br#","created_at":"#);
-    number(&mut out, view.finish_time() + artifact.created_delay);
+    number(&mut out, view.finish_time().saturating_add(artifact.created_delay));
     out.extend_from_slice(br#","filename":"#);
     string(&mut out, artifact.filename);
     out.extend_from_slice(br#","purpose":"video_generation","download_url":"#);
