@@ -124,11 +124,9 @@ pub fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
     }
     query.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let matches = if key.len() == name.len() {
-            key == name
-        } else {
-            percent_decode(key) == name
-        };
+        // Only a key with an escape or a `+` decodes to something else
+        // (`+` to a space, the same length: the length alone cannot tell).
+        let matches = key == name || (key.contains(['%', '+']) && percent_decode(key) == name);
         matches.then(|| percent_decode(value))
     })
 }
@@ -162,6 +160,16 @@ mod tests {
         assert_eq!(query_param("other=1", "task_id"), None);
         assert_eq!(query_param("task%5Fid=7", "task_id").as_deref(), Some("7"));
         assert_eq!(percent_decode("a%2Bb+c"), "a+b c");
+    }
+
+    /// Found by the query fuzz target: a key spelled with `+` for a space
+    /// was compared undecoded when it had the name's length.
+    #[test]
+    fn a_key_with_a_plus_is_decoded_whatever_its_length() {
+        assert_eq!(query_param("a=1&+=x", " ").as_deref(), Some("x"));
+        assert_eq!(query_param("task+id=7", "task id").as_deref(), Some("7"));
+        assert_eq!(query_param("task%20id=7", "task id").as_deref(), Some("7"));
+        assert_eq!(query_param("task_id=1&task+id=2", "task id").as_deref(), Some("2"));
     }
 
     #[test]
