@@ -116,8 +116,14 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The first value of `name` in a query string, percent-decoded.
 pub fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
-    // Every poll parses its query, and nearly every one is `task_id=ID`.
-    if let Some(value) = query.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')) {
+    // Every poll parses its query, and nearly every one is `task_id=ID`
+    // (a name with `&` or `=` in it would match across pairs here).
+    let plain_name = !name.contains(['&', '=']);
+    if let Some(value) = query
+        .strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('='))
+        .filter(|_| plain_name)
+    {
         if !value.bytes().any(|b| matches!(b, b'&' | b'%' | b'+')) {
             return Some(Cow::Borrowed(value));
         }
@@ -170,6 +176,15 @@ mod tests {
         assert_eq!(query_param("task+id=7", "task id").as_deref(), Some("7"));
         assert_eq!(query_param("task%20id=7", "task id").as_deref(), Some("7"));
         assert_eq!(query_param("task_id=1&task+id=2", "task id").as_deref(), Some("2"));
+    }
+
+    /// Found by the query fuzz target: the fast path for `name=value` at the
+    /// start of the query matched a name holding `&` across two pairs.
+    #[test]
+    fn a_name_never_matches_across_pairs() {
+        assert_eq!(query_param("&=x", "&"), None);
+        assert_eq!(query_param("a&b=1", "a&b"), None);
+        assert_eq!(query_param("a%26b=1", "a&b").as_deref(), Some("1"));
     }
 
     #[test]
