@@ -63,13 +63,17 @@ impl Clock {
         let elapsed = self.origin.elapsed().as_millis() as u64;
         self.offset.store(now.saturating_sub(elapsed), Ordering::Release);
         self.frozen_at
-            .store(if frozen { now } else { RUNNING }, Ordering::Release);
+            .store(if frozen { now.min(LATEST) } else { RUNNING }, Ordering::Release);
     }
 
     /// The current mock time.
     pub fn now(&self) -> UnixMillis {
         match self.frozen_at.load(Ordering::Acquire) {
-            RUNNING => self.offset.load(Ordering::Acquire) + self.origin.elapsed().as_millis() as u64,
+            RUNNING => self
+                .offset
+                .load(Ordering::Acquire)
+                .saturating_add(self.origin.elapsed().as_millis() as u64)
+                .min(LATEST),
             frozen => frozen,
         }
     }
@@ -121,6 +125,28 @@ mod tests {
         c.advance(Duration::from_secs(30));
         assert_eq!(c.now(), 31_000);
         assert!(c.is_frozen());
+    }
+
+    /// Found writing the control API fuzz target: advancing past the
+    /// clock's range wrapped it around to 1970 (every task back at its
+    /// first step), and a frozen clock advanced to exactly u64::MAX started
+    /// running.
+    #[test]
+    fn advancing_past_the_end_stops_there() {
+        let frozen = Clock::new(Some(1_000), true);
+        frozen.advance(Duration::MAX);
+        assert_eq!(frozen.now(), LATEST);
+        assert!(frozen.is_frozen());
+        frozen.advance(Duration::from_secs(1));
+        assert_eq!(frozen.now(), LATEST);
+        let exact = Clock::new(Some(1_000), true);
+        exact.advance(Duration::from_millis(u64::MAX - 1_000));
+        assert!(exact.is_frozen());
+        let running = Clock::new(Some(1_000), false);
+        running.advance(Duration::MAX);
+        assert_eq!(running.now(), LATEST);
+        running.set_frozen(true);
+        assert_eq!(running.now(), LATEST);
     }
 
     #[test]

@@ -125,7 +125,8 @@ impl fmt::Display for GatewayStatus {
 }
 
 /// MiniMax's own status (inner `data.status`); spelled `Fail`, not `Failed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// In lifecycle order (Success and Fail both end it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum MinimaxStatus {
     Preparing,
     Queueing,
@@ -335,15 +336,24 @@ impl Scenario {
             if !phase.is_terminal() && to > 99 {
                 return Err(step_error(i, "progress", "only SUCCESS and FAILURE show 100%"));
             }
-            if phase == Phase::Fail
-                && step.fail_reason.as_deref().unwrap_or("").is_empty()
-                && step.base_resp.status_code == 0
-            {
-                return Err(step_error(
-                    i,
-                    "fail_reason",
-                    "a FAILURE needs a fail_reason or a non-zero base_resp.status_code",
-                ));
+            // MiniMax's own APIs tell success and failure by this code alone:
+            // their schemas require 0 on Success and anything else on Fail.
+            match (phase, step.base_resp.status_code) {
+                (Phase::Fail, 0) => {
+                    return Err(step_error(
+                        i,
+                        "base_resp/status_code",
+                        "a FAILURE has a non-zero base_resp.status_code (MiniMax's APIs say a task failed by it)",
+                    ))
+                }
+                (Phase::Success, code) if code != 0 => {
+                    return Err(step_error(
+                        i,
+                        "base_resp/status_code",
+                        format!("a SUCCESS has base_resp.status_code 0, not {code}"),
+                    ))
+                }
+                _ => {}
             }
             // MiniMax's Fail carries its error code, and its Success none: a
             // step that says otherwise would render bodies that break the
@@ -371,6 +381,15 @@ impl Scenario {
                         i,
                         "status",
                         format!("status goes backwards: {} after {}", step.status, prev.status),
+                    ));
+                }
+                // MiniMax's APIs show this one: Queueing then Preparing would
+                // go backwards there while the gateway's status does not.
+                if step.minimax < prev.minimax {
+                    return Err(step_error(
+                        i,
+                        "minimax_status",
+                        format!("MiniMax status goes backwards: {} after {}", step.minimax, prev.minimax),
                     ));
                 }
                 if from < prev.progress.1 {
@@ -437,7 +456,7 @@ impl Scenario {
                 Span::For(d) => Some(d),
                 _ => None,
             })
-            .sum()
+            .fold(Duration::ZERO, Duration::saturating_add)
     }
 
     /// The task's state `elapsed` after submission, after `polls` earlier polls.
@@ -453,12 +472,13 @@ impl Scenario {
             // How far into the step we are, as (done, of); None once used up.
             let fraction = match step.span {
                 Span::For(d) => {
-                    time_end += d;
+                    // Saturating: steps may be as long as a Duration can be.
+                    time_end = time_end.saturating_add(d);
                     (elapsed < time_end).then(|| ((elapsed - entered).as_millis(), d.as_millis()))
                 }
                 Span::Polls(n) => {
                     let start = polls_end;
-                    polls_end += u64::from(n);
+                    polls_end = polls_end.saturating_add(u64::from(n));
                     (polls < polls_end).then(|| (u128::from(polls - start), u128::from(n)))
                 }
                 Span::Terminal => Some((1, 1)),
@@ -491,7 +511,7 @@ impl Scenario {
                 processing_started = Some(entered);
             }
             if let Span::For(d) = step.span {
-                entered += d;
+                entered = entered.saturating_add(d);
             }
         }
         let step = &self.steps[index];
@@ -614,6 +634,30 @@ mod tests {
         assert_eq!(s.at(secs(10.0), 2).step.status, GatewayStatus::Success);
     }
 
+    /// Found writing the scenarios fuzz target: steps whose durations add up
+    /// past what a Duration holds panicked ("overflow when adding
+    /// durations") at the first poll.
+    #[test]
+    fn steps_too_long_to_add_up_saturate() {
+        let long = Duration::new(u64::MAX / 2 + 1, 0);
+        let s = Scenario::new(
+            "long",
+            vec![
+                Step::new(GatewayStatus::Queued, Span::For(long)),
+                Step::new(GatewayStatus::InProgress, Span::For(long)),
+                Step::new(GatewayStatus::Success, Span::Terminal),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.total_time(), Duration::MAX);
+        assert_eq!(s.at(Duration::ZERO, 0).index, 0);
+        assert_eq!(s.at(long, 0).index, 1);
+        let just_before_the_end = Duration::MAX - Duration::from_nanos(1);
+        assert_eq!(s.at(just_before_the_end, u64::MAX).index, 1);
+        assert_eq!(s.at(Duration::MAX, 0).index, 2);
+        assert_eq!(s.entering(2).entered, Duration::MAX);
+    }
+
     #[test]
     fn bad_scenarios_are_refused_with_a_pointer() {
         let err = |steps: Vec<Step>| Scenario::new("x", steps).unwrap_err();
@@ -629,7 +673,20 @@ mod tests {
         let e = err(vec![Step::new(GatewayStatus::Success, Span::For(secs(1.0)))]);
         assert_eq!(e.pointer, "/steps/0");
         let e = err(vec![Step::new(GatewayStatus::Failure, Span::Terminal)]);
-        assert_eq!(e.pointer, "/steps/0/fail_reason");
+        assert_eq!(e.pointer, "/steps/0/base_resp/status_code");
+        let mut refused = Step::new(GatewayStatus::Success, Span::Terminal);
+        refused.base_resp.status_code = 1027;
+        assert_eq!(err(vec![refused]).pointer, "/steps/0/base_resp/status_code");
+        // Found by tests/properties.rs: the native query went Queueing, Preparing.
+        let mut queueing = Step::new(GatewayStatus::NotStart, Span::Polls(1));
+        queueing.minimax = MinimaxStatus::Queueing;
+        let e = err(vec![
+            queueing,
+            Step::new(GatewayStatus::Submitted, Span::Polls(1)),
+            Step::new(GatewayStatus::Success, Span::Terminal),
+        ]);
+        assert_eq!(e.pointer, "/steps/1/minimax_status");
+        assert_eq!(e.reason, "MiniMax status goes backwards: Preparing after Queueing");
         let mut wrong = Step::new(GatewayStatus::Queued, Span::Polls(0));
         wrong.minimax = MinimaxStatus::Success;
         assert_eq!(err(vec![wrong]).pointer, "/steps/0/minimax_status");

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::duration::parse_duration;
+use super::duration::{format_duration, parse_duration};
 use super::faults::{Effect, Fault, FaultSpec};
 use crate::contract::jsonpos;
 use crate::lifecycle::{BaseResp, GatewayStatus, MinimaxStatus, Phase, Scenario, Span, Step, StepError};
@@ -185,17 +185,27 @@ impl StepSpec {
                     .map_err(|(pointer, reason)| err(&format!("fault{pointer}"), reason))?,
             );
         }
-        if status == GatewayStatus::Failure && step.fail_reason.is_none() && step.base_resp.status_code != 0 {
-            // The gateway copies a failed upstream's status_msg into fail_reason.
-            step.fail_reason = Some(step.base_resp.status_msg.clone());
-        }
-        if let (GatewayStatus::Failure, None, Some(reason)) = (status, &self.base_resp, &step.fail_reason) {
-            // And MiniMax's Fail carries an error code: 1000, "unknown error", with the reason.
-            if !reason.is_empty() {
-                step.base_resp = BaseResp {
-                    status_code: UNKNOWN_ERROR,
-                    status_msg: reason.clone(),
-                };
+        if status == GatewayStatus::Failure {
+            match (step.fail_reason.as_deref(), step.base_resp.status_code) {
+                (None | Some(""), 0) => {
+                    return Err(err(
+                        "fail_reason",
+                        "a FAILURE needs a fail_reason or a non-zero base_resp.status_code".to_owned(),
+                    ))
+                }
+                // A reason alone: MiniMax's own APIs still need a code to say
+                // the task failed, so it is 1000 (unknown error) with the
+                // reason as its message. Files saved by earlier versions
+                // wrote `{"status_code": 0, "status_msg": "success"}` here.
+                (Some(reason), 0) => {
+                    step.base_resp = BaseResp {
+                        status_code: UNKNOWN_ERROR,
+                        status_msg: reason.to_owned(),
+                    }
+                }
+                // The gateway copies a failed upstream's status_msg into fail_reason.
+                (None, _) => step.fail_reason = Some(step.base_resp.status_msg.clone()),
+                (Some(_), _) => {}
             }
         }
         Ok(step)
@@ -493,13 +503,12 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 pub fn fault_json(fault: &Fault) -> Value {
     let mut out = serde_json::Map::new();
     if let Some((min, max)) = fault.delay {
-        let ms = |d: Duration| format!("{}ms", d.as_millis());
         out.insert(
             "delay".into(),
             if min == max {
-                json!(ms(min))
+                json!(format_duration(min))
             } else {
-                json!([ms(min), ms(max)])
+                json!([format_duration(min), format_duration(max)])
             },
         );
     }
@@ -536,7 +545,7 @@ pub fn step_json(step: &Step) -> Value {
         "base_resp": step.base_resp,
     });
     match step.span {
-        Span::For(d) => s["for"] = json!(format!("{}ms", d.as_millis())),
+        Span::For(d) => s["for"] = json!(format_duration(d)),
         Span::Polls(n) => s["polls"] = json!(n),
         Span::Terminal => {}
     }
@@ -652,15 +661,57 @@ mod tests {
         );
         assert_eq!(last.fail_reason.as_deref(), Some("boom"));
         assert_eq!(
-            error(r#"{"scenarios": {"x": {"steps": [{"status": "FAILURE", "fail_reason": "boom", "base_resp": {"status_code": 0, "status_msg": "success"}}]}}}"#),
-            "s.json:1:106: /scenarios/x/steps/0/base_resp/status_code: a FAILURE carries MiniMax's error code: base_resp.status_code must not be 0 (leave base_resp out to get 1000 with the fail_reason)"
-        );
-        assert_eq!(
             error(
                 r#"{"scenarios": {"x": {"steps": [{"status": "SUCCESS", "base_resp": {"status_code": 1002, "status_msg": "x"}}]}}}"#
             ),
             "s.json:1:83: /scenarios/x/steps/0/base_resp/status_code: a SUCCESS has base_resp.status_code 0, not 1002"
         );
+    }
+
+    #[test]
+    fn a_failure_gets_a_code_and_a_success_keeps_zero() {
+        let load =
+            |steps: &str| Catalog::from_text("s.json", &format!(r#"{{"scenarios": {{"x": {{"steps": {steps}}}}}}}"#));
+        let last = |c: Catalog| c.get("x").unwrap().steps().last().unwrap().clone();
+        // A reason alone, or with the `{0, "success"}` earlier state files saved.
+        for steps in [
+            r#"[{"status": "FAILURE", "fail_reason": "boom"}]"#,
+            r#"[{"status": "FAILURE", "fail_reason": "boom", "base_resp": {"status_code": 0, "status_msg": "success"}}]"#,
+        ] {
+            let step = last(load(steps).unwrap());
+            assert_eq!(
+                (step.base_resp.status_code, step.base_resp.status_msg.as_str()),
+                (1000, "boom")
+            );
+            assert_eq!(step.fail_reason.as_deref(), Some("boom"));
+        }
+        let e = load(r#"[{"status": "SUCCESS", "base_resp": {"status_code": 1027, "status_msg": "x"}}]"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("/scenarios/x/steps/0/base_resp/status_code: a SUCCESS has base_resp.status_code 0, not 1027"),
+            "{e}"
+        );
+    }
+
+    /// What `--state` saves of a scenario (`steps_json`) loads back the
+    /// same, sub-millisecond durations and delays included: `0.5ms` was
+    /// saved as `0ms`, which the loader refuses.
+    #[test]
+    fn saved_steps_load_back_the_same() {
+        let c = Catalog::from_text(
+            "s.json",
+            r#"{"scenarios": {"x": {"steps": [
+                {"status": "QUEUED", "for": "0.5ms", "fault": {"delay": ["0.25ms", "1.0005s"]}},
+                {"status": "IN_PROGRESS", "for": "1.5ms"},
+                {"status": "SUCCESS"}]}}}"#,
+        )
+        .unwrap();
+        let x = c.get("x").unwrap();
+        let saved = json!({ "steps": steps_json(x) });
+        assert_eq!(saved["steps"][0]["for"], "0.000500000s");
+        let spec: ScenarioSpec = serde_json::from_value(saved).unwrap();
+        assert_eq!(spec.build("x").unwrap().steps(), x.steps());
     }
 
     #[test]

@@ -262,11 +262,12 @@ fn task_json_for(app: &App, task: &Task, secrets: Secrets) -> Value {
             let mut entry = step_json(step);
             entry["index"] = json!(index);
             entry["phase"] = json!(step.phase());
-            entry["starts_at"] = json!(task.submitted_at + time.as_millis() as u64);
+            let offset = u64::try_from(time.as_millis()).unwrap_or(u64::MAX);
+            entry["starts_at"] = json!(task.submitted_at.saturating_add(offset));
             entry["starts_after_polls"] = json!(after_polls);
             match step.span {
-                Span::For(d) => time += d,
-                Span::Polls(n) => after_polls += u64::from(n),
+                Span::For(d) => time = time.saturating_add(d),
+                Span::Polls(n) => after_polls = after_polls.saturating_add(u64::from(n)),
                 Span::Terminal => entry["terminal"] = json!(true),
             }
             entry

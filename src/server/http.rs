@@ -121,19 +121,23 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The first value of `name` in a query string, percent-decoded.
 pub fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
-    // Every poll parses its query, and nearly every one is `task_id=ID`.
-    if let Some(value) = query.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')) {
+    // Every poll parses its query, and nearly every one is `task_id=ID`
+    // (a name with `&` or `=` in it would match across pairs here).
+    let plain_name = !name.contains(['&', '=']);
+    if let Some(value) = query
+        .strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('='))
+        .filter(|_| plain_name)
+    {
         if !value.bytes().any(|b| matches!(b, b'&' | b'%' | b'+')) {
             return Some(Cow::Borrowed(value));
         }
     }
     query.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let matches = if key.len() == name.len() {
-            key == name
-        } else {
-            percent_decode(key) == name
-        };
+        // Only a key with an escape or a `+` decodes to something else
+        // (`+` to a space, the same length: the length alone cannot tell).
+        let matches = key == name || (key.contains(['%', '+']) && percent_decode(key) == name);
         matches.then(|| percent_decode(value))
     })
 }
@@ -167,6 +171,25 @@ mod tests {
         assert_eq!(query_param("other=1", "task_id"), None);
         assert_eq!(query_param("task%5Fid=7", "task_id").as_deref(), Some("7"));
         assert_eq!(percent_decode("a%2Bb+c"), "a+b c");
+    }
+
+    /// Found by the query fuzz target: a key spelled with `+` for a space
+    /// was compared undecoded when it had the name's length.
+    #[test]
+    fn a_key_with_a_plus_is_decoded_whatever_its_length() {
+        assert_eq!(query_param("a=1&+=x", " ").as_deref(), Some("x"));
+        assert_eq!(query_param("task+id=7", "task id").as_deref(), Some("7"));
+        assert_eq!(query_param("task%20id=7", "task id").as_deref(), Some("7"));
+        assert_eq!(query_param("task_id=1&task+id=2", "task id").as_deref(), Some("2"));
+    }
+
+    /// Found by the query fuzz target: the fast path for `name=value` at the
+    /// start of the query matched a name holding `&` across two pairs.
+    #[test]
+    fn a_name_never_matches_across_pairs() {
+        assert_eq!(query_param("&=x", "&"), None);
+        assert_eq!(query_param("a&b=1", "a&b"), None);
+        assert_eq!(query_param("a%26b=1", "a&b").as_deref(), Some("1"));
     }
 
     #[test]

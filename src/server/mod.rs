@@ -160,67 +160,20 @@ pub struct Bound {
 }
 
 /// Binds the listening socket (port 0 picks a free port).
-pub async fn bind(config: Config) -> std::io::Result<Bound> {
+pub async fn bind(mut config: Config) -> std::io::Result<Bound> {
     let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
     let addr = listener.local_addr()?;
-    let base_url = config
-        .public_url
-        .clone()
-        .map(|u| u.trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| format!("http://{}", display_addr(addr)));
-    let tasks = TaskStore::bounded(config.seed, config.max_tasks, config.catalog.has_task_id_rules());
-    let guard = guard::Guard::new(
-        addr,
-        &config.host,
-        config.public_url.as_deref(),
-        &config.allowed_hosts,
-        &config.control_origins,
-        config.control_token.as_deref(),
-        config.control,
-    );
-    let app = Arc::new_cyclic(|this| App {
-        this: this.clone(),
-        documented: config.contract.documented_example().clone(),
-        contract: config.contract,
-        catalog: config.catalog,
-        clock: config.clock,
-        tasks,
-        base_url,
-        max_body: config.max_body,
-        quiet: config.quiet,
-        video: config.video,
-        journal: Journal::default(),
-        control: config.control,
-        require_auth: config.require_auth,
-        persist: config.state.map(|path| {
-            let generation = config.restore.as_ref().map_or(0, |r| r.generation);
-            persist::Persist::new(path, generation)
-        }),
-        dirty: AtomicBool::new(false),
-        gateway_query: config.gateway_query,
-        next_submits: app::NextSubmits::default(),
-        callbacks: callbacks::Callbacks::new(config.callback_timeout, config.allowed_callback_hosts),
-        timeouts: config.timeouts,
-        max_connections: config.max_connections,
-        forgotten_log: std::sync::Mutex::new(None),
-        forgotten_logged: std::sync::atomic::AtomicU64::new(0),
-        secrets: if config.keep_secrets {
-            redact::Secrets::Keep
-        } else {
-            redact::Secrets::Redact
-        },
-        guard,
-        replay_submits: replay::Submits::default(),
-        openapi: OnceLock::new(),
-    });
-    if let Some(restored) = config.restore {
+    let restore = config.restore.take();
+    let replay = std::mem::take(&mut config.replay);
+    let app = app(config, addr, restore.as_ref().map_or(0, |r| r.generation));
+    if let Some(restored) = restore {
         for task in state::restore(&app.tasks, &app.clock, restored) {
             // Updates already sent before the restart are not sent again.
             notifier::watch(&app, &task, true);
         }
     }
     // After the restored state: a replayed task is the recording's.
-    for recording in config.replay {
+    for recording in replay {
         install_replay(&app, recording);
     }
     if app.persist.is_some() {
@@ -240,6 +193,59 @@ pub async fn bind(config: Config) -> std::io::Result<Bound> {
         });
     }
     Ok(Bound { listener, app })
+}
+
+/// The state of a server whose socket is bound at `addr`, with nothing in
+/// it yet (no restored state, no recordings): what `bind` starts from, and
+/// what the fuzz targets drive without a socket. Needs no runtime.
+pub fn app(config: Config, addr: SocketAddr, generation: u64) -> Arc<App> {
+    let base_url = config
+        .public_url
+        .clone()
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("http://{}", display_addr(addr)));
+    let tasks = TaskStore::bounded(config.seed, config.max_tasks, config.catalog.has_task_id_rules());
+    let guard = guard::Guard::new(
+        addr,
+        &config.host,
+        config.public_url.as_deref(),
+        &config.allowed_hosts,
+        &config.control_origins,
+        config.control_token.as_deref(),
+        config.control,
+    );
+    Arc::new_cyclic(|this| App {
+        this: this.clone(),
+        documented: config.contract.documented_example().clone(),
+        contract: config.contract,
+        catalog: config.catalog,
+        clock: config.clock,
+        tasks,
+        base_url,
+        max_body: config.max_body,
+        quiet: config.quiet,
+        video: config.video,
+        journal: Journal::default(),
+        control: config.control,
+        require_auth: config.require_auth,
+        persist: config.state.map(|path| persist::Persist::new(path, generation)),
+        dirty: AtomicBool::new(false),
+        gateway_query: config.gateway_query,
+        next_submits: app::NextSubmits::default(),
+        callbacks: callbacks::Callbacks::new(config.callback_timeout, config.allowed_callback_hosts),
+        timeouts: config.timeouts,
+        max_connections: config.max_connections,
+        forgotten_log: std::sync::Mutex::new(None),
+        forgotten_logged: std::sync::atomic::AtomicU64::new(0),
+        secrets: if config.keep_secrets {
+            redact::Secrets::Keep
+        } else {
+            redact::Secrets::Redact
+        },
+        guard,
+        replay_submits: replay::Submits::default(),
+        openapi: OnceLock::new(),
+    })
 }
 
 /// Puts a recording's tasks into the store (replacing tasks of the same

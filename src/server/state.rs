@@ -379,7 +379,7 @@ pub fn restore(tasks: &TaskStore, clock: &Clock, restored: Restored) -> Vec<Arc<
     let now = if saved_clock.frozen {
         saved_clock.now
     } else {
-        (system_now() as i64 + saved_clock.offset).max(0) as u64
+        (system_now() as i64).saturating_add(saved_clock.offset).max(0) as u64
     };
     clock.set(now, saved_clock.frozen);
     stored

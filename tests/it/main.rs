@@ -13,6 +13,7 @@ mod layout;
 mod lifecycle;
 mod limits;
 mod openapi;
+mod properties;
 mod proxy;
 mod readme;
 mod security;

@@ -50,7 +50,7 @@ pub fn query_response(view: &TaskView<'_>) -> Vec<u8> {
         out.extend_from_slice(br#","purpose":"video_generation","filename":"#);
         string(&mut out, artifact.filename);
         out.extend_from_slice(br#","created_at":"#);
-        number(&mut out, finish_time + artifact.created_delay);
+        number(&mut out, finish_time.saturating_add(artifact.created_delay));
         out.extend_from_slice(br#","download_url":"#);
         string(&mut out, &download_url(view, false));
         out.extend_from_slice(br#","backup_download_url":"#);

@@ -36,9 +36,11 @@ pub struct TaskView<'a> {
     pub ratio: Option<&'a str>,
 }
 
-/// Unix seconds of an offset from submission.
+/// Unix seconds of an offset from submission; saturating, since a scenario
+/// step may last as long as a Duration can and a clock may be set anywhere.
 fn unix_secs(submitted_at: UnixMillis, offset: std::time::Duration) -> u64 {
-    (submitted_at + offset.as_millis() as u64) / 1000
+    let offset = u64::try_from(offset.as_millis()).unwrap_or(u64::MAX);
+    submitted_at.saturating_add(offset) / 1000
 }
 
 impl TaskView<'_> {
@@ -50,6 +52,11 @@ impl TaskView<'_> {
         self.moment
             .processing_started
             .map_or(0, |at| unix_secs(self.submitted_at, at))
+    }
+
+    /// When the current step began (v2's `updated_at`).
+    pub fn step_time(&self) -> u64 {
+        unix_secs(self.submitted_at, self.moment.entered)
     }
 
     pub fn finish_time(&self) -> u64 {
@@ -66,7 +73,7 @@ impl TaskView<'_> {
 /// with the frame size as a folder: the download handler serves the clip of
 /// that size without looking the task up.
 pub fn download_path(artifact: &Artifact, finish_time: u64, backup: bool) -> String {
-    let created = finish_time + artifact.created_delay;
+    let created = finish_time.saturating_add(artifact.created_delay);
     let which = usize::from(backup);
     format!(
         "/{}inference_output%2Fvideo%2F{}%2F{}%2F{}x{}%2F{}?Expires={}&OSSAccessKeyId={}&Signature={}",
@@ -76,7 +83,7 @@ pub fn download_path(artifact: &Artifact, finish_time: u64, backup: bool) -> Str
         artifact.resolution.width,
         artifact.resolution.height,
         artifact.filename,
-        created + LINK_LIFETIME_SECS,
+        created.saturating_add(LINK_LIFETIME_SECS),
         artifact.access_key[which],
         percent_encode(&artifact.signature[which]),
     )

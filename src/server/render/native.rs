@@ -34,7 +34,7 @@ pub fn file_response(view: &TaskView<'_>) -> Vec<u8> {
     out.extend_from_slice(br#","bytes":"#);
     number(&mut out, artifact.bytes);
     out.extend_from_slice(br#","created_at":"#);
-    number(&mut out, view.finish_time() + artifact.created_delay);
+    number(&mut out, view.finish_time().saturating_add(artifact.created_delay));
     out.extend_from_slice(br#","filename":"#);
     string(&mut out, artifact.filename);
     out.extend_from_slice(br#","purpose":"video_generation","download_url":"#);
@@ -142,6 +142,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Found by tests/properties.rs: a FAILURE given only a `fail_reason`
+    /// was `Fail` with `status_code` 0, which MiniMax's schemas refuse.
+    #[test]
+    fn a_failure_with_only_a_reason_has_a_code() {
+        let text = r#"{"scenarios": {"x": {"steps": [{"status": "FAILURE", "fail_reason": "boom"}]}}}"#;
+        let catalog = Catalog::from_text("s.json", text).unwrap();
+        let scenario = catalog.get("x").unwrap();
+        let artifact = Artifact::generate(0, "42", Resolution::from_label("768P").unwrap(), 6);
+        let view = TaskView {
+            task_id: "42",
+            submitted_at: 1_756_453_472_000,
+            moment: scenario.at(Duration::ZERO, 0),
+            artifact: &artifact,
+            base_url: "http://127.0.0.1:8080",
+            duration_s: 6,
+            ratio: None,
+        };
+        let contract = Contract::embedded();
+        let query: serde_json::Value = serde_json::from_slice(&query_response(&view)).unwrap();
+        assert_eq!(
+            query["base_resp"],
+            serde_json::json!({"status_code": 1000, "status_msg": "boom"})
+        );
+        assert!(contract.native_query_response().is_valid(&query), "{query}");
+        let update: serde_json::Value = serde_json::from_slice(&callback_update(&view)).unwrap();
+        assert!(contract.callback_update().is_valid(&update), "{update}");
     }
 
     #[test]

@@ -46,10 +46,7 @@ pub fn query_response(view: &TaskView<'_>) -> Vec<u8> {
     out.extend_from_slice(br#"","created_at":"#);
     number(&mut out, view.submit_time());
     out.extend_from_slice(br#","updated_at":"#);
-    number(
-        &mut out,
-        (view.submitted_at + view.moment.entered.as_millis() as u64) / 1000,
-    );
+    number(&mut out, view.step_time());
     out.extend_from_slice(br#","resolution":"#);
     string(&mut out, view.artifact.resolution.label);
     out.extend_from_slice(br#","duration":"#);
