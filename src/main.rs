@@ -68,13 +68,17 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("minimax-mock: control token: {token}");
         }
         let stop = server::shutdown_signal();
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "minimax-mock listening on {}", bound.url())?;
-        stdout.flush()?;
-        drop(stdout);
+        ready(&bound.url())?;
         bound.serve(stop).await;
         Ok(())
     })
+}
+
+/// The ready line, the first line on stdout, flushed: scripts wait for it.
+fn ready(url: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "minimax-mock listening on {url}")?;
+    stdout.flush()
 }
 
 fn run_proxy(args: &ProxyArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -82,10 +86,7 @@ fn run_proxy(args: &ProxyArgs) -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async {
         let bound = proxy::bind(args.config()).await?;
         let stop = server::shutdown_signal();
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "minimax-mock listening on {}", bound.url())?;
-        stdout.flush()?;
-        drop(stdout);
+        ready(&bound.url())?;
         bound.serve(stop).await;
         Ok(())
     })

@@ -184,11 +184,13 @@ pub fn parse(file: &str, text: &str) -> Result<Recording, ReplayError> {
             continue;
         };
         let body = if content.encoding.as_deref() == Some("base64") {
-            Bytes::from(base64_decode(&text).ok_or_else(|| ReplayError::Base64 {
-                file: file.to_owned(),
-                index,
-                url: entry.request.url.clone(),
-            })?)
+            Bytes::from(
+                crate::validate::base64_decode(&text).ok_or_else(|| ReplayError::Base64 {
+                    file: file.to_owned(),
+                    index,
+                    url: entry.request.url.clone(),
+                })?,
+            )
         } else {
             Bytes::from(text)
         };
@@ -314,32 +316,6 @@ pub fn describe(recording: &Recording) -> String {
         ));
     }
     out
-}
-
-/// Standard or URL-safe base64, padding optional, line breaks ignored.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &b in text.as_bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => break,
-            b'\r' | b'\n' | b' ' | b'\t' => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -184,8 +184,9 @@ pub(super) fn har_doc(index: usize, endpoint: Endpoint, status: u16, entry: HarE
     }
 }
 
-/// Standard or URL-safe base64, padding optional, line breaks ignored.
-pub(super) fn base64_decode(text: &str) -> Option<Vec<u8>> {
+/// Standard or URL-safe base64, padding optional, line breaks ignored
+/// (HAR bodies; `serve --replay` reads them with it too).
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() / 4 * 3);
     let (mut acc, mut bits) = (0u32, 0u32);
     for &b in text.as_bytes() {

@@ -64,7 +64,7 @@ use crate::contract::ContractError;
 
 pub use curl::{parse_http, HttpResponse};
 pub use detect::{detect, Kind};
-pub use har::{HarContent, HarEntry, HarRequest, HarResponse};
+pub use har::{base64_decode, HarContent, HarEntry, HarRequest, HarResponse};
 pub use judge::{Judge, Pick};
 pub use pick::Endpoint;
 pub use run::run;
