@@ -40,7 +40,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::server::http::{json, preflight, query_param, Reply, ANY_ORIGIN};
+use crate::server::connection::next_client;
+use crate::server::http::{json, preflight, query_param, task_note, Reply, ANY_ORIGIN};
 use crate::server::journal::{Filter, Journal};
 use crate::validate::Endpoint;
 use exchange::{Captured, Exchange};
@@ -238,17 +239,9 @@ impl Bound {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let stream = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        proxy.log(format_args!("accept failed: {e}"));
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                },
+                stream = next_client(&listener, |e| proxy.log(format_args!("accept failed: {e}"))) => stream,
                 () = &mut shutdown => break,
             };
-            let _ = stream.set_nodelay(true);
             let proxy = proxy.clone();
             let service = hyper::service::service_fn(move |req| handle(proxy.clone(), req));
             let conn = hyper::server::conn::http1::Builder::new()
@@ -368,12 +361,7 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<Bo
     }
     let status = head.status;
     if !proxy.quiet {
-        let task = parts
-            .uri
-            .query()
-            .and_then(|q| query_param(q, "task_id"))
-            .map(|t| format!(" task_id={t}"))
-            .unwrap_or_default();
+        let task = task_note(None, &parts.uri);
         proxy.log(format_args!(
             "{} {}{task} {} {:.2}ms",
             parts.method,
@@ -436,12 +424,7 @@ fn ours(
     reply
         .headers_mut()
         .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
-    let task = parts
-        .uri
-        .query()
-        .and_then(|q| query_param(q, "task_id"))
-        .map(|t| format!(" task_id={t}"))
-        .unwrap_or_default();
+    let task = task_note(None, &parts.uri);
     proxy.log(format_args!(
         "{} {}{task} {} {:.2}ms {message}",
         parts.method,

@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 
 /// The timeouts of every connection.
@@ -189,6 +189,24 @@ impl AsyncWrite for Connection {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// The next client of `listener`, with Nagle off. A failed accept (out of
+/// file descriptors and the like) is logged and retried a moment later:
+/// the connections already open keep being served.
+pub async fn next_client(listener: &TcpListener, log: impl Fn(std::io::Error)) -> TcpStream {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                return stream;
+            }
+            Err(e) => {
+                log(e);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
     }
 }
 

@@ -119,6 +119,16 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, token)| token.trim())
 }
 
+/// ` task_id=ID` for a request log line: `named` (a task the request
+/// created or names in its path), else the query's `task_id`, else nothing.
+pub fn task_note(named: Option<&str>, uri: &hyper::Uri) -> String {
+    let from_query = || uri.query().and_then(|q| query_param(q, "task_id"));
+    match named.map(Cow::Borrowed).or_else(from_query) {
+        Some(id) => format!(" task_id={id}"),
+        None => String::new(),
+    }
+}
+
 /// The first value of `name` in a query string, percent-decoded.
 pub fn query_param<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
     // Every poll parses its query, and nearly every one is `task_id=ID`

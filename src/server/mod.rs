@@ -52,7 +52,7 @@ pub use crate::contract::{QUERY_PATH, SUBMIT_PATH};
 use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::Catalog;
 pub use app::App;
-use http::{has_bearer, json, preflight, query_param, reply, Outcome, Reply, JSON};
+use http::{has_bearer, json, preflight, reply, Outcome, Reply, JSON};
 use journal::Journal;
 use tasks::{Surface, Task, TaskStore};
 pub use video::Library;
@@ -305,22 +305,13 @@ impl Bound {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let stream = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        // Out of file descriptors and the like: keep serving the others.
-                        app.log(format_args!("accept failed: {e}"));
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                },
+                stream = connection::next_client(&listener, |e| app.log(format_args!("accept failed: {e}"))) => stream,
                 () = &mut shutdown => break,
             };
             let Ok(permit) = connections.clone().try_acquire_owned() else {
                 connection::refuse(stream, app.max_connections);
                 continue;
             };
-            let _ = stream.set_nodelay(true);
             let app = app.clone();
             let signals = Arc::new(connection::Signals::default());
             let io = connection::Connection::new(stream, signals.clone(), app.timeouts);
@@ -421,14 +412,7 @@ async fn answer(
     }
     let status = (!do_reset).then(|| reply.status());
     if let Some(started) = started {
-        let task_id = task_id.clone().or_else(|| {
-            parts
-                .uri
-                .query()
-                .and_then(|q| query_param(q, "task_id"))
-                .map(std::borrow::Cow::into_owned)
-        });
-        let task = task_id.map(|t| format!(" task_id={t}")).unwrap_or_default();
+        let task = http::task_note(task_id.as_deref(), &parts.uri);
         let status = status.map_or_else(|| "reset".to_owned(), |s| s.as_u16().to_string());
         app.log(format_args!(
             "{} {}{task} {status} {:.2}ms",
