@@ -95,7 +95,7 @@ pub struct ServeArgs {
     #[arg(long = "allow-callback-host", value_name = "HOST")]
     pub allow_callback_hosts: Vec<String>,
     /// Keep at most N tasks: past it the oldest is forgotten (its queries answer task_not_exist).
-    #[arg(long, value_name = "N", default_value_t = crate::server::tasks::DEFAULT_MAX_TASKS)]
+    #[arg(long, value_name = "N", default_value_t = crate::server::store::tasks::DEFAULT_MAX_TASKS)]
     pub max_tasks: usize,
     /// Close a connection that has not sent a whole request head in this time.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration_arg)]
@@ -107,13 +107,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
     /// Let web pages on ORIGIN (scheme://host:port) call the control API (by default only the mock's own pages may); `*` lets every origin, as before; repeatable.
-    #[arg(long = "control-origin", value_name = "ORIGIN", value_parser = crate::server::guard::parse_origin)]
+    #[arg(long = "control-origin", value_name = "ORIGIN", value_parser = crate::server::control::guard::parse_origin)]
     pub control_origins: Vec<String>,
     /// Answer control requests whose Host is HOST too (by default only loopback names and addresses, the bound address and the --public-url host); .example.com allows a domain and its subdomains, `*` any name; repeatable.
     #[arg(long = "allowed-host", value_name = "HOST")]
     pub allowed_hosts: Vec<String>,
     /// Require `Authorization: Bearer TOKEN` on control requests. On an address other than loopback a token is required anyway: if none is given, one is made up and printed on stderr.
-    #[arg(long, value_name = "TOKEN", env = crate::server::guard::TOKEN_ENV, hide_env_values = true)]
+    #[arg(long, value_name = "TOKEN", env = crate::server::control::guard::TOKEN_ENV, hide_env_values = true)]
     pub control_token: Option<String>,
     /// Show credentials (Authorization, API-key headers, cookies, key-like query parameters) in full in what the control API serves, instead of shortened.
     #[arg(long)]
@@ -273,7 +273,7 @@ pub enum StartError {
     #[error(transparent)]
     Video(#[from] std::io::Error),
     #[error(transparent)]
-    State(#[from] crate::server::state::StateError),
+    State(#[from] crate::server::persist::state::StateError),
     #[error(transparent)]
     Replay(#[from] crate::server::replay::ReplayError),
 }
@@ -311,7 +311,7 @@ impl ServeArgs {
         let contract = Contract::load(self.schemas.as_deref(), self.fixtures.as_deref())?;
         let catalog = self.scenarios.catalog()?;
         let restore = match &self.state {
-            Some(path) => crate::server::state::load(path, self.seed, &catalog)?,
+            Some(path) => crate::server::persist::state::load(path, self.seed, &catalog)?,
             None => None,
         };
         Ok(Config {
@@ -324,7 +324,7 @@ impl ServeArgs {
             max_body: self.max_body,
             quiet: self.quiet,
             public_url: self.public_url.clone(),
-            video: crate::server::video::Library::load(self.fixtures.as_deref())?,
+            video: crate::server::media::video::Library::load(self.fixtures.as_deref())?,
             control: !self.no_control,
             require_auth: self.require_auth,
             restore,
@@ -333,7 +333,7 @@ impl ServeArgs {
             callback_timeout: self.callback_timeout,
             allowed_callback_hosts: self.allow_callback_hosts.clone(),
             max_tasks: self.max_tasks,
-            timeouts: crate::server::connection::Timeouts {
+            timeouts: crate::server::http::connection::Timeouts {
                 header: self.header_timeout,
                 keep_alive: self.keep_alive_timeout,
             },

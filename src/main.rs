@@ -45,7 +45,7 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("minimax-mock: {notice}");
     }
     let wanted = config.max_connections as u64 + 64;
-    let open_files = server::connection::raise_open_files(wanted);
+    let open_files = server::http::connection::raise_open_files(wanted);
     if open_files < wanted {
         eprintln!(
             "minimax-mock: the open-file limit is {open_files}, below --max-connections {}: connections past it fail to open",
@@ -63,7 +63,7 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
                 "minimax-mock: the control API on {} needs Authorization: Bearer <token>; \
                  choose one with --control-token or {}",
                 bound.url(),
-                server::guard::TOKEN_ENV
+                server::control::guard::TOKEN_ENV
             );
             eprintln!("minimax-mock: control token: {token}");
         }

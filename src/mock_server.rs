@@ -16,7 +16,7 @@ use crate::lifecycle::clock::{Clock, UnixMillis};
 use crate::lifecycle::scenarios::{Catalog, StepSpec};
 use crate::server::callbacks::Attempt;
 use crate::server::control::{self, ClockSpec, ControlError, NextSpec, ScriptSpec};
-use crate::server::journal::{Entry, Filter};
+use crate::server::store::journal::{Entry, Filter};
 use crate::server::{self, App, Config};
 
 /// A running mock of the gateway. Dropping it shuts it down.

@@ -11,7 +11,7 @@ use minimax_mock::contract::Contract;
 use minimax_mock::lifecycle::artifact::{Artifact, Resolution};
 use minimax_mock::lifecycle::clock::UnixMillis;
 use minimax_mock::lifecycle::{Moment, Phase, Scenario, Span};
-use minimax_mock::server::render::{self, native, v2, TaskView};
+use minimax_mock::server::api::render::{self, native, v2, TaskView};
 
 /// The built-in contract, compiled once.
 pub fn shared_contract() -> &'static Arc<Contract> {

@@ -21,7 +21,7 @@ use minimax_mock::lifecycle::clock::Clock;
 use minimax_mock::lifecycle::scenarios::Catalog;
 use minimax_mock::server::app::App;
 use minimax_mock::server::control::{self, PREFIX};
-use minimax_mock::server::tasks::Surface;
+use minimax_mock::server::store::tasks::Surface;
 use minimax_mock::server::Config;
 
 const EPOCH: u64 = 1_756_453_472_000;

@@ -7,8 +7,8 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use minimax_mock::server::state;
-use minimax_mock::server::tasks::Surface;
+use minimax_mock::server::persist::state;
+use minimax_mock::server::store::tasks::Surface;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -11,7 +11,7 @@
 //! findings, the journal) are answered here; other `/__mock/` paths go
 //! upstream, so a mock upstream's control API stays reachable.
 //!
-//! Uses `server::http` (plumbing), `server::journal` (the same journal as
+//! Uses `server::http` (plumbing), `server::store::journal` (the same journal as
 //! `serve`), `validate` (the judge, the report) and `contract` (paths);
 //! `server` knows nothing of it.
 
@@ -40,9 +40,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::server::connection::next_client;
+use crate::server::http::connection::next_client;
 use crate::server::http::{json, preflight, query_param, task_note, Reply, ANY_ORIGIN};
-use crate::server::journal::{Filter, Journal};
+use crate::server::store::journal::{Filter, Journal};
 use crate::validate::Endpoint;
 use exchange::{Captured, Exchange};
 use findings::Findings;
@@ -434,7 +434,7 @@ fn ours(
     ));
     // Kept as sent; `GET /__mock/requests` shortens credentials as `serve`'s does.
     let mut entry =
-        crate::server::journal::Entry::new(&parts.method, &parts.uri, &parts.headers, b"", Some(status), None);
+        crate::server::store::journal::Entry::new(&parts.method, &parts.uri, &parts.headers, b"", Some(status), None);
     entry.time = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
@@ -467,9 +467,9 @@ fn control(proxy: &Proxy, parts: &Parts) -> Reply {
                 method: query_param(q, "method").map(|p| p.into_owned()),
             };
             let secrets = if proxy.keep_secrets {
-                crate::server::redact::Secrets::Keep
+                crate::server::control::redact::Secrets::Keep
             } else {
-                crate::server::redact::Secrets::Redact
+                crate::server::control::redact::Secrets::Redact
             };
             let requests: Vec<Value> = proxy.journal.list(&filter).iter().map(|e| e.to_json(secrets)).collect();
             ok(json!({ "requests": requests }))

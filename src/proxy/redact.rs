@@ -7,7 +7,7 @@
 //! header the gateway invents (`X-Gateway-Token`) is caught by its name.
 //! A recording is a file made to be shared, so it hides a secret whole
 //! (`REDACTED`); what the control API serves over HTTP (the proxy's journal
-//! too) shortens it instead, with `server::redact`, so a test can still tell
+//! too) shortens it instead, with `server::control::redact`, so a test can still tell
 //! which key was sent.
 
 use std::borrow::Cow;

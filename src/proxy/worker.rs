@@ -21,7 +21,7 @@ use super::har::{self, Recorder};
 use super::redact;
 use crate::contract::{self, Contract, V2_QUERY_PREFIX};
 use crate::server::http::query_param;
-use crate::server::journal::{Entry, Journal};
+use crate::server::store::journal::{Entry, Journal};
 use crate::validate::report::{self, Format};
 use crate::validate::{Event, Finding, HarContent, HarEntry, HarRequest, HarResponse, Judge};
 

@@ -11,12 +11,12 @@ use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::Catalog;
 use crate::lifecycle::Scenario;
 use crate::server::callbacks::Callbacks;
-use crate::server::guard::Guard;
-use crate::server::journal::Journal;
+use crate::server::control::guard::Guard;
+use crate::server::control::redact::Secrets;
+use crate::server::media::video::Library;
 use crate::server::persist::Persist;
-use crate::server::redact::Secrets;
-use crate::server::tasks::{Task, TaskStore};
-use crate::server::video::Library;
+use crate::server::store::journal::Journal;
+use crate::server::store::tasks::{Task, TaskStore};
 
 /// The state every request sees.
 #[derive(Debug)]
@@ -46,7 +46,7 @@ pub struct App {
     pub next_submits: NextSubmits,
     pub callbacks: Callbacks,
     /// The head and keep-alive timeouts of every connection.
-    pub timeouts: crate::server::connection::Timeouts,
+    pub timeouts: crate::server::http::connection::Timeouts,
     /// Connections past this many are refused.
     pub max_connections: usize,
     /// When forgotten tasks were last logged, and how many there were then.

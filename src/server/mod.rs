@@ -5,28 +5,15 @@
 //! functions from request parts to a response. Shared state is one `Arc<App>`
 //! whose locks are never held across an `.await`.
 
+pub mod api;
 pub mod app;
 pub mod callbacks;
-pub mod connection;
 pub mod control;
-pub mod dashboard;
-pub mod download;
-pub mod gateway;
-pub mod guard;
 pub mod http;
-pub mod journal;
-pub mod native;
-pub mod notifier;
+pub mod media;
 pub mod persist;
-pub mod poll;
-pub mod redact;
-pub mod render;
 pub mod replay;
-pub mod state;
-pub mod submit;
-pub mod tasks;
-pub mod v2;
-pub mod video;
+pub mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -51,11 +38,15 @@ use crate::contract::{
 pub use crate::contract::{QUERY_PATH, SUBMIT_PATH};
 use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::Catalog;
+use api::{gateway, native, poll, render, submit, v2};
 pub use app::App;
-use http::{has_bearer, json, preflight, reply, Outcome, Reply, JSON};
-use journal::Journal;
-use tasks::{Surface, Task, TaskStore};
-pub use video::Library;
+use callbacks::notifier;
+use control::{dashboard, guard, redact};
+use http::{connection, has_bearer, json, preflight, reply, Outcome, Reply, JSON};
+pub use media::Library;
+use persist::state;
+use store::journal::{self, Journal};
+use store::tasks::{self, Surface, Task, TaskStore};
 
 /// Default of `--max-connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
@@ -526,7 +517,7 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         Route::Files(_) if get => native::files(app, parts),
         Route::Submit(Surface::V2) if parts.method == Method::POST => v2::submit(app, parts, body).await,
         Route::Submit(surface) if parts.method == Method::POST => submit::v1(app, parts, body, surface).await,
-        Route::Video if get => download::download(app, parts),
+        Route::Video if get => media::download::download(app, parts),
         Route::OpenApi if get => Outcome {
             record: false,
             ..json(StatusCode::OK, app.openapi()).into()

@@ -7,8 +7,8 @@
 //! recorded order, then keep the last one; recorded submits answer the next
 //! submits through the same API, in order. Everything the recording does
 //! not cover is served as usual. The recorded answers hang off the task
-//! ([`crate::server::tasks::Task::replay`], boxed, so tasks that are not
-//! replayed stay small) and are picked by `server::poll` before rendering.
+//! ([`crate::server::store::tasks::Task::replay`], boxed, so tasks that are not
+//! replayed stay small) and are picked by `server::api::poll` before rendering.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -25,7 +25,7 @@ use crate::contract::{
     NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, QUERY_PATH, SUBMIT_PATH, V2_QUERY_PREFIX, V2_SUBMIT_PATH,
 };
 use crate::server::http::{percent_decode, query_param, JSON};
-use crate::server::tasks::{slot, Recorded, Replay, Surface};
+use crate::server::store::tasks::{slot, Recorded, Replay, Surface};
 
 /// Why a recording cannot be replayed; nothing is served then.
 #[derive(Debug, thiserror::Error)]

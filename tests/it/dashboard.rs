@@ -31,7 +31,7 @@ async fn the_page_is_served_under_the_control_prefix_and_loads_nothing_from_else
     assert!(policy.contains("connect-src 'self'"), "{policy}");
     assert!(!page.body.contains("://"), "the page names another host");
     assert!(page.body.contains("<svg id=\"timeline-svg\""));
-    assert_eq!(page.body, minimax_mock::server::dashboard::PAGE);
+    assert_eq!(page.body, minimax_mock::server::control::dashboard::PAGE);
 
     let bare = server.get("/__mock?token=abc").await;
     assert_eq!(bare.status, 308);

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// Lines a file may have before its `#[cfg(test)]` module.
 const MAX_LINES: usize = 900;
 
-/// A source file and the module path it defines (`crate::server::gateway`).
+/// A source file and the module path it defines (`crate::server::api::gateway`).
 struct File {
     path: PathBuf,
     module: String,

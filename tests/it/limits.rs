@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::common::{config, start, Conn};
-use minimax_mock::server::connection::Timeouts;
+use minimax_mock::server::http::connection::Timeouts;
 use minimax_mock::server::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

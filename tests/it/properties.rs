@@ -18,7 +18,7 @@ use minimax_mock::contract::Contract;
 use minimax_mock::lifecycle::artifact::{Artifact, Resolution};
 use minimax_mock::lifecycle::scenarios::{steps_json, Catalog, ScenarioSpec};
 use minimax_mock::lifecycle::{GatewayStatus, Moment, Phase, Scenario, Span};
-use minimax_mock::server::render::{self, native, v2, TaskView};
+use minimax_mock::server::api::render::{self, native, v2, TaskView};
 
 /// Cases per property: enough to meet every shape of step list, fast enough
 /// (a few seconds in all) for every `cargo test`.
@@ -240,7 +240,7 @@ fn v1_resolution() -> impl Strategy<Value = Resolution> {
 fn v2_resolution() -> impl Strategy<Value = (Resolution, &'static str)> {
     (
         prop::sample::select(vec!["768P", "2K"]),
-        prop::sample::select(minimax_mock::server::tasks::V2_RATIOS.to_vec()),
+        prop::sample::select(minimax_mock::server::store::tasks::V2_RATIOS.to_vec()),
     )
         .prop_map(|(l, r)| (Resolution::for_v2(l, r).unwrap(), r))
 }

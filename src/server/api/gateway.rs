@@ -8,18 +8,18 @@ use hyper::http::request::Parts;
 use hyper::StatusCode;
 
 use crate::contract::DOCUMENTED_TASK_ID;
+use crate::server::api::poll::{deliver, poll};
+use crate::server::api::render;
 use crate::server::app::{App, QueryShape};
 use crate::server::http::{json, query_param, Outcome};
-use crate::server::poll::{deliver, poll};
-use crate::server::render;
-use crate::server::tasks::Surface;
+use crate::server::store::tasks::Surface;
 
 const TASK_NOT_EXIST: &[u8] = br#"{"code":"task_not_exist","message":"task_not_exist","data":null}"#;
 
 /// `GET /minimax/v1/query/video_generation?task_id=ID`.
 pub async fn query(app: &App, parts: &Parts) -> Outcome {
     if app.gateway_query == QueryShape::Native {
-        return crate::server::native::query(app, parts, Surface::Gateway).await;
+        return crate::server::api::native::query(app, parts, Surface::Gateway).await;
     }
     let task_id = parts
         .uri

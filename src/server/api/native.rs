@@ -9,12 +9,12 @@
 use hyper::http::request::Parts;
 use hyper::StatusCode;
 
+use crate::server::api::poll::{deliver, poll};
+use crate::server::api::render;
+use crate::server::api::submit::INVALID_PARAMS;
 use crate::server::app::App;
 use crate::server::http::{json, query_param, Outcome};
-use crate::server::poll::{deliver, poll};
-use crate::server::render;
-use crate::server::submit::INVALID_PARAMS;
-use crate::server::tasks::Surface;
+use crate::server::store::tasks::Surface;
 
 fn refused(message: String) -> Outcome {
     json(StatusCode::OK, render::native::error(INVALID_PARAMS, &message)).into()

@@ -17,21 +17,21 @@ use bytes::Bytes;
 /// (768P 16:9 is the v1 768P size, listed once), 4:3, 1:1, 3:4 and 9:16.
 /// Made by `fixtures/video/make.sh`, which lists the same sizes.
 pub const BUILT_IN: &[(u32, u32, &[u8])] = &[
-    (912, 512, include_bytes!("../../fixtures/video/912x512.mp4")),
-    (1280, 720, include_bytes!("../../fixtures/video/1280x720.mp4")),
-    (1366, 768, include_bytes!("../../fixtures/video/1366x768.mp4")),
-    (1920, 1080, include_bytes!("../../fixtures/video/1920x1080.mp4")),
-    (1792, 768, include_bytes!("../../fixtures/video/1792x768.mp4")),
-    (1024, 768, include_bytes!("../../fixtures/video/1024x768.mp4")),
-    (768, 768, include_bytes!("../../fixtures/video/768x768.mp4")),
-    (768, 1024, include_bytes!("../../fixtures/video/768x1024.mp4")),
-    (768, 1366, include_bytes!("../../fixtures/video/768x1366.mp4")),
-    (3360, 1440, include_bytes!("../../fixtures/video/3360x1440.mp4")),
-    (2560, 1440, include_bytes!("../../fixtures/video/2560x1440.mp4")),
-    (1920, 1440, include_bytes!("../../fixtures/video/1920x1440.mp4")),
-    (1440, 1440, include_bytes!("../../fixtures/video/1440x1440.mp4")),
-    (1440, 1920, include_bytes!("../../fixtures/video/1440x1920.mp4")),
-    (1440, 2560, include_bytes!("../../fixtures/video/1440x2560.mp4")),
+    (912, 512, include_bytes!("../../../fixtures/video/912x512.mp4")),
+    (1280, 720, include_bytes!("../../../fixtures/video/1280x720.mp4")),
+    (1366, 768, include_bytes!("../../../fixtures/video/1366x768.mp4")),
+    (1920, 1080, include_bytes!("../../../fixtures/video/1920x1080.mp4")),
+    (1792, 768, include_bytes!("../../../fixtures/video/1792x768.mp4")),
+    (1024, 768, include_bytes!("../../../fixtures/video/1024x768.mp4")),
+    (768, 768, include_bytes!("../../../fixtures/video/768x768.mp4")),
+    (768, 1024, include_bytes!("../../../fixtures/video/768x1024.mp4")),
+    (768, 1366, include_bytes!("../../../fixtures/video/768x1366.mp4")),
+    (3360, 1440, include_bytes!("../../../fixtures/video/3360x1440.mp4")),
+    (2560, 1440, include_bytes!("../../../fixtures/video/2560x1440.mp4")),
+    (1920, 1440, include_bytes!("../../../fixtures/video/1920x1440.mp4")),
+    (1440, 1440, include_bytes!("../../../fixtures/video/1440x1440.mp4")),
+    (1440, 1920, include_bytes!("../../../fixtures/video/1440x1920.mp4")),
+    (1440, 2560, include_bytes!("../../../fixtures/video/1440x2560.mp4")),
 ];
 
 /// Where a fixtures folder keeps a clip that replaces every size.

@@ -6,6 +6,10 @@
 //! A bad control request is answered 400 with a message naming the field or
 //! JSON pointer, and changes nothing.
 
+pub mod dashboard;
+pub mod guard;
+pub mod redact;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,10 +27,10 @@ use crate::lifecycle::scenarios::{step_json, steps_json};
 use crate::lifecycle::Scenario;
 use crate::lifecycle::Span;
 use crate::server::app::App;
+use crate::server::control::redact::Secrets;
 use crate::server::http::{percent_decode, query_param};
-use crate::server::journal::Filter;
-use crate::server::redact::{self, Secrets};
-use crate::server::tasks::{v2_ratio, Request, Surface, Task, V2_RATIOS};
+use crate::server::store::journal::Filter;
+use crate::server::store::tasks::{v2_ratio, Request, Surface, Task, V2_RATIOS};
 
 /// The prefix of every control route.
 pub const PREFIX: &str = crate::contract::CONTROL_PREFIX;

@@ -18,8 +18,8 @@ use hyper::header::{self, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
 
+use crate::server::api::render;
 use crate::server::http::{bearer, json, Reply};
-use crate::server::render;
 
 /// The environment variable `--control-token` falls back to.
 pub const TOKEN_ENV: &str = "MINIMAX_MOCK_CONTROL_TOKEN";

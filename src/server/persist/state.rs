@@ -25,7 +25,7 @@ use crate::contract::jsonpos;
 use crate::lifecycle::artifact::Resolution;
 use crate::lifecycle::clock::{system_now, Clock, UnixMillis};
 use crate::lifecycle::scenarios::{steps_json, Catalog, ScenarioSpec};
-use crate::server::tasks::{v2_ratio, Request, Surface, Task, TaskStore, V2_RATIOS};
+use crate::server::store::tasks::{v2_ratio, Request, Surface, Task, TaskStore, V2_RATIOS};
 
 const VERSION: u32 = 1;
 

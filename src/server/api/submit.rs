@@ -16,11 +16,11 @@ use crate::contract::Schema;
 use crate::lifecycle::artifact::Resolution;
 use crate::lifecycle::scenarios::Subject;
 use crate::lifecycle::{BaseResp, Scenario};
+use crate::server::api::render;
 use crate::server::app::App;
+use crate::server::callbacks::notifier;
 use crate::server::http::{json, read_body, BodyError, Outcome};
-use crate::server::notifier;
-use crate::server::render;
-use crate::server::tasks::{Request, Surface, Task};
+use crate::server::store::tasks::{Request, Surface, Task};
 
 /// MiniMax's status code for invalid parameters.
 pub const INVALID_PARAMS: i64 = 2013;
@@ -204,7 +204,7 @@ pub async fn v1(app: &App, parts: &Parts, body: Incoming, surface: Surface) -> O
 }
 
 /// A recorded submit answer (`--replay`), byte for byte, naming the task it created.
-pub fn replayed(recorded: crate::server::tasks::Recorded, request_body: Bytes) -> Outcome {
+pub fn replayed(recorded: crate::server::store::tasks::Recorded, request_body: Bytes) -> Outcome {
     let task_id = serde_json::from_slice::<Value>(&recorded.body)
         .ok()
         .and_then(|doc| doc.get("task_id").and_then(Value::as_str).map(str::to_owned))

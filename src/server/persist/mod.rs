@@ -9,6 +9,8 @@
 //! or log append is written half, synced, and the process then stops there,
 //! so a test can kill it at exactly that moment.
 
+pub mod state;
+
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,8 +18,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::Catalog;
-use crate::server::state::{self, Change};
-use crate::server::tasks::{Task, TaskStore};
+use crate::server::persist::state::Change;
+use crate::server::store::tasks::{Task, TaskStore};
 
 /// The log is folded into a new snapshot once it is larger than this and
 /// than the snapshot.

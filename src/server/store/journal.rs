@@ -17,8 +17,8 @@ use hyper::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::{json, Value};
 
 use crate::lifecycle::clock::UnixMillis;
+use crate::server::control::redact::{self, Secrets};
 use crate::server::http::query_param;
-use crate::server::redact::{self, Secrets};
 
 /// How many requests the journal lists: the newest this many. Each thread
 /// keeps as many in its shard, so memory is bounded by the thread count.

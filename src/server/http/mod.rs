@@ -4,6 +4,8 @@
 //! Below every handler: it knows nothing of tasks, surfaces or the control
 //! API, so any of them can use it.
 
+pub mod connection;
+
 use std::borrow::Cow;
 
 use bytes::Bytes;

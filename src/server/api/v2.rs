@@ -12,12 +12,12 @@ use serde_json::Value;
 
 use crate::contract::V2_QUERY_PREFIX;
 use crate::lifecycle::artifact::Resolution;
+use crate::server::api::poll::{deliver, poll};
+use crate::server::api::render;
+use crate::server::api::submit::{self, Refusal, Submission, INVALID_PARAMS};
 use crate::server::app::App;
 use crate::server::http::{json, percent_decode, Outcome};
-use crate::server::poll::{deliver, poll};
-use crate::server::render;
-use crate::server::submit::{self, Refusal, Submission, INVALID_PARAMS};
-use crate::server::tasks::{v2_ratio, Request, Surface};
+use crate::server::store::tasks::{v2_ratio, Request, Surface};
 
 /// A v2 body: the schema (content items, resolution, duration 4–15, ratio
 /// and image limits), then what the task shows.

@@ -26,7 +26,7 @@ use crate::contract::DOCUMENTED_TASK_ID;
 use crate::lifecycle::artifact::{self, Artifact, Resolution};
 use crate::lifecycle::clock::UnixMillis;
 use crate::lifecycle::{Moment, Scenario};
-use crate::server::render::TaskView;
+use crate::server::api::render::TaskView;
 
 /// The default of `--max-tasks`.
 pub const DEFAULT_MAX_TASKS: usize = 1_000_000;

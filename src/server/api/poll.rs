@@ -10,10 +10,10 @@ use hyper::StatusCode;
 
 use crate::lifecycle::artifact::{rng_for, Resolution};
 use crate::lifecycle::faults::{self, Fault};
+use crate::server::api::render::{self, TaskView};
 use crate::server::app::App;
 use crate::server::http::{json, reply, Outcome, EXPOSED};
-use crate::server::render::{self, TaskView};
-use crate::server::tasks::{Recorded, Request, Surface, Task};
+use crate::server::store::tasks::{Recorded, Request, Surface, Task};
 
 /// A rendered poll, before delivery.
 pub struct Polled {

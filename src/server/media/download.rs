@@ -8,7 +8,7 @@ use hyper::StatusCode;
 
 use crate::server::app::App;
 use crate::server::http::{reply, Outcome, EXPOSED, MP4, XML};
-use crate::server::video::{expires, frame_of_path, parse_range, Range};
+use crate::server::media::video::{expires, frame_of_path, parse_range, Range};
 
 /// A download link: the clip, whole or the range asked for; 403 once the
 /// link's `Expires` has passed on the mock clock, as the bucket answers, and

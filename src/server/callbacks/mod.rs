@@ -3,6 +3,8 @@
 //! `GET /__mock/callbacks` and `MockServer::callbacks`. The sending is
 //! `notifier`'s.
 
+pub mod notifier;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

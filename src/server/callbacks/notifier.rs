@@ -21,11 +21,11 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode, Uri};
 use serde_json::{json, Value};
 
+use crate::server::api::render::{self, TaskView};
 use crate::server::app::App;
 use crate::server::callbacks::Attempt;
-use crate::server::journal::Entry;
-use crate::server::render::{self, TaskView};
-use crate::server::tasks::{Surface, Task};
+use crate::server::store::journal::Entry;
+use crate::server::store::tasks::{Surface, Task};
 
 /// The largest answer read from a receiver.
 const MAX_ANSWER: usize = 64 * 1024;

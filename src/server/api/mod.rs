@@ -1,0 +1,16 @@
+//! The API surfaces a client speaks, all answered from one task store: the
+//! gateway's documented envelope (`gateway`), MiniMax's native v1 (`native`,
+//! with the v1 submit both share in `submit`), and MiniMax's v2 (`v2`).
+//! `poll` is what every query does; `render` turns task state into each
+//! surface's bytes, purely.
+//!
+//! Owns the wire formats of the APIs. May use `http`, `store`, `media`,
+//! `callbacks` and the pure core (`lifecycle`, `contract`); never the
+//! control plane, which drives tasks through the same store instead.
+
+pub mod gateway;
+pub mod native;
+pub mod poll;
+pub mod render;
+pub mod submit;
+pub mod v2;
