@@ -269,12 +269,16 @@ impl MockServer {
     /// Every request received, oldest first (the control API's are not; and
     /// none if the control API was turned off in the config).
     pub fn requests(&self) -> Vec<Entry> {
-        self.app.journal.list(&Filter::default())
+        self.app.store.journal().list(&Filter::default())
     }
 
     /// A task's state and timeline, as `GET /__mock/tasks/{id}` shows it.
     pub fn task(&self, task_id: &str) -> Option<Value> {
-        self.app.tasks.get(task_id).map(|t| control::task_json(&self.app, &t))
+        self.app
+            .store
+            .tasks()
+            .get(task_id)
+            .map(|t| control::task_json(&self.app, &t))
     }
 
     /// Tasks, clock and journal back to the start.

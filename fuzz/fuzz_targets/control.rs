@@ -47,7 +47,7 @@ fn app() -> Arc<App> {
 /// What a control request may change. A running clock moves on by itself,
 /// so its time and what tasks show now are compared only while it stands.
 fn observable(app: &App) -> (Vec<serde_json::Value>, serde_json::Value, serde_json::Value) {
-    let frozen = app.clock.is_frozen();
+    let frozen = app.store.clock().is_frozen();
     let tasks = app
         .tasks
         .list()
@@ -91,18 +91,18 @@ fuzz_target!(|data: &[u8]| {
         };
         let (parts, ()) = request.into_parts();
         let before = observable(&app);
-        let clock_before = app.clock.now();
+        let clock_before = app.store.clock().now();
         let answer = control::handle(&app, &parts, &Bytes::copy_from_slice(body));
         if parts.uri.path() != "/__mock/reset" {
-            assert!(app.clock.now() >= clock_before, "the clock went backwards");
+            assert!(app.store.clock().now() >= clock_before, "the clock went backwards");
         }
         if answer.status.is_client_error() {
             assert_eq!(before, observable(&app), "a refused request changed something");
             let body = answer.body.expect("an error has a body");
             assert!(body["code"].is_string() && body["message"].is_string(), "{body}");
         }
-        let now = app.clock.now();
-        for task in app.tasks.list() {
+        let now = app.store.clock().now();
+        for task in app.store.tasks().list() {
             let v2_task = task.request.surface == Surface::V2;
             common::check_view(&task.view(now, task.polls(), &app.base_url), v2_task);
         }

@@ -7,16 +7,14 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use bytes::Bytes;
 
 use crate::contract::Contract;
-use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::Catalog;
-use crate::lifecycle::Scenario;
 use crate::server::callbacks::Callbacks;
 use crate::server::control::guard::Guard;
 use crate::server::control::redact::Secrets;
 use crate::server::media::video::Library;
 use crate::server::persist::Persist;
-use crate::server::store::journal::Journal;
-use crate::server::store::tasks::{Task, TaskStore};
+use crate::server::store::tasks::Task;
+use crate::server::store::Store;
 
 /// The state every request sees.
 #[derive(Debug)]
@@ -25,13 +23,12 @@ pub struct App {
     pub this: Weak<App>,
     pub contract: Arc<Contract>,
     pub catalog: Catalog,
-    pub clock: Clock,
-    pub tasks: TaskStore,
+    /// Tasks, the clock, the journal: everything a request changes.
+    pub store: Store,
     pub base_url: String,
     pub max_body: usize,
     pub quiet: bool,
     pub video: Library,
-    pub journal: Journal,
     pub control: bool,
     pub require_auth: bool,
     /// The documented example's bytes, looked up once.
@@ -42,8 +39,6 @@ pub struct App {
     pub dirty: AtomicBool,
     /// What the gateway's query path answers with.
     pub gateway_query: QueryShape,
-    /// The scenario the control API set for the next submits.
-    pub next_submits: NextSubmits,
     pub callbacks: Callbacks,
     /// The head and keep-alive timeouts of every connection.
     pub timeouts: crate::server::http::connection::Timeouts,
@@ -73,42 +68,6 @@ pub enum QueryShape {
     Envelope,
     /// MiniMax's own query body, passed through as some gateways do.
     Native,
-}
-
-/// A scenario for the next N submits, whatever API they come through: the
-/// way to choose the scenario of clients that cannot send `Prefer`.
-#[derive(Debug, Default)]
-pub struct NextSubmits(Mutex<Option<(Arc<Scenario>, u32)>>);
-
-impl NextSubmits {
-    pub fn set(&self, scenario: Arc<Scenario>, count: u32) {
-        *self.lock() = (count > 0).then_some((scenario, count));
-    }
-
-    /// The scenario for one submit, counting it.
-    pub fn take(&self) -> Option<Arc<Scenario>> {
-        let mut next = self.lock();
-        let (scenario, left) = next.as_mut()?;
-        let scenario = scenario.clone();
-        *left -= 1;
-        if *left == 0 {
-            *next = None;
-        }
-        Some(scenario)
-    }
-
-    /// The scenario's name and how many submits it still applies to.
-    pub fn peek(&self) -> Option<(String, u32)> {
-        self.lock().as_ref().map(|(s, n)| (s.name().to_owned(), *n))
-    }
-
-    pub fn clear(&self) {
-        *self.lock() = None;
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Arc<Scenario>, u32)>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 impl App {
@@ -163,7 +122,7 @@ impl App {
     pub fn save(&self) {
         if let Some(persist) = &self.persist {
             self.dirty.store(false, Ordering::Relaxed);
-            if let Err(e) = persist.flush(&self.tasks, &self.clock, &self.catalog) {
+            if let Err(e) = persist.flush(self.store.tasks(), self.store.clock(), &self.catalog) {
                 eprintln!("minimax-mock: {}: cannot save the state: {e}", persist.path().display());
             }
         }
@@ -172,7 +131,7 @@ impl App {
     /// Folds `--state` into one snapshot (at shutdown).
     pub fn save_all(&self) {
         if let Some(persist) = &self.persist {
-            if let Err(e) = persist.fold_now(&self.tasks, &self.clock, &self.catalog) {
+            if let Err(e) = persist.fold_now(self.store.tasks(), self.store.clock(), &self.catalog) {
                 eprintln!("minimax-mock: {}: cannot save the state: {e}", persist.path().display());
             }
         }
@@ -181,7 +140,7 @@ impl App {
     /// Logs, at most once a minute, how many tasks were forgotten to stay
     /// within `--max-tasks`. Cheap when nothing was: one atomic load.
     pub fn note_forgotten(&self) {
-        let forgotten = self.tasks.forgotten();
+        let forgotten = self.store.tasks().forgotten();
         if forgotten == self.forgotten_logged.load(Ordering::Relaxed) {
             return;
         }
@@ -193,7 +152,7 @@ impl App {
         self.forgotten_logged.store(forgotten, Ordering::Relaxed);
         self.log(format_args!(
             "minimax-mock: {forgotten} tasks forgotten so far, oldest first, to stay within --max-tasks {}",
-            self.tasks.max_tasks()
+            self.store.tasks().max_tasks()
         ));
     }
 

@@ -1,9 +1,13 @@
-//! The HTTP server: routes, the gateway's error envelopes, CORS, body
-//! limits, request logs and graceful shutdown.
+//! The server: binds, accepts connections within `--max-connections`,
+//! serves them until shutdown, and keeps `--state` saved.
 //!
-//! One `service_fn` matches the path, then the method; handlers are plain
-//! functions from request parts to a response. Shared state is one `Arc<App>`
-//! whose locks are never held across an `.await`.
+//! Its subsystems, each a folder with its own rules: `http` (plumbing below
+//! every handler), `api` (the surfaces and their rendering), `store` (the
+//! task store, the one seam to the state a request changes), `persist`
+//! (the state file), `control` (the control API, its gate and the
+//! dashboard), `callbacks`, `media` (clips and download links), and
+//! `routes`, the one file that knows every surface. `app` is the state
+//! they share: one `Arc<App>` whose locks are never held across an `.await`.
 
 pub mod api;
 pub mod app;
@@ -13,6 +17,7 @@ pub mod http;
 pub mod media;
 pub mod persist;
 pub mod replay;
+mod routes;
 pub mod store;
 
 use std::future::Future;
@@ -20,32 +25,21 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::Bytes;
-use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
-use hyper::http::request::Parts;
-use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::contract::Contract;
-use crate::contract::{
-    FILES_RETRIEVE_PATH, GATEWAY_FILES_RETRIEVE_PATH, NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, OPENAPI_PATH,
-    V2_QUERY_PREFIX, V2_SUBMIT_PATH,
-};
 pub use crate::contract::{QUERY_PATH, SUBMIT_PATH};
 use crate::lifecycle::clock::Clock;
 use crate::lifecycle::scenarios::Catalog;
-use api::{gateway, native, poll, render, submit, v2};
 pub use app::App;
 use callbacks::notifier;
-use control::{dashboard, guard, redact};
-use http::{connection, has_bearer, json, preflight, reply, Outcome, Reply, JSON};
+use control::{guard, redact};
+use http::connection;
 pub use media::Library;
 use persist::state;
-use store::journal::{self, Journal};
 use store::tasks::{self, Surface, Task, TaskStore};
 
 /// Default of `--max-connections`.
@@ -158,7 +152,7 @@ pub async fn bind(mut config: Config) -> std::io::Result<Bound> {
     let replay = std::mem::take(&mut config.replay);
     let app = app(config, addr, restore.as_ref().map_or(0, |r| r.generation));
     if let Some(restored) = restore {
-        for task in state::restore(&app.tasks, &app.clock, restored) {
+        for task in state::restore(app.store.tasks(), app.store.clock(), restored) {
             // Updates already sent before the restart are not sent again.
             notifier::watch(&app, &task, true);
         }
@@ -210,19 +204,16 @@ pub fn app(config: Config, addr: SocketAddr, generation: u64) -> Arc<App> {
         documented: config.contract.documented_example().clone(),
         contract: config.contract,
         catalog: config.catalog,
-        clock: config.clock,
-        tasks,
+        store: store::Store::memory(config.clock, tasks),
         base_url,
         max_body: config.max_body,
         quiet: config.quiet,
         video: config.video,
-        journal: Journal::default(),
         control: config.control,
         require_auth: config.require_auth,
         persist: config.state.map(|path| persist::Persist::new(path, generation)),
         dirty: AtomicBool::new(false),
         gateway_query: config.gateway_query,
-        next_submits: app::NextSubmits::default(),
         callbacks: callbacks::Callbacks::new(config.callback_timeout, config.allowed_callback_hosts),
         timeouts: config.timeouts,
         max_connections: config.max_connections,
@@ -242,15 +233,16 @@ pub fn app(config: Config, addr: SocketAddr, generation: u64) -> Arc<App> {
 /// Puts a recording's tasks into the store (replacing tasks of the same
 /// ids) and queues its submits.
 fn install_replay(app: &App, recording: replay::Recording) {
-    let now = app.clock.now();
+    let now = app.store.clock().now();
     for task in recording.tasks {
         let request = tasks::Request {
             surface: task.surface,
             ..tasks::Request::default()
         };
         let scenario = app.catalog.default_scenario().clone();
-        app.tasks
-            .insert(Task::new(task.id, scenario, now, request, app.tasks.seed()).with_replay(task.replay));
+        app.store
+            .tasks()
+            .insert(Task::new(task.id, scenario, now, request, app.store.tasks().seed()).with_replay(task.replay));
     }
     for (surface, submits) in [Surface::Gateway, Surface::Native, Surface::V2]
         .into_iter()
@@ -306,7 +298,7 @@ impl Bound {
             let app = app.clone();
             let signals = Arc::new(connection::Signals::default());
             let io = connection::Connection::new(stream, signals.clone(), app.timeouts);
-            let service = hyper::service::service_fn(move |req| handle(app.clone(), signals.clone(), req));
+            let service = hyper::service::service_fn(move |req| routes::handle(app.clone(), signals.clone(), req));
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 // connection::Connection keeps the head and keep-alive timeouts apart.
@@ -354,242 +346,4 @@ pub fn shutdown_signal() -> impl Future<Output = ()> {
     async {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// Returned by the service to drop the connection: with [`ResettableStream`]
-/// the peer gets a TCP reset instead of an answer.
-#[derive(Debug)]
-struct ConnectionReset;
-
-impl std::fmt::Display for ConnectionReset {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("connection reset by a scripted fault")
-    }
-}
-
-impl std::error::Error for ConnectionReset {}
-
-async fn handle(
-    app: Arc<App>,
-    signals: Arc<connection::Signals>,
-    req: Request<Incoming>,
-) -> Result<Reply, ConnectionReset> {
-    signals.busy.store(true, Ordering::Relaxed);
-    let result = answer(&app, &signals, req).await;
-    signals.answered.fetch_add(1, Ordering::Relaxed);
-    signals.busy.store(false, Ordering::Relaxed);
-    result
-}
-
-async fn answer(
-    app: &Arc<App>,
-    signals: &connection::Signals,
-    req: Request<Incoming>,
-) -> Result<Reply, ConnectionReset> {
-    // With --quiet nothing is timed or formatted: this is the hot path.
-    let started = (!app.quiet).then(Instant::now);
-    let (parts, body) = req.into_parts();
-    let outcome = route(app, &parts, body).await;
-    let Outcome {
-        mut reply,
-        task_id,
-        request_body,
-        reset: do_reset,
-        record,
-        allow_origin,
-    } = outcome;
-    if let Some(origin) = allow_origin {
-        reply.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    }
-    let status = (!do_reset).then(|| reply.status());
-    if let Some(started) = started {
-        let task = http::task_note(task_id.as_deref(), &parts.uri);
-        let status = status.map_or_else(|| "reset".to_owned(), |s| s.as_u16().to_string());
-        app.log(format_args!(
-            "{} {}{task} {status} {:.2}ms",
-            parts.method,
-            parts.uri.path(),
-            started.elapsed().as_secs_f64() * 1000.0
-        ));
-    }
-    // Without the control API nothing can read the journal: no need to keep it.
-    if record && app.control {
-        let mut entry = journal::Entry::new(
-            &parts.method,
-            &parts.uri,
-            &parts.headers,
-            &request_body,
-            status,
-            task_id,
-        );
-        entry.time = app.clock.now();
-        app.journal.record(entry);
-    }
-    if do_reset {
-        signals.reset.store(true, Ordering::Relaxed);
-        return Err(ConnectionReset);
-    }
-    Ok(reply)
-}
-
-/// The endpoints, found by path before the method is looked at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    Submit(Surface),
-    Query(Surface),
-    /// files/retrieve, at the root and through the gateway.
-    Files(Surface),
-    Video,
-    Control,
-    /// The dashboard, at the control prefix itself.
-    Dashboard,
-    /// The control prefix without its slash: to the dashboard.
-    DashboardRedirect,
-    /// The OpenAPI document: served with or without the control API.
-    OpenApi,
-}
-
-impl Route {
-    fn of(path: &str, control: bool) -> Option<Self> {
-        Some(match path {
-            QUERY_PATH => Route::Query(Surface::Gateway),
-            SUBMIT_PATH => Route::Submit(Surface::Gateway),
-            GATEWAY_FILES_RETRIEVE_PATH => Route::Files(Surface::Gateway),
-            NATIVE_QUERY_PATH => Route::Query(Surface::Native),
-            NATIVE_SUBMIT_PATH => Route::Submit(Surface::Native),
-            FILES_RETRIEVE_PATH => Route::Files(Surface::Native),
-            V2_SUBMIT_PATH => Route::Submit(Surface::V2),
-            p if p.starts_with(V2_QUERY_PREFIX) => Route::Query(Surface::V2),
-            p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => Route::Video,
-            OPENAPI_PATH => Route::OpenApi,
-            p if control && p == control::PREFIX => Route::Dashboard,
-            p if control && p == control::PREFIX.trim_end_matches('/') => Route::DashboardRedirect,
-            p if control && p.starts_with(control::PREFIX) => Route::Control,
-            _ => return None,
-        })
-    }
-
-    fn allowed(self, path: &str) -> &'static str {
-        match self {
-            Route::Query(_)
-            | Route::Files(_)
-            | Route::Video
-            | Route::Dashboard
-            | Route::DashboardRedirect
-            | Route::OpenApi => "GET, HEAD, OPTIONS",
-            Route::Submit(_) => "POST, OPTIONS",
-            Route::Control => control::allowed(path),
-        }
-    }
-
-    /// The API whose error bodies the route answers with.
-    fn surface(self) -> Option<Surface> {
-        match self {
-            Route::Submit(s) | Route::Query(s) | Route::Files(s) => Some(s),
-            Route::Video | Route::Control | Route::Dashboard | Route::DashboardRedirect | Route::OpenApi => None,
-        }
-    }
-}
-
-async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
-    let path = parts.uri.path();
-    let Some(route) = Route::of(path, app.control) else {
-        let message = format!("no route for {} {path}", parts.method);
-        return json(StatusCode::NOT_FOUND, render::error("not_found", &message)).into();
-    };
-    if route == Route::Control {
-        // Only here: the API's routes never pay for the control plane's checks.
-        return serve_control(app, parts, body).await;
-    }
-    if parts.method == Method::OPTIONS {
-        return preflight(route.allowed(path), &parts.headers).into();
-    }
-    if let Some(surface) = route.surface() {
-        if app.require_auth && !has_bearer(&parts.headers) {
-            return json(StatusCode::UNAUTHORIZED, poll::status_error(surface, 401)).into();
-        }
-    }
-    let get = matches!(parts.method, Method::GET | Method::HEAD);
-    match route {
-        Route::Query(Surface::Gateway) if get => gateway::query(app, parts).await,
-        Route::Query(Surface::Native) if get => native::query(app, parts, Surface::Native).await,
-        Route::Query(Surface::V2) if get => v2::query(app, parts).await,
-        Route::Files(_) if get => native::files(app, parts),
-        Route::Submit(Surface::V2) if parts.method == Method::POST => v2::submit(app, parts, body).await,
-        Route::Submit(surface) if parts.method == Method::POST => submit::v1(app, parts, body, surface).await,
-        Route::Video if get => media::download::download(app, parts),
-        Route::OpenApi if get => Outcome {
-            record: false,
-            ..json(StatusCode::OK, app.openapi()).into()
-        },
-        Route::Dashboard if get => Outcome {
-            record: false,
-            ..dashboard::page().into()
-        },
-        Route::DashboardRedirect if get => Outcome {
-            record: false,
-            ..dashboard::redirect(parts.uri.query()).into()
-        },
-        _ => {
-            let allowed = route.allowed(path);
-            let method = &parts.method;
-            let message = format!("method {method} is not allowed on {path}; allowed: {allowed}");
-            let mut reply = json(
-                StatusCode::METHOD_NOT_ALLOWED,
-                render::error("method_not_allowed", &message),
-            );
-            reply
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allowed));
-            Outcome {
-                // The journal is about the app under test, not the mock's own pages.
-                record: !matches!(route, Route::Dashboard | Route::DashboardRedirect | Route::OpenApi),
-                ..reply.into()
-            }
-        }
-    }
-}
-
-/// A control request: admitted by the guard (its Host, its Origin, the
-/// token), then served; refused before anything is done otherwise.
-async fn serve_control(app: &App, parts: &Parts, body: Incoming) -> Outcome {
-    let mut outcome = match app.guard.admit(parts) {
-        Err(refusal) => Outcome {
-            allow_origin: None,
-            ..refusal.reply().into()
-        },
-        Ok(allow_origin) if parts.method == Method::OPTIONS => Outcome {
-            allow_origin,
-            ..preflight(Route::Control.allowed(parts.uri.path()), &parts.headers).into()
-        },
-        Ok(allow_origin) => match submit::body_or_error(app, &parts.headers, body, Surface::Gateway).await {
-            Err(outcome) => Outcome {
-                allow_origin,
-                ..outcome
-            },
-            Ok(body) => {
-                let answer = control::handle(app, parts, &body);
-                let mut reply = match answer.body {
-                    Some(value) => json(answer.status, serde_json::to_vec(&value).expect("a Value serializes")),
-                    None => reply(answer.status, JSON, Bytes::new()),
-                };
-                if let Some(allow) = answer.allow {
-                    reply
-                        .headers_mut()
-                        .insert(header::ALLOW, HeaderValue::from_static(allow));
-                }
-                Outcome {
-                    allow_origin,
-                    ..reply.into()
-                }
-            }
-        },
-    };
-    // What is answered depends on the Origin: caches must not share it.
-    outcome
-        .reply
-        .headers_mut()
-        .insert(header::VARY, HeaderValue::from_static("origin"));
-    outcome.record = false;
-    outcome
 }

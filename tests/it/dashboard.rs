@@ -248,7 +248,7 @@ fn follows_the_clock_after_the_advance_buttons_are_pressed() {
         "the task to follow",
         &cell_is("job-time", "c-status", "SUBMITTED Preparing"),
     );
-    assert_eq!(server.app().clock.now(), EPOCH_MS + 1_000);
+    assert_eq!(server.app().store.clock().now(), EPOCH_MS + 1_000);
 
     page.click("button[data-advance='10s']");
     page.wait_for(
@@ -257,7 +257,7 @@ fn follows_the_clock_after_the_advance_buttons_are_pressed() {
     );
     assert_eq!(page.eval(&cell("job-time", "c-progress")), "100%");
     assert_eq!(page.eval(&cell("job-time", "c-next")), "finished");
-    assert_eq!(server.app().clock.now(), EPOCH_MS + 11_000);
+    assert_eq!(server.app().store.clock().now(), EPOCH_MS + 11_000);
 
     page.click("button[data-advance='1m']");
     page.type_into("#advance-input", "90s");
@@ -269,7 +269,7 @@ fn follows_the_clock_after_the_advance_buttons_are_pressed() {
             EPOCH_MS + 161_000
         ),
     );
-    assert_eq!(server.app().clock.now(), EPOCH_MS + 161_000);
+    assert_eq!(server.app().store.clock().now(), EPOCH_MS + 161_000);
 
     assert_eq!(
         page.eval("document.getElementById('clock-state').textContent"),
@@ -280,13 +280,13 @@ fn follows_the_clock_after_the_advance_buttons_are_pressed() {
         "the clock to run",
         "document.getElementById('clock-state').textContent === 'running'",
     );
-    assert!(!server.app().clock.is_frozen());
+    assert!(!server.app().store.clock().is_frozen());
     page.click("#freeze-toggle");
     page.wait_for(
         "the clock to stop",
         "document.getElementById('clock-state').textContent === 'frozen'",
     );
-    assert!(server.app().clock.is_frozen());
+    assert!(server.app().store.clock().is_frozen());
 }
 
 #[test]

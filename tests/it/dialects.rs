@@ -149,7 +149,7 @@ async fn gateway_and_native_share_tasks_both_ways() {
     assert_eq!(second["status"], "Preparing");
     let third = server.query(&native_task).await.json();
     assert_eq!(third["data"]["status"], "QUEUED");
-    assert_eq!(server.app.tasks.get(&native_task).unwrap().polls(), 3);
+    assert_eq!(server.app.store.tasks().get(&native_task).unwrap().polls(), 3);
 }
 
 #[tokio::test]
@@ -178,7 +178,7 @@ async fn native_errors_are_base_resp_with_http_200() {
     }
     // A file is retrievable only once its task succeeded.
     let task = server.submit("success-polls").await;
-    let file_id = server.app.tasks.get(&task).unwrap().file_id;
+    let file_id = server.app.store.tasks().get(&task).unwrap().file_id;
     let r = server.get(&format!("/v1/files/retrieve?file_id={file_id}")).await;
     assert_eq!(r.json()["base_resp"]["status_code"], 2013);
 
@@ -369,7 +369,7 @@ async fn scenarios_without_prefer_rules_on_model_and_prompt_and_next_submits() {
             r.json()["task_id"].as_str().unwrap().to_owned()
         }
     };
-    let scenario_of = |id: &str| server.app.tasks.get(id).unwrap().scenario.name().to_owned();
+    let scenario_of = |id: &str| server.app.store.tasks().get(id).unwrap().scenario.name().to_owned();
     let a = submit(r#"{"model":"MiniMax-Hailuo-02","prompt":"the car will explode"}"#).await;
     assert_eq!(scenario_of(&a), "fail");
     let b = submit(r#"{"model":"T2V-01","prompt":"calm sea"}"#).await;
@@ -590,7 +590,7 @@ async fn a_wrong_echo_refuses_the_submit() {
         message.contains(&hook.url) && message.contains("wrong echo"),
         "{message}"
     );
-    assert!(server.app.tasks.is_empty());
+    assert!(server.app.store.tasks().is_empty());
 }
 
 #[tokio::test]

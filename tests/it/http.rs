@@ -134,7 +134,10 @@ async fn submit_refuses_bad_bodies_with_2013_naming_the_field() {
         messages.push(format!("{body}\n  -> {message}"));
     }
     insta::assert_snapshot!(messages.join("\n"));
-    assert!(server.app.tasks.is_empty(), "a refused submission creates no task");
+    assert!(
+        server.app.store.tasks().is_empty(),
+        "a refused submission creates no task"
+    );
 }
 
 #[tokio::test]
@@ -160,7 +163,7 @@ async fn submit_accepts_every_documented_model_combination() {
             serde_json::json!({"status_code": 0, "status_msg": "success"})
         );
     }
-    assert_eq!(server.app.tasks.len(), ok.len());
+    assert_eq!(server.app.store.tasks().len(), ok.len());
 }
 
 #[tokio::test]
@@ -304,7 +307,11 @@ async fn download_links_serve_the_video_with_ranges_until_they_expire() {
     assert_eq!(outside.status, 416);
 
     // Links live about 9 hours, as MiniMax's do.
-    server.app.clock.advance(std::time::Duration::from_secs(10 * 3600));
+    server
+        .app
+        .store
+        .clock()
+        .advance(std::time::Duration::from_secs(10 * 3600));
     let expired = server.get(target).await;
     assert_eq!(expired.status, 403);
     assert!(expired.body.contains("<Code>AccessDenied</Code>"), "{}", expired.body);

@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 /// Lines a file may have before its `#[cfg(test)]` module.
 const MAX_LINES: usize = 900;
 
+/// Source files a folder of `src/` may hold directly.
+const MAX_FILES_PER_FOLDER: usize = 12;
+
+/// Entries (files and folders) `src/` itself may hold.
+const MAX_SRC_ENTRIES: usize = 10;
+
 /// A source file and the module path it defines (`crate::server::api::gateway`).
 struct File {
     path: PathBuf,
@@ -328,6 +334,29 @@ fn no_source_file_over_the_limit_before_its_tests() {
         .map(|(p, n)| format!("{p}: {n} lines"))
         .collect();
     assert!(long.is_empty(), "over {MAX_LINES} lines before the tests: {long:#?}");
+}
+
+#[test]
+fn no_folder_holds_too_many_source_files() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let entries = std::fs::read_dir(&root).unwrap().count();
+    assert!(
+        entries <= MAX_SRC_ENTRIES,
+        "src/ holds {entries} entries; at most {MAX_SRC_ENTRIES}: give a concept a folder"
+    );
+    let mut per_folder: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    for file in files() {
+        *per_folder.entry(file.path.parent().unwrap().to_owned()).or_default() += 1;
+    }
+    let crowded: Vec<String> = per_folder
+        .iter()
+        .filter(|(_, n)| **n > MAX_FILES_PER_FOLDER)
+        .map(|(dir, n)| format!("{}: {n} source files", dir.display()))
+        .collect();
+    assert!(
+        crowded.is_empty(),
+        "over {MAX_FILES_PER_FOLDER} source files in one folder: {crowded:#?}"
+    );
 }
 
 /// The checker itself finds what it should.

@@ -33,7 +33,7 @@ async fn walk(server: &TestServer, scenario: &str, task_id: &str) -> Vec<(String
             response.body,
         ));
         if let Span::For(d) = step.span {
-            server.app.clock.advance(d);
+            server.app.store.clock().advance(d);
         }
     }
     seen
@@ -170,7 +170,7 @@ async fn every_builtin_scenario_at_every_step_natively_and_in_v2() {
                     .join(format!("{i}-{}.json", api.status(&json)));
                 check_fixture(&path, &response.body, update);
                 if let Span::For(d) = step.span {
-                    server.app.clock.advance(d);
+                    server.app.store.clock().advance(d);
                 }
             }
             insta::assert_snapshot!(format!("lifecycle_{}_{name}", api.name()), wire);
@@ -183,7 +183,7 @@ async fn every_builtin_scenario_at_every_step_natively_and_in_v2() {
 async fn progress_rises_steadily_while_processing() {
     let server = start(config()).await;
     let task_id = server.submit("success").await;
-    server.app.clock.advance(Duration::from_secs(4));
+    server.app.store.clock().advance(Duration::from_secs(4));
     let mut last = 0;
     let mut seen = Vec::new();
     for _ in 0..12 {
@@ -198,7 +198,7 @@ async fn progress_rises_steadily_while_processing() {
         assert!(progress >= last, "{progress} after {last}");
         last = progress;
         seen.push(progress);
-        server.app.clock.advance(Duration::from_millis(500));
+        server.app.store.clock().advance(Duration::from_millis(500));
     }
     assert_eq!(seen.first(), Some(&30));
     assert!(seen.last().unwrap() >= &94, "{seen:?}");

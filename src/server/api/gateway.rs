@@ -33,7 +33,7 @@ pub async fn query(app: &App, parts: &Parts) -> Outcome {
     if task_id == DOCUMENTED_TASK_ID {
         return json(StatusCode::OK, app.documented.clone()).into();
     }
-    match poll(app, &task_id, Surface::Gateway, render::query_response) {
+    match poll(app, &task_id, Surface::Gateway, render::query_response).await {
         Some(polled) => deliver(app, &task_id, Surface::Gateway, polled).await,
         None => not_found(),
     }

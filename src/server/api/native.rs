@@ -31,7 +31,7 @@ pub async fn query(app: &App, parts: &Parts, surface: Surface) -> Outcome {
     if task_id.is_empty() {
         return refused("invalid params, task_id is required".to_owned());
     }
-    match poll(app, &task_id, Surface::Native, render::native::query_response) {
+    match poll(app, &task_id, Surface::Native, render::native::query_response).await {
         Some(polled) => deliver(app, &task_id, surface, polled).await,
         None => refused(format!("invalid params, task_id {task_id} not found")),
     }
@@ -40,7 +40,7 @@ pub async fn query(app: &App, parts: &Parts, surface: Surface) -> Outcome {
 /// `GET /v1/files/retrieve?file_id=ID` and the gateway's passthrough
 /// `/minimax/v1/files/retrieve`: the file of a task whose last poll (or
 /// whose time) shows it succeeded. Not a poll: it moves no lifecycle.
-pub fn files(app: &App, parts: &Parts) -> Outcome {
+pub async fn files(app: &App, parts: &Parts) -> Outcome {
     let param = parts
         .uri
         .query()
@@ -53,10 +53,10 @@ pub fn files(app: &App, parts: &Parts) -> Outcome {
         return refused(format!("invalid params, file_id {param:?} is not an integer"));
     };
     let not_found = || refused(format!("invalid params, file_id {file_id} not found"));
-    let Some(task) = app.tasks.by_file(file_id) else {
+    let Some(task) = app.store.by_file(file_id).await else {
         return not_found();
     };
-    let view = task.view(app.clock.now(), task.polls().saturating_sub(1), &app.base_url);
+    let view = task.view(app.store.clock().now(), task.polls().saturating_sub(1), &app.base_url);
     if view.moment.phase() != crate::lifecycle::Phase::Success {
         return not_found();
     }

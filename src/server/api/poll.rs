@@ -14,6 +14,7 @@ use crate::server::api::render::{self, TaskView};
 use crate::server::app::App;
 use crate::server::http::{json, reply, Outcome, EXPOSED};
 use crate::server::store::tasks::{Recorded, Request, Surface, Task};
+use crate::server::store::Poll;
 
 /// A rendered poll, before delivery.
 pub struct Polled {
@@ -27,60 +28,53 @@ pub struct Polled {
 
 /// Polls `task_id` through `surface`'s query: `None` if there is no such
 /// task for that surface.
-pub fn poll(app: &App, task_id: &str, surface: Surface, render: impl Fn(&TaskView<'_>) -> Vec<u8>) -> Option<Polled> {
-    let now = app.clock.now();
-    let poll = |task: &Task| {
-        if !surface.answers(task.request.surface) {
-            return None;
-        }
-        let polls = task.poll();
+pub async fn poll(
+    app: &App,
+    task_id: &str,
+    surface: Surface,
+    render: impl Fn(&TaskView<'_>) -> Vec<u8>,
+) -> Option<Polled> {
+    let show = |task: &Task, poll: Poll| {
         app.note_polled(task);
         if let Some(recorded) = task.replay.as_deref().and_then(|r| r.next(surface)) {
-            return Some(Polled {
+            return Polled {
                 body: Vec::new(),
                 recorded: Some(recorded),
                 fault: None,
-                polls,
-            });
+                polls: poll.before,
+            };
         }
         if task.callback.is_some() {
             app.callbacks.changed.notify_waiters();
         }
-        let view = task.view(now, polls, &app.base_url);
-        Some(Polled {
+        let view = task.view(poll.now, poll.before, &app.base_url);
+        Polled {
             body: render(&view),
             recorded: None,
             fault: view.moment.step.fault.clone(),
-            polls,
-        })
-    };
-    let polled = match app.tasks.with(task_id, poll) {
-        Some(polled) => polled,
-        // A task id that a scenarios-file rule names exists from its first query on.
-        None => {
-            // A task forgotten to stay within --max-tasks stays forgotten.
-            if app.tasks.was_forgotten(task_id) {
-                return None;
-            }
-            let scenario = app.catalog.rule_for(task_id)?;
-            let request = match surface {
-                Surface::V2 => Request {
-                    resolution: Resolution::for_v2("768P", "16:9").expect("a known frame"),
-                    duration_s: 5,
-                    surface,
-                    ratio: Some("16:9"),
-                },
-                _ => Request {
-                    surface,
-                    ..Request::default()
-                },
-            };
-            let task = app.tasks.get_or_create(task_id, scenario, now, request);
-            app.note_task(&task);
-            poll(&task)
+            polls: poll.before,
         }
     };
-    polled
+    if let Some(polled) = app.store.poll(task_id, surface, show).await {
+        return Some(polled);
+    }
+    // A task id that a scenarios-file rule names exists from its first query on.
+    let scenario = app.catalog.rule_for(task_id)?;
+    let request = match surface {
+        Surface::V2 => Request {
+            resolution: Resolution::for_v2("768P", "16:9").expect("a known frame"),
+            duration_s: 5,
+            surface,
+            ratio: Some("16:9"),
+        },
+        _ => Request {
+            surface,
+            ..Request::default()
+        },
+    };
+    let task = app.store.create_named(task_id, scenario, request).await?;
+    app.note_task(&task);
+    app.store.poll(task_id, surface, show).await
 }
 
 /// Delivers a poll as its step's fault says: late, as an error in the
@@ -100,7 +94,7 @@ pub async fn deliver(app: &App, task_id: &str, surface: Surface, polled: Polled)
     };
     if let Some((min, max)) = fault.delay {
         // Random but reproducible: keyed by the seed, the task and the poll.
-        let mut rng = rng_for(app.tasks.seed(), &format!("{task_id}/delay/{polls}"));
+        let mut rng = rng_for(app.store.tasks().seed(), &format!("{task_id}/delay/{polls}"));
         let ms: u64 = fake::Fake::fake_with_rng(&(min.as_millis() as u64..=max.as_millis() as u64), &mut rng);
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }

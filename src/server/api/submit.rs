@@ -131,11 +131,15 @@ pub async fn create(app: &App, preferred: Option<Arc<Scenario>>, submission: Sub
         prompt,
         callback,
     } = submission;
-    let task = app.tasks.submit(
-        |id| {
-            preferred
-                .or_else(|| app.next_submits.take())
-                .or_else(|| {
+    let next = match preferred {
+        Some(preferred) => Some(preferred),
+        None => app.store.take_next().await,
+    };
+    let task = app
+        .store
+        .submit(
+            |id| {
+                next.or_else(|| {
                     let subject = Subject {
                         task_id: id,
                         model: Some(&model),
@@ -144,11 +148,11 @@ pub async fn create(app: &App, preferred: Option<Arc<Scenario>>, submission: Sub
                     app.catalog.rule_matching(&subject).cloned()
                 })
                 .unwrap_or_else(|| app.catalog.default_scenario().clone())
-        },
-        app.clock.now(),
-        request,
-        callback.as_deref(),
-    );
+            },
+            request,
+            callback.as_deref(),
+        )
+        .await;
     app.note_task(&task);
     app.note_forgotten();
     if task.callback.is_some() {

@@ -105,7 +105,7 @@ pub async fn query(app: &App, parts: &Parts) -> Outcome {
     if task_id.is_empty() {
         return error(StatusCode::BAD_REQUEST, "invalid params, task_id is required");
     }
-    let outcome = match poll(app, &task_id, Surface::V2, render::v2::query_response) {
+    let outcome = match poll(app, &task_id, Surface::V2, render::v2::query_response).await {
         Some(polled) => deliver(app, &task_id, Surface::V2, polled).await,
         None => error(
             StatusCode::NOT_FOUND,

@@ -134,7 +134,7 @@ async fn send(
 ) -> Result<(StatusCode, Bytes), String> {
     let (uri, host, port) = target(url)?;
     let result = post(&uri, &host, port, body.clone(), app.callbacks.timeout).await;
-    let time = app.clock.now();
+    let time = app.store.clock().now();
     let (http_status, error) = match &result {
         Ok((s, _)) if s.is_success() => (Some(s.as_u16()), None),
         Ok((s, _)) => (Some(s.as_u16()), Some(format!("answered HTTP {}", s.as_u16()))),
@@ -165,7 +165,7 @@ async fn send(
         );
         entry.outgoing = true;
         entry.time = time;
-        app.journal.record(entry);
+        app.store.journal().record(entry);
     }
     result
 }
@@ -242,7 +242,7 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
         let (mut next, mut sent_word) = {
             let Some(app) = weak.upgrade() else { return };
             if resume {
-                let now = app.clock.now();
+                let now = app.store.clock().now();
                 let index = task.moment(now, task.polls().saturating_sub(1)).index;
                 let view = TaskView {
                     moment: task.scenario.entering(index),
@@ -258,15 +258,15 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
             let woken = changed.notified();
             let Some(app) = weak.upgrade() else { return };
             // The task was deleted or replaced: its updates stop.
-            if !app.tasks.get(&task.id).is_some_and(|t| Arc::ptr_eq(&t, &task)) {
+            if !app.store.tasks().get(&task.id).is_some_and(|t| Arc::ptr_eq(&t, &task)) {
                 return;
             }
             let seen_polls = task.polls().saturating_sub(1);
-            let current = task.moment(app.clock.now(), seen_polls).index;
+            let current = task.moment(app.store.clock().now(), seen_polls).index;
             while next <= current {
                 let view = TaskView {
                     moment: task.scenario.entering(next),
-                    ..task.view(app.clock.now(), seen_polls, &app.base_url)
+                    ..task.view(app.store.clock().now(), seen_polls, &app.base_url)
                 };
                 let word = status_word(&task, &view);
                 if word != sent_word {
@@ -279,7 +279,7 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
             if next > 0 && task.scenario.steps()[next - 1].phase().is_terminal() {
                 return;
             }
-            let running = !app.clock.is_frozen();
+            let running = !app.store.clock().is_frozen();
             drop(app);
             if running {
                 tokio::select! {

@@ -131,8 +131,14 @@ pub fn script(app: &App, task_id: &str, spec: &ScriptSpec) -> Result<Arc<Task>, 
         }
         request.duration_s = d;
     }
-    let task = Task::new(task_id.to_owned(), scenario, app.clock.now(), request, app.tasks.seed());
-    let task = app.tasks.insert(task);
+    let task = Task::new(
+        task_id.to_owned(),
+        scenario,
+        app.store.clock().now(),
+        request,
+        app.store.tasks().seed(),
+    );
+    let task = app.store.tasks().insert(task);
     app.note_task(&task);
     Ok(task)
 }
@@ -162,13 +168,13 @@ pub fn next(app: &App, spec: &NextSpec) -> Result<(), ControlError> {
         return Err(bad("/scenario", "say which `scenario` (or inline `steps`)"));
     }
     let scenario = scenario_of(app, spec.scenario.as_deref(), spec.steps.as_deref())?;
-    app.next_submits.set(scenario, spec.count);
+    app.store.next_submits().set(scenario, spec.count);
     Ok(())
 }
 
 /// The scenario set for the next submits, as JSON.
 pub fn next_json(app: &App) -> Value {
-    match app.next_submits.peek() {
+    match app.store.next_submits().peek() {
         Some((scenario, count)) => json!({"scenario": scenario, "count": count}),
         None => json!({"scenario": null, "count": 0}),
     }
@@ -189,7 +195,7 @@ pub fn clock(app: &App, spec: &ClockSpec) -> Result<(), ControlError> {
         return Err(bad("/", "say `advance`, `freeze` or `resume`"));
     }
     if let Some(d) = advance {
-        let now = app.clock.now();
+        let now = app.store.clock().now();
         if u128::from(now) + d.as_millis() > u128::from(LATEST) {
             return Err(bad(
                 "/advance",
@@ -201,13 +207,13 @@ pub fn clock(app: &App, spec: &ClockSpec) -> Result<(), ControlError> {
         }
     }
     if spec.freeze {
-        app.clock.set_frozen(true);
+        app.store.clock().set_frozen(true);
     }
     if spec.resume {
-        app.clock.set_frozen(false);
+        app.store.clock().set_frozen(false);
     }
     if let Some(d) = advance {
-        app.clock.advance(d);
+        app.store.clock().advance(d);
     }
     app.note_clock();
     // Callback updates that became due go out now.
@@ -217,11 +223,11 @@ pub fn clock(app: &App, spec: &ClockSpec) -> Result<(), ControlError> {
 
 /// Tasks, clock and journal back to how the server started.
 pub fn reset(app: &App) {
-    app.tasks.clear();
-    app.clock.reset();
-    app.journal.clear();
+    app.store.tasks().clear();
+    app.store.clock().reset();
+    app.store.journal().clear();
     app.callbacks.clear();
-    app.next_submits.clear();
+    app.store.next_submits().clear();
     app.note_reset();
     app.note_clock();
 }
@@ -239,8 +245,8 @@ pub fn scenarios_json(app: &App) -> Value {
 
 /// The clock as JSON.
 pub fn clock_json(app: &App) -> Value {
-    let now = app.clock.now();
-    json!({"now": now, "now_unix": now / 1000, "frozen": app.clock.is_frozen()})
+    let now = app.store.clock().now();
+    json!({"now": now, "now_unix": now / 1000, "frozen": app.store.clock().is_frozen()})
 }
 
 /// A task: its state now (without counting a poll) and its whole timeline;
@@ -252,7 +258,7 @@ pub fn task_json(app: &App, task: &Task) -> Value {
 /// [`task_json`] as the control API serves it, credentials in the callback
 /// URL shortened unless `--keep-secrets`.
 fn task_json_for(app: &App, task: &Task, secrets: Secrets) -> Value {
-    let now = app.clock.now();
+    let now = app.store.clock().now();
     let polls = task.polls();
     let moment = task.moment(now, polls);
     let mut time = Duration::ZERO;
@@ -397,14 +403,14 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
         None => match (route, method) {
             ("health", &Method::GET) => ok(json!({
                 "status": "ok",
-                "tasks": app.tasks.len(),
-                "max_tasks": app.tasks.max_tasks(),
-                "forgotten": app.tasks.forgotten(),
+                "tasks": app.store.tasks().len(),
+                "max_tasks": app.store.tasks().max_tasks(),
+                "forgotten": app.store.tasks().forgotten(),
             })),
             ("health", _) => not_allowed("GET"),
             ("tasks", &Method::GET) => match page(parts) {
                 Ok((after, limit)) => {
-                    let page = app.tasks.page(after, limit);
+                    let page = app.store.tasks().page(after, limit);
                     let next = (page.len() == limit).then(|| page.last().map(|t| t.created.to_string()));
                     let tasks: Vec<Value> = page.iter().map(|t| task_json_for(app, t, app.secrets)).collect();
                     ok(json!({ "tasks": tasks, "next": next.flatten() }))
@@ -432,14 +438,14 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                     let Ok(last) = last.parse::<usize>() else {
                         return invalid(bad("?last", "a number of requests, 0 or more"));
                     };
-                    let listed = app.journal.list(&filter);
+                    let listed = app.store.journal().list(&filter);
                     let newest = &listed[listed.len().saturating_sub(last)..];
                     let requests: Vec<Value> = newest.iter().map(|e| e.to_json(app.secrets)).collect();
                     return ok(json!({ "requests": requests, "next": null }));
                 }
                 match page(parts) {
                     Ok((after, limit)) => {
-                        let entries = app.journal.page(&filter, after, limit);
+                        let entries = app.store.journal().page(&filter, after, limit);
                         let next = (entries.len() == limit).then(|| entries.last().map(|e| e.id.to_string()));
                         let requests: Vec<Value> = entries.iter().map(|e| e.to_json(app.secrets)).collect();
                         ok(json!({ "requests": requests, "next": next.flatten() }))
@@ -448,7 +454,7 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                 }
             }
             ("requests", &Method::DELETE) => {
-                app.journal.clear();
+                app.store.journal().clear();
                 no_content()
             }
             ("requests", _) => not_allowed("GET, DELETE"),
@@ -463,7 +469,7 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                 Err(e) => invalid(e),
             },
             ("next", &Method::DELETE) => {
-                app.next_submits.clear();
+                app.store.next_submits().clear();
                 no_content()
             }
             ("next", _) => not_allowed("GET, PUT, DELETE"),
@@ -498,12 +504,12 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                     Ok(task) => ok(task_json_for(app, &task, app.secrets)),
                     Err(e) => invalid(e),
                 },
-                Method::GET => match app.tasks.get(&id) {
+                Method::GET => match app.store.tasks().get(&id) {
                     Some(task) => ok(task_json_for(app, &task, app.secrets)),
                     None => error(StatusCode::NOT_FOUND, "task_not_exist", format!("no task {id:?}")),
                 },
                 Method::DELETE => {
-                    if app.tasks.remove(&id) {
+                    if app.store.tasks().remove(&id) {
                         app.note_removed(&id);
                         no_content()
                     } else {

@@ -16,7 +16,7 @@ use crate::server::media::video::{expires, frame_of_path, parse_range, Range};
 /// The clip has the frame size the link names, the task's.
 pub fn download(app: &App, parts: &Parts) -> Outcome {
     match expires(parts.uri.query()) {
-        Some(Ok(expires)) if app.clock.now() / 1000 > expires => {
+        Some(Ok(expires)) if app.store.clock().now() / 1000 > expires => {
             let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>AccessDenied</Code>\n  <Message>Request has expired.</Message>\n</Error>\n";
             return reply(StatusCode::FORBIDDEN, XML, Bytes::from_static(body.as_bytes())).into();
         }
