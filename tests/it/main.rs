@@ -5,6 +5,7 @@
 mod common;
 
 mod cli;
+mod clients;
 mod control;
 mod dashboard;
 mod dialects;
