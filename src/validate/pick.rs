@@ -207,7 +207,7 @@ pub(super) fn shape(doc: &Value) -> Option<&'static str> {
         return Some(V2_SUBMIT_REQUEST);
     }
     if has("model")
-        && ["prompt", "first_frame_image", "subject_reference"]
+        && ["prompt", "first_frame_image", "last_frame_image", "subject_reference"]
             .iter()
             .any(|m| has(m))
     {
