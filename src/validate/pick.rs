@@ -421,6 +421,10 @@ mod tests {
                 json!({"model": "I2V-01", "first_frame_image": "x"}),
                 Some(SUBMIT_REQUEST),
             ),
+            (
+                json!({"model": "MiniMax-Hailuo-02", "last_frame_image": "x"}),
+                Some(SUBMIT_REQUEST),
+            ),
             (json!({"file": {}, "base_resp": base}), Some(FILES_RETRIEVE_RESPONSE)),
             (
                 json!({"task_id": "1", "status": "Processing", "base_resp": base}),

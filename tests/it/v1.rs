@@ -232,6 +232,11 @@ async fn every_mode_accepts_its_models_resolutions_and_durations() {
             6,
         ),
     ];
+    for (body, _, _) in &cases {
+        let doc: Value = serde_json::from_str(body).unwrap();
+        let violations = server.app.contract.submit_request().violations(&doc);
+        assert!(violations.is_empty(), "the schema takes {body}: {violations:?}");
+    }
     for path in [NATIVE, GATEWAY] {
         for (body, (width, height), duration) in &cases {
             let got = submit(&server, path, body).await;

@@ -123,6 +123,12 @@ impl Callbacks {
     }
 }
 
+impl Default for Callbacks {
+    fn default() -> Self {
+        Self::new(DEFAULT_TIMEOUT, Vec::new())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,11 +146,5 @@ mod tests {
             words(StatusWords::Lowercase),
             ["processing", "processing", "processing", "success", "failed"]
         );
-    }
-}
-
-impl Default for Callbacks {
-    fn default() -> Self {
-        Self::new(DEFAULT_TIMEOUT, Vec::new())
     }
 }
