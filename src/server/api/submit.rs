@@ -1,7 +1,9 @@
 //! Creating a task, whichever API asks: reading and checking the body,
 //! choosing the scenario, verifying a callback URL, and the v1 submit both
 //! the gateway and MiniMax's native API answer (they differ only in the
-//! HTTP status of a refusal).
+//! HTTP status of a refusal), with MiniMax's model table of each mode (the
+//! rules are the submit schema's; here the mode's defaults and the refusal's
+//! words).
 
 use std::sync::Arc;
 
@@ -123,8 +125,11 @@ pub fn parse_v1(app: &App, body: &[u8], surface: Surface) -> Result<Submission, 
             doc.get("duration").and_then(|d| d.as_u64()).unwrap_or(6) as u32,
         ),
     };
+    // The built-in schema allows only these; a `--schemas` one may not.
+    let resolution = Resolution::from_label(label)
+        .ok_or_else(|| Refusal(format!("resolution: {label:?} is not one of 512P, 720P, 768P, 1080P")))?;
     let request = Request {
-        resolution: Resolution::from_label(label).expect("the schema allows only known resolutions"),
+        resolution,
         duration_s,
         surface,
         ratio: None,
