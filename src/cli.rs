@@ -94,6 +94,9 @@ pub struct ServeArgs {
     /// Let callbacks go to HOST too (by default only to loopback addresses); repeatable.
     #[arg(long = "allow-callback-host", value_name = "HOST")]
     pub allow_callback_hosts: Vec<String>,
+    /// How v1 callback updates spell `status`: the query's words (Preparing … Fail), or lowercase as MiniMax's callback section lists them (processing, success, failed).
+    #[arg(long, value_enum, value_name = "WORDS", default_value = "query")]
+    pub callback_status: crate::server::callbacks::StatusWords,
     /// Keep at most N tasks: past it the oldest is forgotten (its queries answer task_not_exist).
     #[arg(long, value_name = "N", default_value_t = crate::server::store::tasks::DEFAULT_MAX_TASKS)]
     pub max_tasks: usize,
@@ -332,6 +335,7 @@ impl ServeArgs {
             gateway_query: self.gateway_query,
             callback_timeout: self.callback_timeout,
             allowed_callback_hosts: self.allow_callback_hosts.clone(),
+            callback_status: self.callback_status,
             max_tasks: self.max_tasks,
             timeouts: crate::server::http::connection::Timeouts {
                 header: self.header_timeout,

@@ -12,6 +12,7 @@ use minimax_mock::lifecycle::artifact::{Artifact, Resolution};
 use minimax_mock::lifecycle::clock::UnixMillis;
 use minimax_mock::lifecycle::{Moment, Phase, Scenario, Span};
 use minimax_mock::server::api::render::{self, native, v2, TaskView};
+use minimax_mock::server::callbacks::StatusWords;
 
 /// The built-in contract, compiled once.
 pub fn shared_contract() -> &'static Arc<Contract> {
@@ -175,11 +176,14 @@ pub fn check_view(view: &TaskView<'_>, v2_task: bool) {
         c.native_query_response(),
         &parse("native", native::query_response(view)),
     );
-    check(
-        "callback update",
-        c.callback_update(),
-        &parse("callback", native::callback_update(view)),
-    );
+    for words in [StatusWords::Query, StatusWords::Lowercase] {
+        let word = words.word(view.moment.step.minimax);
+        check(
+            "callback update",
+            c.callback_update(),
+            &parse("callback", native::callback_update(view, word)),
+        );
+    }
     if view.moment.phase() == Phase::Success {
         check(
             "files/retrieve",

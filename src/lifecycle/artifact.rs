@@ -59,10 +59,12 @@ impl Resolution {
         Some(Self { label, width, height })
     }
 
-    /// MiniMax's default when a request names no resolution.
+    /// MiniMax's default when a request names no resolution: 768P for the
+    /// Hailuo models, 720P for the others (T2V-01, T2V-01-Director, the
+    /// I2V-01 models, S2V-01).
     pub fn default_for_model(model: &str) -> &'static str {
         match model {
-            "T2V-01" | "S2V-01" | "I2V-01" | "I2V-01-Director" | "I2V-01-live" => "720P",
+            "T2V-01" | "T2V-01-Director" | "I2V-01" | "I2V-01-Director" | "I2V-01-live" | "S2V-01" => "720P",
             _ => "768P",
         }
     }

@@ -263,7 +263,9 @@ pub fn builtin() -> Vec<Scenario> {
     let build = |name: &str, steps| Scenario::new(name, steps).expect("built-in scenarios are valid");
     let mut processing = step(InProgress, 4.0);
     processing.progress = (30, 60);
-    let reason = "output video sensitive, please try again with a different prompt";
+    // MiniMax's wording for 1027 (its error-code table's, and what clients
+    // compare `status_msg` with).
+    let reason = "output new_sensitive";
     let mut failure = Step::new(Failure, Span::Terminal);
     failure.base_resp = BaseResp {
         status_code: 1027,

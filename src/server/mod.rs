@@ -80,6 +80,9 @@ pub struct Config {
     pub callback_timeout: Duration,
     /// Hosts besides loopback that callbacks may go to.
     pub allowed_callback_hosts: Vec<String>,
+    /// How v1 callback updates spell their status: the query's words
+    /// (the default) or the callback section's lowercase ones.
+    pub callback_status: callbacks::StatusWords,
     /// Past this many tasks, the oldest is forgotten.
     pub max_tasks: usize,
     /// How long a request head and an idle keep-alive connection may take.
@@ -126,6 +129,7 @@ impl Default for Config {
             gateway_query: app::QueryShape::Envelope,
             callback_timeout: callbacks::DEFAULT_TIMEOUT,
             allowed_callback_hosts: Vec::new(),
+            callback_status: callbacks::StatusWords::Query,
             max_tasks: tasks::DEFAULT_MAX_TASKS,
             timeouts: connection::Timeouts::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -214,7 +218,8 @@ pub fn app(config: Config, addr: SocketAddr, generation: u64) -> Arc<App> {
         persist: config.state.map(|path| persist::Persist::new(path, generation)),
         dirty: AtomicBool::new(false),
         gateway_query: config.gateway_query,
-        callbacks: callbacks::Callbacks::new(config.callback_timeout, config.allowed_callback_hosts),
+        callbacks: callbacks::Callbacks::new(config.callback_timeout, config.allowed_callback_hosts)
+            .with_status_words(config.callback_status),
         timeouts: config.timeouts,
         max_connections: config.max_connections,
         forgotten_log: std::sync::Mutex::new(None),

@@ -76,7 +76,8 @@ fn status_code(doc: &Value) -> Option<i64> {
 /// Fail a non-zero code) is left to it: these are what it cannot say.
 fn native_task_checks(doc: &Value, out: &mut Vec<Finding>) {
     let status = doc.get("status").and_then(Value::as_str);
-    let in_progress = ["Preparing", "Queueing", "Processing"];
+    // `processing` is a callback update's lowercase spelling of all three.
+    let in_progress = ["Preparing", "Queueing", "Processing", "processing"];
     if let (Some(status), Some(code)) = (status.filter(|s| in_progress.contains(s)), status_code(doc)) {
         if code != 0 {
             warn(
@@ -466,6 +467,20 @@ mod tests {
             keywords(&out),
             [("/task_id", "submit-task-id"), ("/task_id", "submit-task-id")]
         );
+    }
+
+    /// A lowercase callback update (`--callback-status lowercase`, MiniMax's
+    /// callback section) is checked as the query's words are.
+    #[test]
+    fn a_lowercase_processing_update_with_an_error_code_is_flagged() {
+        let mut out = Vec::new();
+        let update = json!({"task_id": "1", "status": "processing", "file_id": "", "base_resp": {"status_code": 1002, "status_msg": "x"}});
+        consistency(CALLBACK_UPDATE, &update, &mut out);
+        assert_eq!(keywords(&out), [("/base_resp/status_code", "status-code")]);
+        let mut out = Vec::new();
+        let update = json!({"task_id": "1", "status": "success", "file_id": "205258526306433", "base_resp": {"status_code": 0, "status_msg": "success"}});
+        consistency(CALLBACK_UPDATE, &update, &mut out);
+        assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]

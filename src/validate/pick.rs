@@ -207,7 +207,7 @@ pub(super) fn shape(doc: &Value) -> Option<&'static str> {
         return Some(V2_SUBMIT_REQUEST);
     }
     if has("model")
-        && ["prompt", "first_frame_image", "subject_reference"]
+        && ["prompt", "first_frame_image", "last_frame_image", "subject_reference"]
             .iter()
             .any(|m| has(m))
     {
@@ -419,6 +419,10 @@ mod tests {
             (json!({"model": "T2V-01", "prompt": "x"}), Some(SUBMIT_REQUEST)),
             (
                 json!({"model": "I2V-01", "first_frame_image": "x"}),
+                Some(SUBMIT_REQUEST),
+            ),
+            (
+                json!({"model": "MiniMax-Hailuo-02", "last_frame_image": "x"}),
                 Some(SUBMIT_REQUEST),
             ),
             (json!({"file": {}, "base_resp": base}), Some(FILES_RETRIEVE_RESPONSE)),

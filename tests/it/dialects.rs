@@ -14,10 +14,15 @@ use minimax_mock::server::app::QueryShape;
 use minimax_mock::server::Config;
 use serde_json::{json, Value};
 
-const JSON: (&str, &str) = ("Content-Type", "application/json");
+pub(crate) const JSON: (&str, &str) = ("Content-Type", "application/json");
 const HAILUO: &str = r#"{"model":"MiniMax-Hailuo-02","prompt":"A cat plays piano","duration":6,"resolution":"1080P"}"#;
 
-async fn post(server: &TestServer, path: &str, headers: &[(&str, &str)], body: &str) -> crate::common::Response {
+pub(crate) async fn post(
+    server: &TestServer,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> crate::common::Response {
     let mut all = vec![JSON];
     all.extend_from_slice(headers);
     server.send("POST", path, &all, body).await
@@ -418,7 +423,7 @@ impl V2Submit for TestServer {
 
 /// How the test receiver answers.
 #[derive(Clone, Copy)]
-enum Receiver {
+pub(crate) enum Receiver {
     Echo,
     WrongEcho,
     /// Echoes, but only after this long.
@@ -428,12 +433,12 @@ enum Receiver {
 }
 
 /// A callback receiver on a free loopback port; what it received.
-struct Hook {
-    url: String,
-    received: Arc<Mutex<Vec<Value>>>,
+pub(crate) struct Hook {
+    pub(crate) url: String,
+    pub(crate) received: Arc<Mutex<Vec<Value>>>,
 }
 
-async fn receiver(behaviour: Receiver) -> Hook {
+pub(crate) async fn receiver(behaviour: Receiver) -> Hook {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let received = Arc::new(Mutex::new(Vec::new()));
@@ -492,7 +497,11 @@ fn with_callback(url: &str) -> String {
 
 /// Waits (on the mock's callbacks list, not a fixed sleep) until `n`
 /// update attempts of `task` were made, for at most 5 s.
-async fn updates(server: &TestServer, task: &str, n: usize) -> Vec<minimax_mock::server::callbacks::Attempt> {
+pub(crate) async fn updates(
+    server: &TestServer,
+    task: &str,
+    n: usize,
+) -> Vec<minimax_mock::server::callbacks::Attempt> {
     for _ in 0..500 {
         let attempts: Vec<_> = server
             .app

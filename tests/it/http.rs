@@ -106,7 +106,7 @@ async fn submit_refuses_bad_bodies_with_2013_naming_the_field() {
     let cases = [
         (r#"{"model":"MiniMax-Hailuo-02"}"#, "prompt"),
         (r#"{"model":"MiniMax-Hailuo-02","prompt":"x","duration":7}"#, "duration"),
-        (r#"{"model":"T2V-01","prompt":"x","resolution":"1080P"}"#, "resolution"),
+        (r#"{"model":"T2V-01","prompt":"x","resolution":"768P"}"#, "resolution"),
         (
             r#"{"model":"MiniMax-Hailuo-02","prompt":"x","duration":10,"resolution":"1080P"}"#,
             "resolution",
@@ -145,9 +145,9 @@ async fn submit_accepts_every_documented_model_combination() {
     let server = start(config()).await;
     let ok = [
         r#"{"model":"MiniMax-Hailuo-2.3","prompt":"x","duration":10,"resolution":"768P"}"#,
-        r#"{"model":"MiniMax-Hailuo-2.3-Fast","prompt":"x","duration":6,"resolution":"1080P"}"#,
-        r#"{"model":"MiniMax-Hailuo-02","prompt":"x","duration":6,"resolution":"512P"}"#,
-        r#"{"model":"T2V-01-Director","prompt":"x","duration":6,"resolution":"768P"}"#,
+        r#"{"model":"MiniMax-Hailuo-2.3-Fast","first_frame_image":"https://example.com/a.png","duration":6,"resolution":"1080P"}"#,
+        r#"{"model":"MiniMax-Hailuo-02","first_frame_image":"https://example.com/a.png","duration":6,"resolution":"512P"}"#,
+        r#"{"model":"T2V-01-Director","prompt":"x","duration":6,"resolution":"720P"}"#,
         r#"{"model":"T2V-01","prompt":"x"}"#,
         r#"{"model":"I2V-01-live","first_frame_image":"https://example.com/a.png","resolution":"1080P"}"#,
         r#"{"model":"S2V-01","prompt":"x","subject_reference":[{"type":"character","image":["https://example.com/a.png"]}]}"#,

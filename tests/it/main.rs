@@ -19,4 +19,5 @@ mod proxy;
 mod readme;
 mod security;
 mod state;
+mod v1;
 mod validate;

@@ -19,6 +19,7 @@ use minimax_mock::lifecycle::artifact::{Artifact, Resolution};
 use minimax_mock::lifecycle::scenarios::{steps_json, Catalog, ScenarioSpec};
 use minimax_mock::lifecycle::{GatewayStatus, Moment, Phase, Scenario, Span};
 use minimax_mock::server::api::render::{self, native, v2, TaskView};
+use minimax_mock::server::callbacks::StatusWords;
 
 /// Cases per property: enough to meet every shape of step list, fast enough
 /// (a few seconds in all) for every `cargo test`.
@@ -193,11 +194,14 @@ fn seen(moment: Moment<'_>, v1: &TaskView<'_>, v2_task: &TaskView<'_>) -> Seen {
     valid("gateway query", c.query_response(), &gateway);
     let native = parse(native::query_response(&v1));
     valid("native query", c.native_query_response(), &native);
-    valid(
-        "callback update",
-        c.callback_update(),
-        &parse(native::callback_update(&v1)),
-    );
+    for words in [StatusWords::Query, StatusWords::Lowercase] {
+        let word = words.word(moment.step.minimax);
+        valid(
+            "callback update",
+            c.callback_update(),
+            &parse(native::callback_update(&v1, word)),
+        );
+    }
     if moment.phase() == Phase::Success {
         valid(
             "files/retrieve",

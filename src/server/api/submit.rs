@@ -1,7 +1,9 @@
 //! Creating a task, whichever API asks: reading and checking the body,
 //! choosing the scenario, verifying a callback URL, and the v1 submit both
 //! the gateway and MiniMax's native API answer (they differ only in the
-//! HTTP status of a refusal).
+//! HTTP status of a refusal), with MiniMax's model table of each mode (the
+//! rules are the submit schema's; here the mode's defaults and the refusal's
+//! words).
 
 use std::sync::Arc;
 
@@ -38,6 +40,19 @@ pub struct Submission {
 #[derive(Debug)]
 pub struct Refusal(pub String);
 
+/// The body as JSON; the refusal says where it stops being JSON (as
+/// [`checked_json`]'s does).
+fn json_body(body: &[u8]) -> Result<Value, Refusal> {
+    serde_json::from_slice(body).map_err(|e| {
+        Refusal(format!(
+            "body is not JSON: {} at line {} column {}",
+            crate::contract::strip_position(&e.to_string()),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
 /// The body as JSON, checked against `schema`; the refusal names the first
 /// field that is wrong (and the model, where the model table decided).
 pub fn checked_json(schema: &Schema, body: &[u8]) -> Result<Value, Refusal> {
@@ -62,18 +77,60 @@ pub fn checked_json(schema: &Schema, body: &[u8]) -> Result<Value, Refusal> {
     Ok(doc)
 }
 
+/// Which of MiniMax's v1 modes a body asks for, told by the images it has
+/// (MiniMax documents one page, and one model table, per mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// No image.
+    TextToVideo,
+    /// `first_frame_image` alone.
+    ImageToVideo,
+    /// `last_frame_image`, with or without a first frame.
+    FirstLastFrame,
+    /// `subject_reference`.
+    SubjectReference,
+}
+
+impl Mode {
+    pub fn of(doc: &Value) -> Self {
+        let has = |key| doc.get(key).is_some();
+        if has("subject_reference") {
+            Mode::SubjectReference
+        } else if has("last_frame_image") {
+            Mode::FirstLastFrame
+        } else if has("first_frame_image") {
+            Mode::ImageToVideo
+        } else {
+            Mode::TextToVideo
+        }
+    }
+}
+
 /// A v1 body (the gateway's and MiniMax's native submit): the schema with
-/// its model / duration / resolution table.
+/// its model table per mode. The defaults are MiniMax's: 768P for the Hailuo
+/// models, 720P for the others, 6 s; S2V-01 makes 720P, 6 s whatever the body
+/// says (its schema has neither field, so they are ignored).
 pub fn parse_v1(app: &App, body: &[u8], surface: Surface) -> Result<Submission, Refusal> {
-    let doc = checked_json(app.contract.submit_request(), body)?;
+    let doc = json_body(body)?;
+    if let Some(refusal) = v1_refusal(app.contract.submit_request(), &doc) {
+        return Err(refusal);
+    }
     let model = doc["model"].as_str().unwrap_or_default().to_owned();
-    let label = doc
-        .get("resolution")
-        .and_then(|r| r.as_str())
-        .unwrap_or_else(|| Resolution::default_for_model(&model));
+    let (label, duration_s) = match Mode::of(&doc) {
+        Mode::SubjectReference => ("720P", 6),
+        _ => (
+            doc.get("resolution")
+                .and_then(|r| r.as_str())
+                .unwrap_or_else(|| Resolution::default_for_model(&model)),
+            doc.get("duration").and_then(|d| d.as_u64()).unwrap_or(6) as u32,
+        ),
+    };
+    // The built-in schema allows only these; a `--schemas` one may not.
+    let resolution = Resolution::from_label(label)
+        .ok_or_else(|| Refusal(format!("resolution: {label:?} is not one of 512P, 720P, 768P, 1080P")))?;
     let request = Request {
-        resolution: Resolution::from_label(label).expect("the schema allows only known resolutions"),
-        duration_s: doc.get("duration").and_then(|d| d.as_u64()).unwrap_or(6) as u32,
+        resolution,
+        duration_s,
         surface,
         ratio: None,
     };
@@ -83,6 +140,46 @@ pub fn parse_v1(app: &App, body: &[u8], surface: Surface) -> Result<Submission, 
         callback: callback_url(&doc),
         model,
     })
+}
+
+/// The first thing wrong with a v1 body, naming the field and, where a rule
+/// of the model table decided, the rule (its `description` in the schema).
+fn v1_refusal(schema: &Schema, doc: &Value) -> Option<Refusal> {
+    use jsonschema::error::ValidationErrorKind;
+    let error = schema.validator().iter_errors(doc).next()?;
+    let mut field = error.instance_path().as_str().trim_start_matches('/').replace('/', ".");
+    if let ValidationErrorKind::Required { property } = error.kind() {
+        if let Some(name) = property.as_str() {
+            if !field.is_empty() {
+                field.push('.');
+            }
+            field.push_str(name);
+        }
+    }
+    let field = if field.is_empty() { "body".to_owned() } else { field };
+    let message = match error.kind() {
+        ValidationErrorKind::FalseSchema => "not taken".to_owned(),
+        // Not the whole prompt back.
+        ValidationErrorKind::MaxLength { limit } => {
+            let length = error.instance().as_str().map_or(0, |s| s.chars().count());
+            format!("{length} characters, longer than {limit}")
+        }
+        _ => error.to_string(),
+    };
+    let schema_path = error.schema_path().as_str();
+    let rule = schema_path
+        .strip_prefix("/allOf/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|n| schema.source().pointer(&format!("/allOf/{n}/description")))
+        .and_then(Value::as_str);
+    let context = match (rule, doc.get("model").and_then(|m| m.as_str())) {
+        (Some(rule), _) => format!(" ({rule})"),
+        (None, Some(model)) if field != "model" && matches!(error.kind().keyword(), "const" | "enum") => {
+            format!(" (for model {model})")
+        }
+        _ => String::new(),
+    };
+    Some(Refusal(format!("{field}: {message}{context}")))
 }
 
 /// `callback_url`, when the body has a non-empty one.

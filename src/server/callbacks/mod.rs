@@ -1,7 +1,7 @@
 //! What callbacks are allowed to do and what was sent: the settings
-//! (`--callback-timeout`, `--allow-callback-host`) and every attempt, for
-//! `GET /__mock/callbacks` and `MockServer::callbacks`. The sending is
-//! `notifier`'s.
+//! (`--callback-timeout`, `--allow-callback-host`, `--callback-status`) and
+//! every attempt, for `GET /__mock/callbacks` and `MockServer::callbacks`.
+//! The sending is `notifier`'s.
 
 pub mod notifier;
 
@@ -13,11 +13,42 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::lifecycle::clock::UnixMillis;
+use crate::lifecycle::MinimaxStatus;
 
 /// The challenge and each delivery must be answered within this, by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Attempts kept for `GET /__mock/callbacks`.
 const KEPT: usize = 10_000;
+
+/// How a v1 update spells its `status` (`--callback-status`). MiniMax's
+/// callback section contradicts itself: an update "matches the query
+/// body" (whose words are `Preparing` … `Fail`), yet its status values are
+/// listed as `processing`, `success`, `failed`, and its example carries
+/// `"status": "success"`. The query's words are the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum StatusWords {
+    /// The query's words: `Preparing`, `Queueing`, `Processing`, `Success`, `Fail`.
+    #[default]
+    Query,
+    /// The callback section's: `processing` (for `Preparing`, `Queueing` and
+    /// `Processing`), `success`, `failed`.
+    Lowercase,
+}
+
+impl StatusWords {
+    /// The word an update reports for MiniMax's `status`.
+    pub fn word(self, status: MinimaxStatus) -> &'static str {
+        match (self, status) {
+            (StatusWords::Query, status) => status.as_str(),
+            (
+                StatusWords::Lowercase,
+                MinimaxStatus::Preparing | MinimaxStatus::Queueing | MinimaxStatus::Processing,
+            ) => "processing",
+            (StatusWords::Lowercase, MinimaxStatus::Success) => "success",
+            (StatusWords::Lowercase, MinimaxStatus::Fail) => "failed",
+        }
+    }
+}
 
 /// One request the mock sent to a callback URL.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -45,6 +76,8 @@ pub struct Callbacks {
     pub timeout: Duration,
     /// Hosts besides loopback that callbacks may go to.
     pub allowed_hosts: Vec<String>,
+    /// How v1 updates spell their status.
+    pub status_words: StatusWords,
     attempts: Mutex<VecDeque<Attempt>>,
     /// Woken when the clock moves or a task with a callback is polled.
     pub changed: Arc<Notify>,
@@ -55,9 +88,16 @@ impl Callbacks {
         Self {
             timeout,
             allowed_hosts,
+            status_words: StatusWords::default(),
             attempts: Mutex::new(VecDeque::new()),
             changed: Arc::new(Notify::new()),
         }
+    }
+
+    /// The same settings, v1 updates spelling their status in `words`.
+    pub fn with_status_words(mut self, words: StatusWords) -> Self {
+        self.status_words = words;
+        self
     }
 
     pub fn record(&self, attempt: Attempt) {
@@ -86,5 +126,25 @@ impl Callbacks {
 impl Default for Callbacks {
     fn default() -> Self {
         Self::new(DEFAULT_TIMEOUT, Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowercase_words_fold_the_running_statuses_into_processing() {
+        use MinimaxStatus as M;
+        let all = [M::Preparing, M::Queueing, M::Processing, M::Success, M::Fail];
+        let words = |w: StatusWords| all.map(|s| w.word(s));
+        assert_eq!(
+            words(StatusWords::Query),
+            ["Preparing", "Queueing", "Processing", "Success", "Fail"]
+        );
+        assert_eq!(
+            words(StatusWords::Lowercase),
+            ["processing", "processing", "processing", "success", "failed"]
+        );
     }
 }

@@ -209,21 +209,23 @@ fn random_challenge() -> String {
     fake::StringFaker::with(b"0123456789abcdef".to_vec(), 32).fake_with_rng(&mut rng)
 }
 
-/// The status word an update reports, per surface: a change of it is what
-/// sends an update.
-fn status_word(task: &Task, view: &TaskView<'_>) -> &'static str {
+/// The status word an update reports, per surface and (v1) in the words of
+/// `--callback-status`: a change of it is what sends an update, so with the
+/// lowercase words `Preparing`, `Queueing` and `Processing` send one
+/// `processing` update, at the first of them.
+fn status_word(app: &App, task: &Task, view: &TaskView<'_>) -> &'static str {
     match task.request.surface {
         Surface::V2 => render::v2::status(view.moment.phase()),
-        _ => view.moment.step.minimax.as_str(),
+        _ => app.callbacks.status_words.word(view.moment.step.minimax),
     }
 }
 
-/// The update body for `view`: v1's `{task_id, status, file_id, base_resp}`,
-/// or for a v2 task the v2 query's task object.
-fn update_body(task: &Task, view: &TaskView<'_>) -> Vec<u8> {
+/// The update body for `view`: v1's `{task_id, status, file_id, base_resp}`
+/// with `word` as its status, or for a v2 task the v2 query's task object.
+fn update_body(task: &Task, view: &TaskView<'_>, word: &str) -> Vec<u8> {
     match task.request.surface {
         Surface::V2 => render::v2::query_response(view),
-        _ => render::native::callback_update(view),
+        _ => render::native::callback_update(view, word),
     }
 }
 
@@ -248,7 +250,7 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
                     moment: task.scenario.entering(index),
                     ..task.view(now, 0, &app.base_url)
                 };
-                (index + 1, status_word(&task, &view))
+                (index + 1, status_word(&app, &task, &view))
             } else {
                 (0, "")
             }
@@ -268,9 +270,9 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
                     moment: task.scenario.entering(next),
                     ..task.view(app.store.clock().now(), seen_polls, &app.base_url)
                 };
-                let word = status_word(&task, &view);
+                let word = status_word(&app, &task, &view);
                 if word != sent_word {
-                    let body = Bytes::from(update_body(&task, &view));
+                    let body = Bytes::from(update_body(&task, &view, word));
                     deliver(&app, &url, &task.id, word, body).await;
                     sent_word = word;
                 }

@@ -18,7 +18,8 @@ use crate::lifecycle::artifact::{utc_date, Artifact};
 use crate::lifecycle::clock::UnixMillis;
 use crate::lifecycle::Moment;
 
-/// How long a download link stays valid: about 9 hours, as MiniMax's do.
+/// How long a download link stays valid: 9 hours, as the links of the
+/// gateway's documented example (MiniMax's CN page says 1 hour: docs/apis.md).
 pub const LINK_LIFETIME_SECS: u64 = 32_400;
 
 /// Everything the query response shows about one task at one instant.

@@ -47,10 +47,16 @@ pub fn file_response(view: &TaskView<'_>) -> Vec<u8> {
     out
 }
 
-/// A v1 callback update: what MiniMax POSTs at each status change.
-pub fn callback_update(view: &TaskView<'_>) -> Vec<u8> {
+/// A v1 callback update: what MiniMax POSTs at each status change, its
+/// `status` spelled `word` (the query's word, or the callback section's
+/// lowercase one: `server::callbacks::StatusWords`).
+pub fn callback_update(view: &TaskView<'_>, word: &str) -> Vec<u8> {
     let step = view.moment.step;
-    let mut out = task_and_status(view);
+    let mut out = Vec::with_capacity(200);
+    out.extend_from_slice(br#"{"task_id":"#);
+    string(&mut out, view.task_id);
+    out.extend_from_slice(br#","status":"#);
+    string(&mut out, word);
     out.extend_from_slice(br#","file_id":"#);
     let succeeded = view.moment.phase() == Phase::Success;
     string(&mut out, if succeeded { &view.artifact.file_id_text } else { "" });
@@ -75,11 +81,17 @@ pub fn status_error(http_status: u16) -> Vec<u8> {
     error(code, message)
 }
 
-/// MiniMax's `base_resp` code and message for an HTTP error status.
+/// MiniMax's `base_resp` code and message for an HTTP error status. The
+/// messages are MiniMax's as its clients see them: 1002 and 1004 as MiniMax
+/// answers a request over its rate limit and one without a key (the
+/// error-code table's "rate limit" and "not authorized" are their stems).
 pub fn code_for_status(http_status: u16) -> (i64, &'static str) {
     match http_status {
-        401 => (1004, "authorization failed: no api key"),
-        429 => (1002, "rate limit exceeded, please try again later"),
+        401 => (
+            1004,
+            "login fail: Please carry the API secret key in the 'Authorization' field of the request header",
+        ),
+        429 => (1002, "rate limit exceeded(RPM)"),
         500..=599 => (1033, "system error, please try again later"),
         _ => (1000, "unknown error"),
     }
@@ -113,6 +125,17 @@ mod tests {
     use crate::lifecycle::scenarios::Catalog;
     use std::time::Duration;
 
+    /// The callback section's lowercase word for `view`'s status (as
+    /// `server::callbacks::StatusWords::Lowercase` spells it).
+    fn lowercase(view: &TaskView<'_>) -> &'static str {
+        use crate::lifecycle::MinimaxStatus as M;
+        match view.moment.step.minimax {
+            M::Success => "success",
+            M::Fail => "failed",
+            M::Preparing | M::Queueing | M::Processing => "processing",
+        }
+    }
+
     #[test]
     fn every_step_of_every_builtin_validates_in_every_native_body() {
         let contract = Contract::embedded();
@@ -133,8 +156,11 @@ mod tests {
                     let parse = |b: Vec<u8>| serde_json::from_slice::<serde_json::Value>(&b).unwrap();
                     let query = parse(query_response(&view));
                     assert!(contract.native_query_response().is_valid(&query), "{at}: {query}");
-                    let update = parse(callback_update(&view));
-                    assert!(contract.callback_update().is_valid(&update), "{at}: {update}");
+                    for word in [view.moment.step.minimax.as_str(), lowercase(&view)] {
+                        let update = parse(callback_update(&view, word));
+                        assert!(contract.callback_update().is_valid(&update), "{at}: {update}");
+                        assert_eq!(update["status"], word);
+                    }
                     if view.moment.phase() == Phase::Success {
                         let file = parse(file_response(&view));
                         assert!(contract.files_retrieve_response().is_valid(&file), "{at}: {file}");
@@ -168,8 +194,10 @@ mod tests {
             serde_json::json!({"status_code": 1000, "status_msg": "boom"})
         );
         assert!(contract.native_query_response().is_valid(&query), "{query}");
-        let update: serde_json::Value = serde_json::from_slice(&callback_update(&view)).unwrap();
-        assert!(contract.callback_update().is_valid(&update), "{update}");
+        for word in ["Fail", lowercase(&view)] {
+            let update: serde_json::Value = serde_json::from_slice(&callback_update(&view, word)).unwrap();
+            assert!(contract.callback_update().is_valid(&update), "{update}");
+        }
     }
 
     #[test]
