@@ -277,6 +277,7 @@ proptest! {
             base_url: "http://127.0.0.1:8080",
             duration_s,
             ratio: None,
+            v2: Default::default(),
         };
         let v2_task = TaskView { artifact: &v2_artifact, ratio: Some(ratio), ..v1 };
         let mut elapsed = 0u64;

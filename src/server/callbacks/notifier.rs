@@ -213,7 +213,7 @@ fn random_challenge() -> String {
 /// sends an update.
 fn status_word(task: &Task, view: &TaskView<'_>) -> &'static str {
     match task.request.surface {
-        Surface::V2 => render::v2::status(view.moment.phase()),
+        Surface::V2 => render::v2::shown_status(view),
         _ => view.moment.step.minimax.as_str(),
     }
 }
@@ -242,6 +242,10 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
         let (mut next, mut sent_word) = {
             let Some(app) = weak.upgrade() else { return };
             if resume {
+                // A cancelled task has reported `cancelled` already.
+                if task.cancelled_at().is_some() {
+                    return;
+                }
                 let now = app.store.clock().now();
                 let index = task.moment(now, task.polls().saturating_sub(1)).index;
                 let view = TaskView {
@@ -262,12 +266,16 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
                 return;
             }
             let seen_polls = task.polls().saturating_sub(1);
-            let current = task.moment(app.store.clock().now(), seen_polls).index;
+            // A cancelled task reports the steps it went through before, then `cancelled`.
+            let cancelled = task.cancelled_at();
+            let until = cancelled.unwrap_or_else(|| app.store.clock().now());
+            let current = task.moment(until, seen_polls).index;
             while next <= current {
-                let view = TaskView {
+                let mut view = TaskView {
                     moment: task.scenario.entering(next),
                     ..task.view(app.store.clock().now(), seen_polls, &app.base_url)
                 };
+                view.v2.cancelled_at = None;
                 let word = status_word(&task, &view);
                 if word != sent_word {
                     let body = Bytes::from(update_body(&task, &view));
@@ -275,6 +283,12 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
                     sent_word = word;
                 }
                 next += 1;
+            }
+            if cancelled.is_some() {
+                let view = task.view(until, seen_polls, &app.base_url);
+                let body = Bytes::from(update_body(&task, &view));
+                deliver(&app, &url, &task.id, status_word(&task, &view), body).await;
+                return;
             }
             if next > 0 && task.scenario.steps()[next - 1].phase().is_terminal() {
                 return;
