@@ -919,7 +919,11 @@ mod tests {
         doc["content"][1]["role"] = json!("middle_frame");
         assert_eq!(rejects(schema, &doc).0, "/content/1/role");
         doc["content"][1].as_object_mut().unwrap().remove("role");
-        assert!(schema.is_valid(&doc), "a single image without a role: {:?}", schema.violations(&doc));
+        assert!(
+            schema.is_valid(&doc),
+            "a single image without a role: {:?}",
+            schema.violations(&doc)
+        );
         doc["content"][0].as_object_mut().unwrap().remove("text");
         assert_eq!(rejects(schema, &doc), ("/content/0/text".into(), "required".into()));
 

@@ -391,7 +391,10 @@ mod tests {
         assert_eq!(size("1080P", "16:9"), None);
         assert_eq!(size("2K", "2:1"), None);
         // v1's 768P stays the documented example's.
-        assert_eq!(Resolution::from_label("768P").map(|r| (r.width, r.height)), Some((1366, 768)));
+        assert_eq!(
+            Resolution::from_label("768P").map(|r| (r.width, r.height)),
+            Some((1366, 768))
+        );
     }
 
     #[test]
@@ -407,7 +410,10 @@ mod tests {
         assert_eq!((usage.completion_tokens, usage.prompt_tokens), (260_390, 13_500));
         assert_eq!(usage.total_tokens, 273_890);
         assert_eq!(usage.input_audio_seconds, Some(6));
-        assert_eq!((usage.total_seconds, usage.input_seconds, usage.output_seconds), (5, 0, 5));
+        assert_eq!(
+            (usage.total_seconds, usage.input_seconds, usage.output_seconds),
+            (5, 0, 5)
+        );
         // The regeneration example.
         let request = V2Request {
             task_type: TaskType::Regeneration,

@@ -170,7 +170,10 @@ fn v2_list_checks(doc: &Value, out: &mut Vec<Finding>) {
                 out,
                 "/total",
                 "list-total",
-                format!("expected a total of at least the {} items on the page, found {total}", items.len()),
+                format!(
+                    "expected a total of at least the {} items on the page, found {total}",
+                    items.len()
+                ),
             );
         }
     }
@@ -622,7 +625,12 @@ mod tests {
             &json!({"task": {"status": "queued", "created_at": 10, "updated_at": 10}}),
             &mut out,
         );
-        for (kind, http) in [("server_error", "503"), ("authorized_error", "403"), ("bad_request_error", "413"), ("overloaded_error", "529")] {
+        for (kind, http) in [
+            ("server_error", "503"),
+            ("authorized_error", "403"),
+            ("bad_request_error", "413"),
+            ("overloaded_error", "529"),
+        ] {
             consistency(
                 V2_ERROR,
                 &json!({"error": {"type": kind, "message": "internal error (1000)", "http_code": http}}),

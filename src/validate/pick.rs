@@ -95,7 +95,10 @@ impl Endpoint {
         let url = url.split(['?', '#']).next().unwrap_or_default();
         let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
         let path = rest.find('/').map_or("/", |i| &rest[i..]);
-        for (prefix, endpoint) in [(V2_QUERY_PREFIX, Endpoint::V2Query), (V2_TASK_PREFIX, Endpoint::V2Delete)] {
+        for (prefix, endpoint) in [
+            (V2_QUERY_PREFIX, Endpoint::V2Query),
+            (V2_TASK_PREFIX, Endpoint::V2Delete),
+        ] {
             if let Some(at) = path.rfind(prefix) {
                 // The task id is the last segment (empty: the server says it is required).
                 if !path[at + prefix.len()..].contains('/') {
@@ -376,7 +379,10 @@ mod tests {
             ("/v2/query/video_generation/", Some(V2Query)),
             ("/v2/query/video_generation/1/2", None),
             ("/v2/query/video_generation", Some(V2List)),
-            ("https://api.minimax.io/v2/query/video_generation?page_size=4", Some(V2List)),
+            (
+                "https://api.minimax.io/v2/query/video_generation?page_size=4",
+                Some(V2List),
+            ),
             ("https://h/v2/video_generation/123", Some(V2Delete)),
             ("/v2/video_generation/1/2", None),
             ("https://h/v2/video_regeneration", Some(V2Regenerate)),
@@ -437,7 +443,12 @@ mod tests {
             (V2Query, 200, &v2_error, V2_QUERY_RESPONSE),
             (V2List, 200, &json!({"items": [], "total": 0}), V2_LIST_RESPONSE),
             (V2List, 400, &v2_error, V2_ERROR),
-            (V2Delete, 200, &json!({"task_id": "1", "action": "deleted"}), V2_DELETE_RESPONSE),
+            (
+                V2Delete,
+                200,
+                &json!({"task_id": "1", "action": "deleted"}),
+                V2_DELETE_RESPONSE,
+            ),
             (V2Delete, 400, &v2_error, V2_ERROR),
             (V2Regenerate, 200, &json!({"task_id": "1"}), V2_SUBMIT_RESPONSE),
             (V2Regenerate, 422, &v2_error, V2_ERROR),
@@ -472,7 +483,10 @@ mod tests {
                 json!({"model": "MiniMax-H3", "content": [{"type": "video_url", "role": "base_video"}]}),
                 Some(V2_REGENERATION_REQUEST),
             ),
-            (json!({"model": "MiniMax-H3", "source_task_id": "1"}), Some(V2_REGENERATION_REQUEST)),
+            (
+                json!({"model": "MiniMax-H3", "source_task_id": "1"}),
+                Some(V2_REGENERATION_REQUEST),
+            ),
             (json!({"items": [], "total": 0}), Some(V2_LIST_RESPONSE)),
             (
                 json!({"task_id": "1", "action": "cancelled", "status": "cancelled"}),

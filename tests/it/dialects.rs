@@ -289,7 +289,10 @@ async fn v2_whole_flow_with_a_portrait_video() {
         (Some("MiniMax-H3"), Some("9:16"), Some(6))
     );
     assert_eq!(t["usage"]["total_seconds"], 6);
-    assert_eq!((t["task_type"].as_str(), t["modality"].as_str()), (Some("generation"), Some("video")));
+    assert_eq!(
+        (t["task_type"].as_str(), t["modality"].as_str()),
+        (Some("generation"), Some("video"))
+    );
     // v2's 768P is 768x1344 at 9:16 (sides divisible by 32), not v1's 1366.
     let clip = download(&server, t["content"]["url"].as_str().unwrap()).await;
     assert_eq!(mp4_frame(&clip), (768, 1344));
@@ -327,7 +330,10 @@ async fn v2_refuses_bad_bodies_naming_the_field() {
         assert_eq!(r.status, 400, "{body}");
         let v = r.json();
         assert!(server.app.contract.v2_error().is_valid(&v), "{v}");
-        assert_eq!((v["type"].as_str(), v["error"]["type"].as_str()), (Some("error"), Some("bad_request_error")));
+        assert_eq!(
+            (v["type"].as_str(), v["error"]["type"].as_str()),
+            (Some("error"), Some("bad_request_error"))
+        );
         assert_eq!(v["error"]["http_code"], "400");
         let message = v["error"]["message"].as_str().unwrap();
         assert!(
@@ -415,7 +421,7 @@ impl V2Submit for TestServer {
 
 /// How the test receiver answers.
 #[derive(Clone, Copy)]
-enum Receiver {
+pub(crate) enum Receiver {
     Echo,
     WrongEcho,
     /// Echoes, but only after this long.
@@ -425,12 +431,12 @@ enum Receiver {
 }
 
 /// A callback receiver on a free loopback port; what it received.
-struct Hook {
-    url: String,
-    received: Arc<Mutex<Vec<Value>>>,
+pub(crate) struct Hook {
+    pub(crate) url: String,
+    pub(crate) received: Arc<Mutex<Vec<Value>>>,
 }
 
-async fn receiver(behaviour: Receiver) -> Hook {
+pub(crate) async fn receiver(behaviour: Receiver) -> Hook {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let received = Arc::new(Mutex::new(Vec::new()));

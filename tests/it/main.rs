@@ -18,4 +18,5 @@ mod proxy;
 mod readme;
 mod security;
 mod state;
+mod v2;
 mod validate;

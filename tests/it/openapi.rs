@@ -384,12 +384,36 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
     }
     send(s, c, "GET", "/v2/query/video_generation/nope", &[], "").await;
     // The list, regeneration and cancel-or-delete.
-    send(s, c, "GET", "/v2/query/video_generation?page_size=2&filter.status=succeeded", &[], "").await;
+    send(
+        s,
+        c,
+        "GET",
+        "/v2/query/video_generation?page_size=2&filter.status=succeeded",
+        &[],
+        "",
+    )
+    .await;
     send(s, c, "GET", "/v2/query/video_generation?page_num=0", &[], "").await;
     let regeneration = format!(r#"{{"model": "MiniMax-H3", "source_task_id": "{v2}", "resolution": "2K"}}"#);
-    let r = send(s, c, "POST", "/v2/video_regeneration", &[("Prefer", "scenario=slow")], &regeneration).await;
+    let r = send(
+        s,
+        c,
+        "POST",
+        "/v2/video_regeneration",
+        &[("Prefer", "scenario=slow")],
+        &regeneration,
+    )
+    .await;
     let regenerated = r.json()["task_id"].as_str().unwrap().to_owned();
-    send(s, c, "POST", "/v2/video_regeneration", &[], r#"{"model": "MiniMax-H3", "resolution": "2K"}"#).await;
+    send(
+        s,
+        c,
+        "POST",
+        "/v2/video_regeneration",
+        &[],
+        r#"{"model": "MiniMax-H3", "resolution": "2K"}"#,
+    )
+    .await;
     send(s, c, "POST", "/v2/video_regeneration", &[], &"x".repeat(5000)).await;
     send(s, c, "GET", "/v2/video_regeneration", &[], "").await;
     send(s, c, "DELETE", &format!("/v2/video_generation/{regenerated}"), &[], "").await;
@@ -526,7 +550,11 @@ async fn require_auth_documents_the_bearer_and_401() {
         ("GET", "/v2/query/video_generation/1", ""),
         ("GET", "/v2/query/video_generation?page_size=1", ""),
         ("DELETE", "/v2/video_generation/1", ""),
-        ("POST", "/v2/video_regeneration", r#"{"model": "MiniMax-H3", "source_task_id": "1", "resolution": "2K"}"#),
+        (
+            "POST",
+            "/v2/video_regeneration",
+            r#"{"model": "MiniMax-H3", "source_task_id": "1", "resolution": "2K"}"#,
+        ),
     ] {
         let r = send(&server, &mut c, method, target, &[], body).await;
         assert_eq!(r.status, 401, "{target}");

@@ -555,7 +555,9 @@ impl Api<'_> {
             "Each call counts as a poll, as on v1.",
             responses,
         );
-        op["parameters"] = json!([task_id_path("The id `POST /v2/video_generation` or `/v2/video_regeneration` answered.")]);
+        op["parameters"] = json!([task_id_path(
+            "The id `POST /v2/video_generation` or `/v2/video_regeneration` answered."
+        )]);
         paths.insert(format!("{V2_QUERY_PREFIX}{{task_id}}"), json!({ "get": op }));
         self.v2_tasks(paths, unknown);
     }

@@ -31,7 +31,11 @@ pub const INVALID_TASK_ID: &str = "invalid params, invalid task_id";
 /// v2's error envelope with `status`, a fresh request id, and `message`
 /// (the code is appended).
 pub fn error(app: &App, status: StatusCode, message: &str) -> Outcome {
-    json(status, render::v2::error(status.as_u16(), message, &app.store.request_id())).into()
+    json(
+        status,
+        render::v2::error(status.as_u16(), message, &app.store.request_id()),
+    )
+    .into()
 }
 
 /// 400 `invalid params, {message} (2013)`.
@@ -42,17 +46,19 @@ pub fn invalid(app: &App, message: &str) -> Outcome {
 /// The body of a v2 request, or v2's answer to one that cannot be read
 /// (413 past `--max-body`, 400).
 pub async fn read(app: &App, parts: &Parts, body: Incoming) -> Result<Bytes, Outcome> {
-    read_body(app.max_body, &parts.headers, body).await.map_err(|e| match e {
-        BodyError::TooLarge => error(
-            app,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!(
-                "invalid params, request body is larger than the limit of {} bytes",
-                app.max_body
+    read_body(app.max_body, &parts.headers, body)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => error(
+                app,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "invalid params, request body is larger than the limit of {} bytes",
+                    app.max_body
+                ),
             ),
-        ),
-        BodyError::Read(e) => invalid(app, &format!("cannot read the request body: {e}")),
-    })
+            BodyError::Read(e) => invalid(app, &format!("cannot read the request body: {e}")),
+        })
 }
 
 /// The body as JSON, or why not (named as the other APIs name it).

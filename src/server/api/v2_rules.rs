@@ -213,9 +213,18 @@ fn item(index: usize, value: &Value, regeneration: bool) -> Result<Item<'_>, Str
         media => {
             let member = media.member();
             let url = match object.get(member) {
-                None => return Err(format!("{at}.{member}: is required in a {member} item ({{\"url\": ...}})")),
+                None => {
+                    return Err(format!(
+                        "{at}.{member}: is required in a {member} item ({{\"url\": ...}})"
+                    ))
+                }
                 Some(Value::Object(o)) => o.get("url"),
-                Some(other) => return Err(format!("{at}.{member}: must be an object {{\"url\": ...}}, found {}", found(other))),
+                Some(other) => {
+                    return Err(format!(
+                        "{at}.{member}: must be an object {{\"url\": ...}}, found {}",
+                        found(other)
+                    ))
+                }
             };
             match url {
                 None => return Err(format!("{at}.{member}.url: is required")),
@@ -301,9 +310,12 @@ fn check_watermark(body: &Map<String, Value>) -> Result<(), String> {
 
 /// A whole number of seconds, as JSON Schema's `integer` reads one (`5.0` too).
 fn whole(value: &Value) -> Option<u64> {
-    value
-        .as_u64()
-        .or_else(|| value.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e9).map(|f| f as u64))
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 1e9)
+            .map(|f| f as u64)
+    })
 }
 
 /// The resolutions and durations a model takes.
@@ -474,7 +486,9 @@ pub fn generation(doc: &Value) -> Result<Generation, String> {
         Some(Value::Object(extra)) => {
             for (key, value) in extra {
                 if key != "prompt_expansion_mode" {
-                    return Err(format!("extra.{key}: is not an option (extra takes prompt_expansion_mode only)"));
+                    return Err(format!(
+                        "extra.{key}: is not an option (extra takes prompt_expansion_mode only)"
+                    ));
                 }
                 let modes = ["disabled", "balanced", "quality"];
                 if !value.as_str().is_some_and(|m| modes.contains(&m)) {
@@ -610,10 +624,16 @@ mod tests {
             (with(t2v.clone(), "resolution", json!("2K")), "16:9"),
             (with(t2v.clone(), "duration", json!(4)), "16:9"),
             (with(t2v.clone(), "duration", json!(15.0)), "16:9"),
-            (with(t2v.clone(), "callback_url", json!("http://127.0.0.1:1/cb")), "16:9"),
+            (
+                with(t2v.clone(), "callback_url", json!("http://127.0.0.1:1/cb")),
+                "16:9",
+            ),
             (with(t2v.clone(), "aigc_watermark", json!(true)), "16:9"),
             // A single image without a role is the first frame; the ratio is ignored.
-            (with(body(vec![text("a"), image(None)]), "ratio", json!("9:16")), "adaptive"),
+            (
+                with(body(vec![text("a"), image(None)]), "ratio", json!("9:16")),
+                "adaptive",
+            ),
             (body(vec![text("a"), image(Some("last_frame"))]), "adaptive"),
             (
                 body(vec![text("a"), image(Some("first_frame")), image(Some("last_frame"))]),
@@ -621,11 +641,19 @@ mod tests {
             ),
             // References: video and audio too, any mix up to 12; ratio optional.
             (
-                body(vec![text("a"), media("video_url", "reference_video"), media("audio_url", "reference_audio")]),
+                body(vec![
+                    text("a"),
+                    media("video_url", "reference_video"),
+                    media("audio_url", "reference_audio"),
+                ]),
                 "adaptive",
             ),
             (
-                with(body(vec![text("a"), image(Some("reference_image"))]), "ratio", json!("1:1")),
+                with(
+                    body(vec![text("a"), image(Some("reference_image"))]),
+                    "ratio",
+                    json!("1:1"),
+                ),
                 "1:1",
             ),
             (
@@ -661,7 +689,10 @@ mod tests {
                 "adaptive",
             ),
             // 7000 characters (not bytes).
-            (with(body(vec![text(&"猫".repeat(MAX_TEXT))]), "ratio", json!("21:9")), "21:9"),
+            (
+                with(body(vec![text(&"猫".repeat(MAX_TEXT))]), "ratio", json!("21:9")),
+                "21:9",
+            ),
             // MiniMax-H3-Max: 480P and 768P, 5 to 15 s, extra.
             (
                 json!({"model": "MiniMax-H3-Max", "content": [text("a")], "resolution": "480P", "duration": 5,
@@ -679,28 +710,50 @@ mod tests {
     /// Bodies the reference refuses, and the start of the refusal.
     fn refused() -> Vec<(Value, &'static str)> {
         let t2v = with(body(vec![text("a cat")]), "ratio", json!("16:9"));
-        let max = |content: Vec<Value>| {
-            json!({"model": "MiniMax-H3-Max", "content": content, "resolution": "768P", "duration": 6, "ratio": "16:9"})
-        };
+        let max = |content: Vec<Value>| json!({"model": "MiniMax-H3-Max", "content": content, "resolution": "768P", "duration": 6, "ratio": "16:9"});
         vec![
             (json!([]), "body: must be a JSON object"),
             (without(t2v.clone(), "model"), "model: is required"),
-            (with(t2v.clone(), "model", json!("MiniMax-H2")), "model: \"MiniMax-H2\" is not one of"),
+            (
+                with(t2v.clone(), "model", json!("MiniMax-H2")),
+                "model: \"MiniMax-H2\" is not one of",
+            ),
             (without(t2v.clone(), "resolution"), "resolution: is required"),
             (without(t2v.clone(), "duration"), "duration: is required"),
-            (with(t2v.clone(), "resolution", json!("480P")), "resolution: \"480P\" is not one of \"768P\", \"2K\""),
+            (
+                with(t2v.clone(), "resolution", json!("480P")),
+                "resolution: \"480P\" is not one of \"768P\", \"2K\"",
+            ),
             (with(t2v.clone(), "resolution", json!("1080P")), "resolution: \"1080P\""),
             (with(t2v.clone(), "duration", json!(16)), "duration: 16 is not"),
             (with(t2v.clone(), "duration", json!(3)), "duration: 3 is not"),
-            (with(t2v.clone(), "duration", json!(5.5)), "duration: must be a whole number"),
-            (with(t2v.clone(), "duration", json!("5")), "duration: must be a whole number"),
+            (
+                with(t2v.clone(), "duration", json!(5.5)),
+                "duration: must be a whole number",
+            ),
+            (
+                with(t2v.clone(), "duration", json!("5")),
+                "duration: must be a whole number",
+            ),
             (without(t2v.clone(), "content"), "content: is required"),
             (with(t2v.clone(), "content", json!([])), "content: is empty"),
-            (with(t2v.clone(), "content", json!("a cat")), "content: must be an array"),
+            (
+                with(t2v.clone(), "content", json!("a cat")),
+                "content: must be an array",
+            ),
             (with(t2v.clone(), "content", json!([1])), "content.0: must be an object"),
-            (with(t2v.clone(), "content", json!([{"text": "x"}])), "content.0.type: is required"),
-            (with(t2v.clone(), "content", json!([{"type": "video"}])), "content.0.type: \"video\" is not one of"),
-            (with(t2v.clone(), "content", json!([{"type": "text"}])), "content.0.text: is required"),
+            (
+                with(t2v.clone(), "content", json!([{"text": "x"}])),
+                "content.0.type: is required",
+            ),
+            (
+                with(t2v.clone(), "content", json!([{"type": "video"}])),
+                "content.0.type: \"video\" is not one of",
+            ),
+            (
+                with(t2v.clone(), "content", json!([{"type": "text"}])),
+                "content.0.text: is required",
+            ),
             // No text item, an empty one, two.
             (body(vec![image(None)]), NO_TEXT),
             (with(body(vec![text("  ")]), "ratio", json!("16:9")), NO_TEXT),
@@ -714,7 +767,10 @@ mod tests {
             ),
             // Text alone: a concrete ratio.
             (body(vec![text("a")]), "ratio: is required with text alone"),
-            (with(body(vec![text("a")]), "ratio", json!("adaptive")), "ratio: \"adaptive\" follows an image"),
+            (
+                with(body(vec![text("a")]), "ratio", json!("adaptive")),
+                "ratio: \"adaptive\" follows an image",
+            ),
             (with(t2v.clone(), "ratio", json!("2:1")), "ratio: \"2:1\" is not one of"),
             // Frames.
             (
@@ -733,26 +789,44 @@ mod tests {
                 body(vec![text("a"), image(Some("middle_frame"))]),
                 "content.1.role: \"middle_frame\" is not one of",
             ),
-            (body(vec![text("a"), image(Some("base_video"))]), "content.1.role: \"base_video\" is not one of"),
+            (
+                body(vec![text("a"), image(Some("base_video"))]),
+                "content.1.role: \"base_video\" is not one of",
+            ),
             (
                 body(vec![text("a"), image(Some("reference_video"))]),
                 "content.1.role: \"reference_video\" is for a video_url item, not a image_url item",
             ),
             (
-                body(vec![text("a"), json!({"type": "video_url", "video_url": {"url": "https://e.com/v.mp4"}})]),
+                body(vec![
+                    text("a"),
+                    json!({"type": "video_url", "video_url": {"url": "https://e.com/v.mp4"}}),
+                ]),
                 "content.1.role: is required in a video_url item",
             ),
             // References.
             (
-                body(std::iter::once(text("a")).chain((0..10).map(|_| image(Some("reference_image")))).collect()),
+                body(
+                    std::iter::once(text("a"))
+                        .chain((0..10).map(|_| image(Some("reference_image"))))
+                        .collect(),
+                ),
                 "content: at most 9 reference_image images; found 10",
             ),
             (
-                body(std::iter::once(text("a")).chain((0..4).map(|_| media("video_url", "reference_video"))).collect()),
+                body(
+                    std::iter::once(text("a"))
+                        .chain((0..4).map(|_| media("video_url", "reference_video")))
+                        .collect(),
+                ),
                 "content: at most 3 reference_video videos; found 4",
             ),
             (
-                body(std::iter::once(text("a")).chain((0..4).map(|_| media("audio_url", "reference_audio"))).collect()),
+                body(
+                    std::iter::once(text("a"))
+                        .chain((0..4).map(|_| media("audio_url", "reference_audio")))
+                        .collect(),
+                ),
                 "content: at most 3 reference_audio audios; found 4",
             ),
             (
@@ -766,7 +840,11 @@ mod tests {
                 "content: at most 12 reference items in all; found 13",
             ),
             (
-                body(vec![text("a"), image(Some("first_frame")), image(Some("reference_image"))]),
+                body(vec![
+                    text("a"),
+                    image(Some("first_frame")),
+                    image(Some("reference_image")),
+                ]),
                 "content: first_frame / last_frame images cannot be mixed",
             ),
             (
@@ -775,15 +853,24 @@ mod tests {
             ),
             // URLs.
             (
-                body(vec![text("a"), json!({"type": "image_url", "image_url": {"url": "ftp://e.com/a.png"}})]),
+                body(vec![
+                    text("a"),
+                    json!({"type": "image_url", "image_url": {"url": "ftp://e.com/a.png"}}),
+                ]),
                 "content.1.image_url.url: must be an http(s) URL, mm_file://",
             ),
             (
-                body(vec![text("a"), json!({"type": "image_url", "image_url": {"url": "data:image/PNG;base64,x"}})]),
+                body(vec![
+                    text("a"),
+                    json!({"type": "image_url", "image_url": {"url": "data:image/PNG;base64,x"}}),
+                ]),
                 "content.1.image_url.url: must be",
             ),
             (
-                body(vec![text("a"), json!({"type": "video_url", "video_url": {"url": "data:video/mov;base64,x"}, "role": "reference_video"})]),
+                body(vec![
+                    text("a"),
+                    json!({"type": "video_url", "video_url": {"url": "data:video/mov;base64,x"}, "role": "reference_video"}),
+                ]),
                 "content.1.video_url.url: must be",
             ),
             (
@@ -803,18 +890,38 @@ mod tests {
                 with(max(vec![text("a")]), "resolution", json!("2K")),
                 "resolution: \"2K\" is not one of \"480P\", \"768P\" (for model MiniMax-H3-Max)",
             ),
-            (with(max(vec![text("a")]), "duration", json!(4)), "duration: 4 is not between 5 and 15 seconds (for model MiniMax-H3-Max)"),
             (
-                with(max(vec![text("a")]), "extra", json!({"prompt_expansion_mode": "balance"})),
+                with(max(vec![text("a")]), "duration", json!(4)),
+                "duration: 4 is not between 5 and 15 seconds (for model MiniMax-H3-Max)",
+            ),
+            (
+                with(
+                    max(vec![text("a")]),
+                    "extra",
+                    json!({"prompt_expansion_mode": "balance"}),
+                ),
                 "extra.prompt_expansion_mode: \"balance\" is not one of",
             ),
             (
-                with(max(vec![text("a")]), "extra", json!({"prompt_expansion_mode": "quality", "seed": 1})),
+                with(
+                    max(vec![text("a")]),
+                    "extra",
+                    json!({"prompt_expansion_mode": "quality", "seed": 1}),
+                ),
                 "extra.seed: is not an option",
             ),
-            (with(max(vec![text("a")]), "extra", json!("quality")), "extra: must be an object"),
-            (with(t2v.clone(), "callback_url", json!(1)), "callback_url: must be a string"),
-            (with(t2v, "aigc_watermark", json!("no")), "aigc_watermark: must be true or false"),
+            (
+                with(max(vec![text("a")]), "extra", json!("quality")),
+                "extra: must be an object",
+            ),
+            (
+                with(t2v.clone(), "callback_url", json!(1)),
+                "callback_url: must be a string",
+            ),
+            (
+                with(t2v, "aigc_watermark", json!("no")),
+                "aigc_watermark: must be true or false",
+            ),
         ]
     }
 
@@ -825,7 +932,11 @@ mod tests {
         for (doc, ratio) in accepted() {
             let asked = generation(&doc).unwrap_or_else(|e| panic!("{doc}: {e}"));
             assert_eq!(asked.ratio, ratio, "{doc}");
-            assert!(schema.is_valid(&doc), "the schema refuses {doc}: {:?}", schema.violations(&doc));
+            assert!(
+                schema.is_valid(&doc),
+                "the schema refuses {doc}: {:?}",
+                schema.violations(&doc)
+            );
         }
     }
 
@@ -836,7 +947,10 @@ mod tests {
         for (doc, message) in refused() {
             let refusal = generation(&doc).err().unwrap_or_else(|| panic!("accepted {doc}"));
             assert!(refusal.starts_with(message), "{doc}:\n  {refusal}\n  wanted {message}");
-            assert!(!schema.is_valid(&doc), "the schema accepts {doc}, refused with {refusal}");
+            assert!(
+                !schema.is_valid(&doc),
+                "the schema accepts {doc}, refused with {refusal}"
+            );
         }
     }
 
@@ -848,7 +962,13 @@ mod tests {
         ], "resolution": "2K", "duration": 9, "callback_url": ""});
         let asked = generation(&doc).unwrap();
         assert_eq!(
-            (asked.images, asked.videos, asked.audios, asked.duration, asked.resolution),
+            (
+                asked.images,
+                asked.videos,
+                asked.audios,
+                asked.duration,
+                asked.resolution
+            ),
             (2, 1, 1, 9, "2K")
         );
         assert_eq!((asked.prompt.as_str(), asked.callback), ("  a cat  ", None));
@@ -874,13 +994,31 @@ mod tests {
         assert_eq!(regeneration(&by_id).unwrap().source.as_deref(), Some("424010985738629"));
         assert_eq!(regeneration(&by_video).unwrap().prompt.as_deref(), Some("a"));
         for (doc, message) in [
-            (with(by_id.clone(), "content", json!([base.clone()])), "source_task_id: give source_task_id or content"),
-            (without(by_id.clone(), "source_task_id"), "content: give source_task_id, or content"),
-            (with(by_id.clone(), "source_task_id", json!("")), "source_task_id: must be a task id"),
-            (with(by_id.clone(), "source_task_id", json!(42)), "source_task_id: must be a task id"),
-            (with(by_id.clone(), "model", json!("MiniMax-H3-Max")), "model: \"MiniMax-H3-Max\" is not one of \"MiniMax-H3\""),
+            (
+                with(by_id.clone(), "content", json!([base.clone()])),
+                "source_task_id: give source_task_id or content",
+            ),
+            (
+                without(by_id.clone(), "source_task_id"),
+                "content: give source_task_id, or content",
+            ),
+            (
+                with(by_id.clone(), "source_task_id", json!("")),
+                "source_task_id: must be a task id",
+            ),
+            (
+                with(by_id.clone(), "source_task_id", json!(42)),
+                "source_task_id: must be a task id",
+            ),
+            (
+                with(by_id.clone(), "model", json!("MiniMax-H3-Max")),
+                "model: \"MiniMax-H3-Max\" is not one of \"MiniMax-H3\"",
+            ),
             (without(by_id.clone(), "model"), "model: is required"),
-            (with(by_id.clone(), "resolution", json!("768P")), "resolution: \"768P\" is not one of \"2K\""),
+            (
+                with(by_id.clone(), "resolution", json!("768P")),
+                "resolution: \"768P\" is not one of \"2K\"",
+            ),
             (without(by_id.clone(), "resolution"), "resolution: is required"),
             (
                 with(by_video.clone(), "content", json!([text("a")])),
@@ -891,14 +1029,25 @@ mod tests {
                 "content: exactly one video_url item with role \"base_video\" (the 768P video to regenerate); found 2",
             ),
             (
-                with(by_video.clone(), "content", json!([text(&"x".repeat(MAX_REGENERATION_TEXT + 1)), base.clone()])),
+                with(
+                    by_video.clone(),
+                    "content",
+                    json!([text(&"x".repeat(MAX_REGENERATION_TEXT + 1)), base.clone()]),
+                ),
                 "content.0.text: 40001 characters; at most 40000",
             ),
             (
-                with(by_video.clone(), "content", json!([image(Some("base_video")), base.clone()])),
+                with(
+                    by_video.clone(),
+                    "content",
+                    json!([image(Some("base_video")), base.clone()]),
+                ),
                 "content.0.role: \"base_video\" is for a video_url item",
             ),
-            (with(by_id, "callback_url", json!(false)), "callback_url: must be a string"),
+            (
+                with(by_id, "callback_url", json!(false)),
+                "callback_url: must be a string",
+            ),
         ] {
             let refusal = regeneration(&doc).err().unwrap_or_else(|| panic!("accepted {doc}"));
             assert!(refusal.starts_with(message), "{doc}:\n  {refusal}\n  wanted {message}");

@@ -96,16 +96,20 @@ impl ListQuery {
                 }
                 "filter.task_ids" | "filter.task_ids[]" => {
                     let ids = list.task_ids.get_or_insert_with(HashSet::new);
-                    ids.extend(value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned));
+                    ids.extend(
+                        value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned),
+                    );
                 }
                 "filter.model" => list.model = Some(value.into_owned()),
                 "filter.task_type" => {
-                    list.task_type = Some(
-                        TASK_TYPES
-                            .into_iter()
-                            .find(|t| *t == value)
-                            .ok_or_else(|| format!("filter.task_type: {value:?} is not one of {}", quoted(&TASK_TYPES)))?,
-                    );
+                    list.task_type =
+                        Some(TASK_TYPES.into_iter().find(|t| *t == value).ok_or_else(|| {
+                            format!("filter.task_type: {value:?} is not one of {}", quoted(&TASK_TYPES))
+                        })?);
                 }
                 _ => {}
             }
@@ -132,7 +136,7 @@ pub async fn list(app: &App, parts: &Parts) -> Outcome {
     };
     let (mut tasks, now) = app.store.v2_tasks(|task, now| query.keeps(task, now)).await;
     // Newest first; tasks submitted in the same millisecond, the later first.
-    tasks.sort_by(|a, b| (b.submitted_at, b.created).cmp(&(a.submitted_at, a.created)));
+    tasks.sort_by_key(|t| std::cmp::Reverse((t.submitted_at, t.created)));
     let start = (query.page_num - 1).saturating_mul(query.page_size);
     let page = tasks.iter().skip(start).take(query.page_size);
     let views = page.map(|t| t.view(now, t.polls().saturating_sub(1), &app.base_url));
@@ -261,7 +265,10 @@ mod tests {
         let mut ids: Vec<_> = q.task_ids.unwrap().into_iter().collect();
         ids.sort();
         assert_eq!(ids, ["1", "2", "3", "4"]);
-        assert_eq!((q.model.as_deref(), q.task_type), (Some("MiniMax-H3"), Some("regeneration")));
+        assert_eq!(
+            (q.model.as_deref(), q.task_type),
+            (Some("MiniMax-H3"), Some("regeneration"))
+        );
         // Empty values are no filter.
         assert_eq!(ListQuery::parse("filter.status=&page_num=").unwrap().status, None);
         for (query, error) in [

@@ -383,8 +383,12 @@ fn task_of(t: &SavedTask, seed: u64, catalog: &Catalog) -> Result<Task, (String,
     };
     let task_type = match &t.task_type {
         None => TaskType::default(),
-        Some(k) => TaskType::parse(k)
-            .ok_or_else(|| ("/task_type".to_owned(), format!("{k:?} is not one of generation, regeneration")))?,
+        Some(k) => TaskType::parse(k).ok_or_else(|| {
+            (
+                "/task_type".to_owned(),
+                format!("{k:?} is not one of generation, regeneration"),
+            )
+        })?,
     };
     let [images, videos, audios] = t.inputs.unwrap_or_default();
     let request = Request {
