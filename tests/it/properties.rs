@@ -253,16 +253,18 @@ fn v2_view() -> impl Strategy<Value = minimax_mock::server::api::render::V2View>
         prop::sample::select(vec![TaskType::Generation, TaskType::Regeneration]),
         (0u8..=11, 0u8..=3, 0u8..=3),
     )
-        .prop_map(|(model, task_type, (images, videos, audios))| minimax_mock::server::api::render::V2View {
-            request: V2Request {
-                model,
-                task_type,
-                images,
-                videos,
-                audios,
+        .prop_map(
+            |(model, task_type, (images, videos, audios))| minimax_mock::server::api::render::V2View {
+                request: V2Request {
+                    model,
+                    task_type,
+                    images,
+                    videos,
+                    audios,
+                },
+                cancelled_at: None,
             },
-            cancelled_at: None,
-        })
+        )
 }
 
 proptest! {

@@ -12,9 +12,6 @@ use super::{download_url, number, string, TaskView};
 use crate::lifecycle::artifact::{TaskType, V2Usage};
 use crate::lifecycle::Phase;
 
-/// The model a v2 body names when the mock has to choose one.
-pub const MODEL: &str = "MiniMax-H3";
-
 /// `{"task_id":"..."}`.
 pub fn submit_response(task_id: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(40);
