@@ -141,6 +141,7 @@ pub fn check_bodies(task_id: &str, submitted_at: UnixMillis, moment: Moment<'_>,
         base_url: "http://127.0.0.1:8080",
         duration_s: 6,
         ratio: v2_task.then_some("21:9"),
+        v2: Default::default(),
     };
     check_view(&view, v2_task);
 }

@@ -30,11 +30,18 @@ impl Resolution {
         Some(Self { label, width, height })
     }
 
-    /// A v2 (MiniMax-H3) frame: `768P` or `2K` at an aspect ratio. The short
-    /// side is 768 or 1440 pixels; `adaptive` follows the first frame image,
-    /// which the mock does not read, so it is 16:9 (see `docs/v2.md`).
+    /// A v2 (MiniMax-H3, MiniMax-H3-Max) frame: `480P`, `768P` or `2K` at
+    /// an aspect ratio; `adaptive` follows the first frame image, which the
+    /// mock does not read, so it is 16:9 (see docs/apis.md).
+    ///
+    /// `2K`: the short side is 1440 and the long side follows the ratio
+    /// (2560x1440 at 16:9). `768P` and `480P` follow what MiniMax's
+    /// regeneration page says a 768P output is (sides divisible by 32, at
+    /// most 768x1344 pixels; 1344x768 at 16:9, as measured by a third
+    /// party), 480P scaled down from it: see [`Resolution::v2_budget`].
     pub fn for_v2(label: &str, ratio: &str) -> Option<Self> {
         let (label, short) = match label {
+            "480P" => ("480P", 480),
             "768P" => ("768P", 768),
             "2K" => ("2K", 1440),
             _ => return None,
@@ -48,15 +55,33 @@ impl Resolution {
             "9:16" => (9, 16),
             _ => return None,
         };
-        // The long side, rounded to an even number as H.264 needs:
-        // 768P 16:9 is 1366x768, MiniMax's 768P frame.
-        let long = |a: u32, b: u32| (short * a / b + 1) & !1;
-        let (width, height) = if w >= h {
-            (long(w, h), short)
+        let (a, b) = (w.max(h), w.min(h));
+        let (long, short) = if label == "2K" {
+            // The long side, rounded to an even number as H.264 needs.
+            ((short * a / b + 1) & !1, short)
         } else {
-            (short, long(h, w))
+            Self::v2_budget(short, a, b)
         };
+        let (width, height) = if w >= h { (long, short) } else { (short, long) };
         Some(Self { label, width, height })
+    }
+
+    /// (long, short) sides of a `768P` or `480P` frame at the ratio `a:b`
+    /// (a ≥ b): both divisible by 32, within an area of `short` × 1.75
+    /// `short` (768x1344, or 480x840 for 480P). The short side is `short`
+    /// and the long side the ratio's, rounded down to a multiple of 32;
+    /// while that is over the area, the short side steps down by 32. So
+    /// 16:9 is 1344x768, 4:3 1024x768, 1:1 768x768 and 21:9 1472x640.
+    fn v2_budget(short: u32, a: u32, b: u32) -> (u32, u32) {
+        let area = short * short * 7 / 4;
+        let mut side = short;
+        loop {
+            let long = (side * a / b) / 32 * 32;
+            if long * side <= area || side <= 32 {
+                return (long.max(side), side);
+            }
+            side -= 32;
+        }
     }
 
     /// MiniMax's default when a request names no resolution: 768P for the
@@ -66,6 +91,136 @@ impl Resolution {
         match model {
             "T2V-01" | "T2V-01-Director" | "I2V-01" | "I2V-01-Director" | "I2V-01-live" | "S2V-01" => "720P",
             _ => "768P",
+        }
+    }
+}
+
+/// A v2 model. Both render the same way; they differ in what a request
+/// may ask (resolutions, durations, inputs: `server::api::v2_rules`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum V2Model {
+    #[default]
+    H3,
+    H3Max,
+}
+
+impl V2Model {
+    pub const ALL: [V2Model; 2] = [V2Model::H3, V2Model::H3Max];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            V2Model::H3 => "MiniMax-H3",
+            V2Model::H3Max => "MiniMax-H3-Max",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
+/// Which v2 endpoint made a task (`task_type`): `/v2/video_generation`
+/// or `/v2/video_regeneration`. (`h3_context_ir` makes text, not video:
+/// the mock does not serve it.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TaskType {
+    #[default]
+    Generation,
+    Regeneration,
+}
+
+impl TaskType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskType::Generation => "generation",
+            TaskType::Regeneration => "regeneration",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [TaskType::Generation, TaskType::Regeneration]
+            .into_iter()
+            .find(|t| t.as_str() == name)
+    }
+}
+
+/// What a v2 task was asked for beyond its frame and length: model, task
+/// type and how many images, reference videos and reference audios came
+/// with it (for `usage`). A byte each: a million tasks stay small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct V2Request {
+    pub model: V2Model,
+    pub task_type: TaskType,
+    /// first_frame + last_frame + reference_image items.
+    pub images: u8,
+    /// reference_video items.
+    pub videos: u8,
+    /// reference_audio items.
+    pub audios: u8,
+}
+
+/// The media the mock never downloads count as this many seconds each: the
+/// shortest clip MiniMax takes.
+pub const ASSUMED_CLIP_SECONDS: u32 = 2;
+
+/// A finished v2 video task's `usage`, as the reference documents it.
+/// MiniMax does not publish how it converts to tokens; the rates here fit
+/// its two examples (2K 16:9, 5 s: 260,390 output tokens generated, 97,645
+/// regenerated; one image and 6 s of audio: 13,500 input tokens) and scale
+/// with the frame's area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct V2Usage {
+    pub total_seconds: u32,
+    pub input_seconds: u32,
+    pub output_seconds: u32,
+    pub input_image_count: u32,
+    /// Absent without reference audio.
+    pub input_audio_seconds: Option<u32>,
+    pub total_tokens: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+impl V2Usage {
+    /// Output tokens a second of 2K 16:9 (2560x1440) costs, generated and regenerated.
+    const GENERATED_PER_SECOND: u64 = 52_078;
+    const REGENERATED_PER_SECOND: u64 = 19_529;
+    /// Input tokens an image, and a second of reference video or audio.
+    const PER_IMAGE: u64 = 4_500;
+    const PER_INPUT_SECOND: u64 = 1_500;
+
+    pub fn of(request: &V2Request, resolution: Resolution, duration_s: u32) -> Self {
+        let regenerated = request.task_type == TaskType::Regeneration;
+        // A regeneration's base video is not counted (the reference's example: 0).
+        let (images, videos, audios) = if regenerated {
+            (0, 0, 0)
+        } else {
+            (
+                u32::from(request.images),
+                u32::from(request.videos),
+                u32::from(request.audios),
+            )
+        };
+        let input_seconds = videos * ASSUMED_CLIP_SECONDS;
+        let audio_seconds = audios * ASSUMED_CLIP_SECONDS;
+        let rate = if regenerated {
+            Self::REGENERATED_PER_SECOND
+        } else {
+            Self::GENERATED_PER_SECOND
+        };
+        let area = u64::from(resolution.width) * u64::from(resolution.height);
+        let completion_tokens = u64::from(duration_s) * rate * area / (2560 * 1440);
+        let prompt_tokens =
+            u64::from(images) * Self::PER_IMAGE + u64::from(input_seconds + audio_seconds) * Self::PER_INPUT_SECOND;
+        Self {
+            total_seconds: input_seconds + duration_s,
+            input_seconds,
+            output_seconds: duration_s,
+            input_image_count: images,
+            input_audio_seconds: (audios > 0).then_some(audio_seconds),
+            total_tokens: prompt_tokens + completion_tokens,
+            prompt_tokens,
+            completion_tokens,
         }
     }
 }
@@ -209,17 +364,75 @@ mod tests {
     #[test]
     fn v2_frames_follow_resolution_and_ratio() {
         let size = |l, r| Resolution::for_v2(l, r).map(|r| (r.width, r.height));
-        assert_eq!(size("768P", "16:9"), Some((1366, 768)));
-        assert_eq!(size("768P", "adaptive"), Some((1366, 768)));
-        assert_eq!(size("768P", "9:16"), Some((768, 1366)));
-        assert_eq!(size("768P", "21:9"), Some((1792, 768)));
+        // 768P: sides divisible by 32, at most 768x1344 pixels.
+        assert_eq!(size("768P", "16:9"), Some((1344, 768)));
+        assert_eq!(size("768P", "adaptive"), Some((1344, 768)));
+        assert_eq!(size("768P", "9:16"), Some((768, 1344)));
+        assert_eq!(size("768P", "21:9"), Some((1472, 640)));
         assert_eq!(size("768P", "4:3"), Some((1024, 768)));
+        assert_eq!(size("768P", "3:4"), Some((768, 1024)));
+        assert_eq!(size("768P", "1:1"), Some((768, 768)));
+        // 480P: the same rule, at most 480x840.
+        assert_eq!(size("480P", "16:9"), Some((832, 480)));
+        assert_eq!(size("480P", "9:16"), Some((480, 832)));
+        assert_eq!(size("480P", "21:9"), Some((960, 416)));
+        assert_eq!(size("480P", "4:3"), Some((640, 480)));
+        assert_eq!(size("480P", "1:1"), Some((480, 480)));
+        for label in ["480P", "768P"] {
+            let short = if label == "480P" { 480 } else { 768 };
+            for ratio in ["21:9", "16:9", "4:3", "1:1", "3:4", "9:16"] {
+                let (w, h) = size(label, ratio).unwrap();
+                assert!(w % 32 == 0 && h % 32 == 0, "{label} {ratio}: {w}x{h}");
+                assert!(w * h <= short * short * 7 / 4, "{label} {ratio}: {w}x{h}");
+            }
+        }
         assert_eq!(size("2K", "1:1"), Some((1440, 1440)));
         assert_eq!(size("2K", "16:9"), Some((2560, 1440)));
         assert_eq!(size("2K", "3:4"), Some((1440, 1920)));
         assert_eq!(size("2K", "21:9"), Some((3360, 1440)));
         assert_eq!(size("1080P", "16:9"), None);
         assert_eq!(size("2K", "2:1"), None);
+        // v1's 768P stays the documented example's.
+        assert_eq!(
+            Resolution::from_label("768P").map(|r| (r.width, r.height)),
+            Some((1366, 768))
+        );
+    }
+
+    #[test]
+    fn v2_usage_fits_the_reference_examples() {
+        let two_k = Resolution::for_v2("2K", "16:9").unwrap();
+        // The query page's example: one image, 6 s of reference audio, 5 s of 2K.
+        let request = V2Request {
+            images: 1,
+            audios: 3,
+            ..V2Request::default()
+        };
+        let usage = V2Usage::of(&request, two_k, 5);
+        assert_eq!((usage.completion_tokens, usage.prompt_tokens), (260_390, 13_500));
+        assert_eq!(usage.total_tokens, 273_890);
+        assert_eq!(usage.input_audio_seconds, Some(6));
+        assert_eq!(
+            (usage.total_seconds, usage.input_seconds, usage.output_seconds),
+            (5, 0, 5)
+        );
+        // The regeneration example.
+        let request = V2Request {
+            task_type: TaskType::Regeneration,
+            ..V2Request::default()
+        };
+        let usage = V2Usage::of(&request, two_k, 5);
+        assert_eq!((usage.total_tokens, usage.prompt_tokens), (97_645, 0));
+        assert_eq!((usage.input_image_count, usage.input_audio_seconds), (0, None));
+        // Reference videos count as seconds of input.
+        let request = V2Request {
+            videos: 2,
+            ..V2Request::default()
+        };
+        let usage = V2Usage::of(&request, Resolution::for_v2("768P", "16:9").unwrap(), 6);
+        assert_eq!((usage.total_seconds, usage.input_seconds), (10, 4));
+        assert_eq!(V2Model::parse("MiniMax-H3-Max"), Some(V2Model::H3Max));
+        assert_eq!(TaskType::parse("regeneration"), Some(TaskType::Regeneration));
     }
 
     #[test]

@@ -17,7 +17,8 @@ use crate::contract::{
     FILES_RETRIEVE_PATH, GATEWAY_FILES_RETRIEVE_PATH, NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, OPENAPI_PATH, QUERY_PATH,
     SUBMIT_PATH, V2_QUERY_PREFIX, V2_SUBMIT_PATH,
 };
-use crate::server::api::{gateway, native, poll, render, submit, v2};
+use crate::contract::{V2_LIST_PATH, V2_REGENERATION_PATH, V2_TASK_PREFIX};
+use crate::server::api::{gateway, native, poll, render, submit, v2, v2_tasks};
 use crate::server::app::App;
 use crate::server::control::{self, dashboard};
 use crate::server::http::{self, connection, has_bearer, json, preflight, reply, Outcome, Reply, JSON};
@@ -115,6 +116,12 @@ enum Route {
     DashboardRedirect,
     /// The OpenAPI document: served with or without the control API.
     OpenApi,
+    /// v2's list (`GET /v2/query/video_generation`).
+    V2List,
+    /// v2's cancel-or-delete (`DELETE /v2/video_generation/{task_id}`).
+    V2Task,
+    /// v2's regeneration (`POST /v2/video_regeneration`).
+    V2Regenerate,
 }
 
 impl Route {
@@ -128,6 +135,9 @@ impl Route {
             FILES_RETRIEVE_PATH => Route::Files(Surface::Native),
             V2_SUBMIT_PATH => Route::Submit(Surface::V2),
             p if p.starts_with(V2_QUERY_PREFIX) => Route::Query(Surface::V2),
+            V2_LIST_PATH => Route::V2List,
+            V2_REGENERATION_PATH => Route::V2Regenerate,
+            p if p.starts_with(V2_TASK_PREFIX) => Route::V2Task,
             p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => Route::Video,
             OPENAPI_PATH => Route::OpenApi,
             p if control && p == control::PREFIX => Route::Dashboard,
@@ -147,6 +157,9 @@ impl Route {
             | Route::OpenApi => "GET, HEAD, OPTIONS",
             Route::Submit(_) => "POST, OPTIONS",
             Route::Control => control::allowed(path),
+            Route::V2List => "GET, HEAD, OPTIONS",
+            Route::V2Task => "DELETE, OPTIONS",
+            Route::V2Regenerate => "POST, OPTIONS",
         }
     }
 
@@ -154,6 +167,7 @@ impl Route {
     fn surface(self) -> Option<Surface> {
         match self {
             Route::Submit(s) | Route::Query(s) | Route::Files(s) => Some(s),
+            Route::V2List | Route::V2Task | Route::V2Regenerate => Some(Surface::V2),
             Route::Video | Route::Control | Route::Dashboard | Route::DashboardRedirect | Route::OpenApi => None,
         }
     }
@@ -174,7 +188,7 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
     }
     if let Some(surface) = route.surface() {
         if app.require_auth && !has_bearer(&parts.headers) {
-            return json(StatusCode::UNAUTHORIZED, poll::status_error(surface, 401)).into();
+            return json(StatusCode::UNAUTHORIZED, poll::status_error(app, surface, 401)).into();
         }
     }
     let get = matches!(parts.method, Method::GET | Method::HEAD);
@@ -185,6 +199,9 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         Route::Files(_) if get => native::files(app, parts).await,
         Route::Submit(Surface::V2) if parts.method == Method::POST => v2::submit(app, parts, body).await,
         Route::Submit(surface) if parts.method == Method::POST => submit::v1(app, parts, body, surface).await,
+        Route::V2List if get => v2_tasks::list(app, parts).await,
+        Route::V2Task if parts.method == Method::DELETE => v2_tasks::delete(app, parts).await,
+        Route::V2Regenerate if parts.method == Method::POST => v2_tasks::regenerate(app, parts, body).await,
         Route::Video if get => media::download::download(app, parts),
         Route::OpenApi if get => Outcome {
             record: false,

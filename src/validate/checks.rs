@@ -1,7 +1,8 @@
 //! Consistency checks: what the documentation implies but a schema cannot
 //! say (a terminal status at 100%, statuses that agree, a task id exactly
 //! when the submit succeeded, no error code on a task in progress, time
-//! running forward), each about the one contract it names, and
+//! running forward, a v2 list's total, a v2 error's code in its message
+//! and a type that goes with its status), each about the one contract it names, and
 //! the `--strict` walk for undocumented members. Failed checks are warnings (errors only with `--strict`): the
 //! documentation implies them without stating them.
 
@@ -11,6 +12,7 @@ use super::{excerpt, Finding};
 use crate::contract::{
     CALLBACK_UPDATE, FILES_RETRIEVE_RESPONSE, NATIVE_QUERY_RESPONSE, QUERY_RESPONSE, SUBMIT_RESPONSE, V2_QUERY_RESPONSE,
 };
+use crate::contract::{V2_ERROR, V2_LIST_RESPONSE};
 use crate::lifecycle::{GatewayStatus, MinimaxStatus};
 
 const GATEWAY_STATUSES: [GatewayStatus; 6] = [
@@ -59,9 +61,11 @@ pub(super) fn consistency(contract: &str, doc: &Value, out: &mut Vec<Finding>) {
         FILES_RETRIEVE_RESPONSE => file_checks(doc, out),
         V2_QUERY_RESPONSE => {
             if let Some(task) = doc.get("task") {
-                v2_task_checks(task, out);
+                v2_task_checks(task, "/task", out);
             }
         }
+        V2_LIST_RESPONSE => v2_list_checks(doc, out),
+        V2_ERROR => v2_error_checks(doc, out),
         _ => {}
     }
 }
@@ -120,14 +124,14 @@ fn file_checks(doc: &Value, out: &mut Vec<Finding>) {
 /// A v2 task. The schema says content and usage come with succeeded and
 /// error with failed; what it cannot say: time runs forward, and a task
 /// does not both succeed and fail.
-fn v2_task_checks(task: &Value, out: &mut Vec<Finding>) {
+fn v2_task_checks(task: &Value, at: &str, out: &mut Vec<Finding>) {
     let created = task.get("created_at").and_then(Value::as_i64);
     let updated = task.get("updated_at").and_then(Value::as_i64);
     if let (Some(created), Some(updated)) = (created, updated) {
         if updated < created {
             warn(
                 out,
-                "/task/updated_at",
+                &format!("{at}/updated_at"),
                 "updated-at",
                 format!("expected an updated_at at or after created_at ({created}), found {updated}"),
             );
@@ -142,7 +146,7 @@ fn v2_task_checks(task: &Value, out: &mut Vec<Finding>) {
     if let Some(found) = task.get(contradiction) {
         warn(
             out,
-            &format!("/task/{contradiction}"),
+            &format!("{at}/{contradiction}"),
             "status-members",
             format!(
                 "expected no {contradiction} beside status {}, found {}",
@@ -150,6 +154,84 @@ fn v2_task_checks(task: &Value, out: &mut Vec<Finding>) {
                 excerpt(found)
             ),
         );
+    }
+}
+
+/// A v2 list: each item is a task, and `total` counts at least the items.
+fn v2_list_checks(doc: &Value, out: &mut Vec<Finding>) {
+    let Some(items) = doc.get("items").and_then(Value::as_array) else {
+        return;
+    };
+    for (i, item) in items.iter().enumerate() {
+        v2_task_checks(item, &format!("/items/{i}"), out);
+    }
+    if let Some(total) = doc.get("total").and_then(Value::as_u64) {
+        if (total as usize) < items.len() {
+            warn(
+                out,
+                "/total",
+                "list-total",
+                format!(
+                    "expected a total of at least the {} items on the page, found {total}",
+                    items.len()
+                ),
+            );
+        }
+    }
+}
+
+/// v2's error envelope: the message ends with MiniMax's code in
+/// parentheses, and the reference's error types go with their statuses.
+fn v2_error_checks(doc: &Value, out: &mut Vec<Finding>) {
+    let Some(error) = doc.get("error") else {
+        return;
+    };
+    if let Some(message) = error.get("message").and_then(Value::as_str) {
+        let code = message
+            .trim_end()
+            .strip_suffix(')')
+            .and_then(|m| m.rsplit_once('('))
+            .map(|(_, code)| code);
+        if !code.is_some_and(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit())) {
+            warn(
+                out,
+                "/error/message",
+                "message-code",
+                format!(
+                    "expected a message ending with MiniMax's code in parentheses (\"invalid params (2013)\"), found {}",
+                    excerpt(&error["message"])
+                ),
+            );
+        }
+    }
+    let documented = [
+        ("bad_request_error", "400"),
+        ("authorized_error", "401"),
+        ("insufficient_balance_error", "402"),
+        ("unprocessable_entity_error", "422"),
+        ("rate_limit_error", "429"),
+        ("server_error", "500"),
+        ("overloaded_error", "529"),
+    ];
+    let kind = error.get("type").and_then(Value::as_str);
+    let http = error.get("http_code").and_then(Value::as_str);
+    if let (Some(kind), Some(http)) = (kind, http) {
+        // 5xx other than 529 are server errors too; other 4xx bad requests.
+        let agrees = match documented.iter().find(|(t, _)| *t == kind) {
+            Some((_, "500")) => http.starts_with('5') && http != "529",
+            Some((_, "400")) => http.starts_with('4'),
+            Some((_, "401")) => http == "401" || http == "403",
+            Some((_, status)) => http == *status,
+            None => true,
+        };
+        if !agrees {
+            warn(
+                out,
+                "/error/type",
+                "error-type",
+                format!("expected an error type that goes with http_code {http}, found {kind:?}"),
+            );
+        }
     }
 }
 
@@ -512,6 +594,16 @@ mod tests {
             &json!({"task": {"status": "failed", "content": {"url": "https://x"}}}),
             &mut out,
         );
+        consistency(
+            V2_LIST_RESPONSE,
+            &json!({"items": [{"status": "queued", "created_at": 10, "updated_at": 9}], "total": 0}),
+            &mut out,
+        );
+        consistency(
+            V2_ERROR,
+            &json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down", "http_code": "500"}}),
+            &mut out,
+        );
         assert_eq!(
             keywords(&out),
             [
@@ -521,6 +613,10 @@ mod tests {
                 ("/task/updated_at", "updated-at"),
                 ("/task/error", "status-members"),
                 ("/task/content", "status-members"),
+                ("/items/0/updated_at", "updated-at"),
+                ("/total", "list-total"),
+                ("/error/message", "message-code"),
+                ("/error/type", "error-type"),
             ]
         );
         assert_eq!(
@@ -544,6 +640,18 @@ mod tests {
             &json!({"task": {"status": "queued", "created_at": 10, "updated_at": 10}}),
             &mut out,
         );
+        for (kind, http) in [
+            ("server_error", "503"),
+            ("authorized_error", "403"),
+            ("bad_request_error", "413"),
+            ("overloaded_error", "529"),
+        ] {
+            consistency(
+                V2_ERROR,
+                &json!({"error": {"type": kind, "message": "internal error (1000)", "http_code": http}}),
+                &mut out,
+            );
+        }
         assert_eq!(keywords(&out), []);
     }
 

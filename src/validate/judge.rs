@@ -794,7 +794,7 @@ mod tests {
         assert_eq!(keywords(&v.errors), [("/content", "maxContains")]);
         assert_eq!(
             v.errors[0].message,
-            "more than 1 items match the schema at /properties/content/allOf/0/contains (At most one text item.)"
+            "more than 1 items match the schema at /properties/content/allOf/0/contains (Exactly one text item: the prompt.)"
         );
         assert_eq!(v.errors[0].message, c.v2_submit_request().violations(&doc)[0].message);
     }

@@ -14,11 +14,14 @@ use crate::contract::{
     QUERY_PATH, QUERY_RESPONSE, SUBMIT_PATH, SUBMIT_REQUEST, SUBMIT_RESPONSE, V2_ERROR, V2_QUERY_PREFIX,
     V2_QUERY_RESPONSE, V2_SUBMIT_PATH, V2_SUBMIT_REQUEST, V2_SUBMIT_RESPONSE,
 };
+use crate::contract::{
+    V2_DELETE_RESPONSE, V2_LIST_PATH, V2_LIST_RESPONSE, V2_REGENERATION_PATH, V2_REGENERATION_REQUEST, V2_TASK_PREFIX,
+};
 
 /// Every shipped contract a document can be judged against, in the order
 /// that breaks a tie for the nearest (the gateway's error first: a body with
 /// `code` and `message` but no `data` is more likely an error than a task).
-pub(super) const CONTRACTS: [&str; 13] = [
+pub(super) const CONTRACTS: [&str; 16] = [
     ERROR,
     QUERY_RESPONSE,
     SUBMIT_REQUEST,
@@ -32,6 +35,9 @@ pub(super) const CONTRACTS: [&str; 13] = [
     V2_QUERY_RESPONSE,
     V2_ERROR,
     CALLBACK_CHALLENGE,
+    V2_LIST_RESPONSE,
+    V2_DELETE_RESPONSE,
+    V2_REGENERATION_REQUEST,
 ];
 
 /// The nearest contract of a document that shares no member name with any:
@@ -60,11 +66,17 @@ pub enum Endpoint {
     V2Submit,
     /// `GET /v2/query/video_generation/{task_id}`.
     V2Query,
+    /// `GET /v2/query/video_generation` (the list).
+    V2List,
+    /// `DELETE /v2/video_generation/{task_id}`.
+    V2Delete,
+    /// `POST /v2/video_regeneration`.
+    V2Regenerate,
 }
 
 /// Path endings and their endpoints; the gateway's first, since its paths
 /// end in MiniMax's.
-const BY_SUFFIX: [(&str, Endpoint); 7] = [
+const BY_SUFFIX: [(&str, Endpoint); 9] = [
     (QUERY_PATH, Endpoint::GatewayQuery),
     (SUBMIT_PATH, Endpoint::GatewaySubmit),
     (GATEWAY_FILES_RETRIEVE_PATH, Endpoint::GatewayFiles),
@@ -72,6 +84,8 @@ const BY_SUFFIX: [(&str, Endpoint); 7] = [
     (NATIVE_SUBMIT_PATH, Endpoint::NativeSubmit),
     (FILES_RETRIEVE_PATH, Endpoint::NativeFiles),
     (V2_SUBMIT_PATH, Endpoint::V2Submit),
+    (V2_LIST_PATH, Endpoint::V2List),
+    (V2_REGENERATION_PATH, Endpoint::V2Regenerate),
 ];
 
 impl Endpoint {
@@ -81,10 +95,15 @@ impl Endpoint {
         let url = url.split(['?', '#']).next().unwrap_or_default();
         let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
         let path = rest.find('/').map_or("/", |i| &rest[i..]);
-        if let Some(at) = path.rfind(V2_QUERY_PREFIX) {
-            // The task id is the last segment (empty: the server says it is required).
-            if !path[at + V2_QUERY_PREFIX.len()..].contains('/') {
-                return Some(Endpoint::V2Query);
+        for (prefix, endpoint) in [
+            (V2_QUERY_PREFIX, Endpoint::V2Query),
+            (V2_TASK_PREFIX, Endpoint::V2Delete),
+        ] {
+            if let Some(at) = path.rfind(prefix) {
+                // The task id is the last segment (empty: the server says it is required).
+                if !path[at + prefix.len()..].contains('/') {
+                    return Some(endpoint);
+                }
             }
         }
         BY_SUFFIX
@@ -96,7 +115,8 @@ impl Endpoint {
     /// The HTTP method that reads a body from the endpoint.
     pub(super) fn method(self) -> &'static str {
         match self {
-            Endpoint::GatewaySubmit | Endpoint::NativeSubmit | Endpoint::V2Submit => "POST",
+            Endpoint::GatewaySubmit | Endpoint::NativeSubmit | Endpoint::V2Submit | Endpoint::V2Regenerate => "POST",
+            Endpoint::V2Delete => "DELETE",
             _ => "GET",
         }
     }
@@ -111,6 +131,8 @@ impl Endpoint {
             FILES_RETRIEVE_RESPONSE => Some(Endpoint::NativeFiles),
             V2_SUBMIT_RESPONSE => Some(Endpoint::V2Submit),
             V2_QUERY_RESPONSE => Some(Endpoint::V2Query),
+            V2_LIST_RESPONSE => Some(Endpoint::V2List),
+            V2_DELETE_RESPONSE => Some(Endpoint::V2Delete),
             _ => None,
         }
     }
@@ -155,16 +177,18 @@ impl Endpoint {
             GatewayFiles | NativeFiles if native => NATIVE_ERROR,
             GatewayFiles => ERROR,
             NativeFiles => NATIVE_ERROR,
-            V2Submit | V2Query if failed => V2_ERROR,
-            V2Submit => V2_SUBMIT_RESPONSE,
+            V2Submit | V2Query | V2List | V2Delete | V2Regenerate if failed => V2_ERROR,
+            V2Submit | V2Regenerate => V2_SUBMIT_RESPONSE,
             V2Query => V2_QUERY_RESPONSE,
+            V2List => V2_LIST_RESPONSE,
+            V2Delete => V2_DELETE_RESPONSE,
         }
     }
 }
 
 /// Members that mark a shape: a document with any of them besides its own
 /// is not, say, "`base_resp` alone".
-const MARKERS: [&str; 15] = [
+const MARKERS: [&str; 19] = [
     "code",
     "data",
     "task",
@@ -180,6 +204,10 @@ const MARKERS: [&str; 15] = [
     "file_id",
     "video_width",
     "video_height",
+    "items",
+    "total",
+    "action",
+    "source_task_id",
 ];
 
 /// The contract whose shape `doc` has, told from its top-level members (the
@@ -203,8 +231,25 @@ pub(super) fn shape(doc: &Value) -> Option<&'static str> {
     if has("challenge") {
         return Some(CALLBACK_CHALLENGE);
     }
+    if has("items") && has("total") {
+        return Some(V2_LIST_RESPONSE);
+    }
+    if has("source_task_id") {
+        return Some(V2_REGENERATION_REQUEST);
+    }
     if has("model") && has("content") {
-        return Some(V2_SUBMIT_REQUEST);
+        // A regeneration names its base video; a generation cannot.
+        let base_video = members["content"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|i| i["role"] == "base_video"));
+        return Some(if base_video {
+            V2_REGENERATION_REQUEST
+        } else {
+            V2_SUBMIT_REQUEST
+        });
+    }
+    if has("task_id") && has("action") && !has("base_resp") {
+        return Some(V2_DELETE_RESPONSE);
     }
     if has("model")
         && ["prompt", "first_frame_image", "last_frame_image", "subject_reference"]
@@ -333,7 +378,14 @@ mod tests {
             ("https://h/minimax/v2/query/video_generation/123?x=/y", Some(V2Query)),
             ("/v2/query/video_generation/", Some(V2Query)),
             ("/v2/query/video_generation/1/2", None),
-            ("/v2/query/video_generation", None),
+            ("/v2/query/video_generation", Some(V2List)),
+            (
+                "https://api.minimax.io/v2/query/video_generation?page_size=4",
+                Some(V2List),
+            ),
+            ("https://h/v2/video_generation/123", Some(V2Delete)),
+            ("/v2/video_generation/1/2", None),
+            ("https://h/v2/video_regeneration", Some(V2Regenerate)),
             ("https://h/xv1/query/video_generation", None),
             ("https://h/v1/query/video_generation/", None),
             ("https://h/cb?next=https://x/v1/video_generation", None),
@@ -389,6 +441,17 @@ mod tests {
             (V2Query, 200, &json!({"task": {}}), V2_QUERY_RESPONSE),
             (V2Query, 404, &v2_error, V2_ERROR),
             (V2Query, 200, &v2_error, V2_QUERY_RESPONSE),
+            (V2List, 200, &json!({"items": [], "total": 0}), V2_LIST_RESPONSE),
+            (V2List, 400, &v2_error, V2_ERROR),
+            (
+                V2Delete,
+                200,
+                &json!({"task_id": "1", "action": "deleted"}),
+                V2_DELETE_RESPONSE,
+            ),
+            (V2Delete, 400, &v2_error, V2_ERROR),
+            (V2Regenerate, 200, &json!({"task_id": "1"}), V2_SUBMIT_RESPONSE),
+            (V2Regenerate, 422, &v2_error, V2_ERROR),
         ];
         for (endpoint, status, body, schema) in cases {
             assert_eq!(endpoint.schema(status, body), schema, "{endpoint:?} {status} {body}");
@@ -416,6 +479,19 @@ mod tests {
             (json!({"error": {}}), Some(V2_ERROR)),
             (json!({"challenge": "x"}), Some(CALLBACK_CHALLENGE)),
             (json!({"model": "MiniMax-H3", "content": []}), Some(V2_SUBMIT_REQUEST)),
+            (
+                json!({"model": "MiniMax-H3", "content": [{"type": "video_url", "role": "base_video"}]}),
+                Some(V2_REGENERATION_REQUEST),
+            ),
+            (
+                json!({"model": "MiniMax-H3", "source_task_id": "1"}),
+                Some(V2_REGENERATION_REQUEST),
+            ),
+            (json!({"items": [], "total": 0}), Some(V2_LIST_RESPONSE)),
+            (
+                json!({"task_id": "1", "action": "cancelled", "status": "cancelled"}),
+                Some(V2_DELETE_RESPONSE),
+            ),
             (json!({"model": "T2V-01", "prompt": "x"}), Some(SUBMIT_REQUEST)),
             (
                 json!({"model": "I2V-01", "first_frame_image": "x"}),

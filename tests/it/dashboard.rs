@@ -448,7 +448,7 @@ fn screenshot_for_the_readme() {
     server.script("job-fail", "fail").unwrap();
     let v2: Value = ureq::post(&format!("{}/v2/video_generation", server.uri()))
         .header("Prefer", "scenario=success-polls")
-        .send_json(json!({"model": "MiniMax-H3", "content": [{"type": "text", "text": "A lighthouse at dusk"}], "ratio": "9:16"}))
+        .send_json(json!({"model": "MiniMax-H3", "content": [{"type": "text", "text": "A lighthouse at dusk"}], "resolution": "768P", "duration": 6, "ratio": "9:16"}))
         .unwrap()
         .body_mut()
         .read_json()

@@ -294,57 +294,60 @@ async fn v2_whole_flow_with_a_portrait_video() {
         (Some("MiniMax-H3"), Some("9:16"), Some(6))
     );
     assert_eq!(t["usage"]["total_seconds"], 6);
+    assert_eq!(
+        (t["task_type"].as_str(), t["modality"].as_str()),
+        (Some("generation"), Some("video"))
+    );
+    // v2's 768P is 768x1344 at 9:16 (sides divisible by 32), not v1's 1366.
     let clip = download(&server, t["content"]["url"].as_str().unwrap()).await;
-    assert_eq!(mp4_frame(&clip), (768, 1366));
+    assert_eq!(mp4_frame(&clip), (768, 1344));
 
     // v2 tasks answer on the v2 query only, v1 tasks not there.
     let r = server.get(&format!("/v1/query/video_generation?task_id={task}")).await;
     assert_eq!(r.json()["base_resp"]["status_code"], 2013);
     let v1 = server.submit("instant").await;
     let r = server.get(&format!("/v2/query/video_generation/{v1}")).await;
-    assert_eq!(r.status, 404);
+    assert_eq!(r.status, 400);
     assert!(server.app.contract.v2_error().is_valid(&r.json()));
+    assert_eq!(r.json()["error"]["message"], "invalid params, invalid task_id (2013)");
 }
 
 #[tokio::test]
 async fn v2_refuses_bad_bodies_naming_the_field() {
     let server = start(config()).await;
+    let text = |extra: Value| {
+        let mut body = json!({"model": "MiniMax-H3", "content": [{"type": "text", "text": "x"}], "resolution": "768P", "duration": 5});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
     let cases = [
-        (
-            json!({"model": "MiniMax-H3", "content": [{"type": "text", "text": "x"}], "ratio": "adaptive"}),
-            "ratio",
-        ),
-        (
-            json!({"model": "MiniMax-H3", "content": [{"type": "text", "text": "x"}]}),
-            "ratio",
-        ),
-        (
-            json!({"model": "MiniMax-H3", "content": [{"type": "text", "text": "x"}], "ratio": "16:9", "duration": 20}),
-            "duration",
-        ),
-        (
-            json!({"model": "MiniMax-H3", "content": [{"type": "text", "text": "x"}], "ratio": "16:9", "resolution": "1080P"}),
-            "resolution",
-        ),
-        (
-            json!({"model": "MiniMax-H2", "content": [{"type": "text", "text": "x"}], "ratio": "16:9"}),
-            "model",
-        ),
-        (json!({"model": "MiniMax-H3", "content": []}), "content"),
+        (text(json!({"ratio": "adaptive"})), "ratio"),
+        (text(json!({})), "ratio"),
+        (text(json!({"ratio": "16:9", "duration": 20})), "duration"),
+        (text(json!({"ratio": "16:9", "resolution": "1080P"})), "resolution"),
+        (text(json!({"ratio": "16:9", "model": "MiniMax-H2"})), "model"),
+        (text(json!({"ratio": "16:9", "content": []})), "content"),
     ];
     for (body, field) in cases {
         let r = post(&server, "/v2/video_generation", &[], &body.to_string()).await;
         assert_eq!(r.status, 400, "{body}");
         let v = r.json();
         assert!(server.app.contract.v2_error().is_valid(&v), "{v}");
-        assert_eq!(v["error"]["code"], 2013);
+        assert_eq!(
+            (v["type"].as_str(), v["error"]["type"].as_str()),
+            (Some("error"), Some("bad_request_error"))
+        );
+        assert_eq!(v["error"]["http_code"], "400");
         let message = v["error"]["message"].as_str().unwrap();
         assert!(
-            message.starts_with(&format!("invalid params, {field}")),
+            message.starts_with(&format!("invalid params, {field}")) && message.ends_with(" (2013)"),
             "{body}: {message}"
         );
     }
-    let frames = json!({"model": "MiniMax-H3", "content": [
+    let frames = json!({"model": "MiniMax-H3", "resolution": "768P", "duration": 5, "content": [
+        {"type": "text", "text": "x"},
         {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}, "role": "first_frame"},
         {"type": "image_url", "image_url": {"url": "https://example.com/b.png"}, "role": "last_frame"},
         {"type": "image_url", "image_url": {"url": "https://example.com/c.png"}, "role": "first_frame"},
@@ -352,8 +355,8 @@ async fn v2_refuses_bad_bodies_naming_the_field() {
     let r = post(&server, "/v2/video_generation", &[], &frames.to_string()).await;
     assert_eq!(r.status, 400, "three frame images");
     let r = server.get("/v2/query/video_generation/nope").await;
-    assert_eq!(r.status, 404);
-    assert_eq!(r.json()["error"]["code"], 2013);
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["message"], "invalid params, invalid task_id (2013)");
 }
 
 #[tokio::test]
@@ -411,7 +414,7 @@ trait V2Submit {
 
 impl V2Submit for TestServer {
     async fn submit_v2_text(&self) -> String {
-        let body = r#"{"model":"MiniMax-H3","content":[{"type":"text","text":"x"}],"ratio":"16:9"}"#;
+        let body = r#"{"model":"MiniMax-H3","content":[{"type":"text","text":"x"}],"resolution":"768P","duration":5,"ratio":"16:9"}"#;
         let r = post(self, "/v2/video_generation", &[], body).await;
         assert_eq!(r.status, 200, "{}", r.body);
         r.json()["task_id"].as_str().unwrap().to_owned()
@@ -567,7 +570,7 @@ async fn callback_challenge_then_ordered_updates_driven_by_the_clock() {
 async fn callback_updates_follow_polls_for_a_v2_task() {
     let hook = receiver(Receiver::Echo).await;
     let server = start(config()).await;
-    let body = json!({"model": "MiniMax-H3", "content": [{"type": "text", "text": "x"}], "ratio": "1:1", "callback_url": hook.url});
+    let body = json!({"model": "MiniMax-H3", "content": [{"type": "text", "text": "x"}], "resolution": "768P", "duration": 5, "ratio": "1:1", "callback_url": hook.url});
     let r = post(
         &server,
         "/v2/video_generation",

@@ -102,7 +102,7 @@ impl Api {
             ),
             Api::V2 => (
                 "/v2/video_generation",
-                r#"{"model":"MiniMax-H3","content":[{"type":"text","text":"A cat plays piano"}],"ratio":"9:16","duration":6}"#,
+                r#"{"model":"MiniMax-H3","content":[{"type":"text","text":"A cat plays piano"}],"ratio":"9:16","resolution":"768P","duration":6}"#,
             ),
         };
         let prefer = format!("scenario={scenario}");

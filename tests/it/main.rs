@@ -20,4 +20,5 @@ mod readme;
 mod security;
 mod state;
 mod v1;
+mod v2;
 mod validate;

@@ -89,6 +89,9 @@ async fn the_document_is_openapi_3_1_self_contained_and_covers_every_surface() {
         "GET /v1/files/retrieve",
         "POST /v2/video_generation",
         "GET /v2/query/video_generation/{task_id}",
+        "GET /v2/query/video_generation",
+        "DELETE /v2/video_generation/{task_id}",
+        "POST /v2/video_regeneration",
         "GET /inference_output{object}",
         "GET /backup/inference_output{object}",
         "GET /openapi.json",
@@ -265,7 +268,7 @@ async fn send(
 }
 
 const SUBMIT: &str = r#"{"model": "MiniMax-Hailuo-02", "prompt": "A cat", "duration": 6, "resolution": "1080P"}"#;
-const V2_SUBMIT: &str = r#"{"model": "MiniMax-H3", "content": [{"type": "text", "text": "A cat"}], "ratio": "9:16"}"#;
+const V2_SUBMIT: &str = r#"{"model": "MiniMax-H3", "content": [{"type": "text", "text": "A cat"}], "resolution": "768P", "duration": 5, "ratio": "9:16"}"#;
 
 #[tokio::test]
 async fn every_answer_of_every_api_is_documented_with_its_body() {
@@ -380,6 +383,44 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
         send(s, c, "GET", &format!("/v2/query/video_generation/{v2}"), &[], "").await;
     }
     send(s, c, "GET", "/v2/query/video_generation/nope", &[], "").await;
+    // The list, regeneration and cancel-or-delete.
+    send(
+        s,
+        c,
+        "GET",
+        "/v2/query/video_generation?page_size=2&filter.status=succeeded",
+        &[],
+        "",
+    )
+    .await;
+    send(s, c, "GET", "/v2/query/video_generation?page_num=0", &[], "").await;
+    let regeneration = format!(r#"{{"model": "MiniMax-H3", "source_task_id": "{v2}", "resolution": "2K"}}"#);
+    let r = send(
+        s,
+        c,
+        "POST",
+        "/v2/video_regeneration",
+        &[("Prefer", "scenario=slow")],
+        &regeneration,
+    )
+    .await;
+    let regenerated = r.json()["task_id"].as_str().unwrap().to_owned();
+    send(
+        s,
+        c,
+        "POST",
+        "/v2/video_regeneration",
+        &[],
+        r#"{"model": "MiniMax-H3", "resolution": "2K"}"#,
+    )
+    .await;
+    send(s, c, "POST", "/v2/video_regeneration", &[], &"x".repeat(5000)).await;
+    send(s, c, "GET", "/v2/video_regeneration", &[], "").await;
+    send(s, c, "DELETE", &format!("/v2/video_generation/{regenerated}"), &[], "").await;
+    send(s, c, "DELETE", &format!("/v2/video_generation/{regenerated}"), &[], "").await;
+    send(s, c, "DELETE", &format!("/v2/video_generation/{v2}"), &[], "").await;
+    send(s, c, "DELETE", &format!("/v2/video_generation/{v2}"), &[], "").await;
+    send(s, c, "GET", &format!("/v2/video_generation/{v2}"), &[], "").await;
 
     // Faults, in each API's error body.
     let flaky = send(
@@ -482,7 +523,7 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
     send(s, c, "DELETE", "/__mock/requests", &[], "").await;
     send(s, c, "POST", "/__mock/reset", &[], "").await;
     send(s, c, "GET", "/__mock/reset", &[], "").await;
-    assert_eq!(c.checked, 83);
+    assert_eq!(c.checked, 94);
 }
 
 /// With --require-auth the document says so (a bearer scheme, 401 on the
@@ -507,6 +548,13 @@ async fn require_auth_documents_the_bearer_and_401() {
         ("GET", "/v1/files/retrieve?file_id=1", ""),
         ("POST", "/v2/video_generation", V2_SUBMIT),
         ("GET", "/v2/query/video_generation/1", ""),
+        ("GET", "/v2/query/video_generation?page_size=1", ""),
+        ("DELETE", "/v2/video_generation/1", ""),
+        (
+            "POST",
+            "/v2/video_regeneration",
+            r#"{"model": "MiniMax-H3", "source_task_id": "1", "resolution": "2K"}"#,
+        ),
     ] {
         let r = send(&server, &mut c, method, target, &[], body).await;
         assert_eq!(r.status, 401, "{target}");

@@ -243,10 +243,32 @@ fn v1_resolution() -> impl Strategy<Value = Resolution> {
 
 fn v2_resolution() -> impl Strategy<Value = (Resolution, &'static str)> {
     (
-        prop::sample::select(vec!["768P", "2K"]),
+        prop::sample::select(vec!["480P", "768P", "2K"]),
         prop::sample::select(minimax_mock::server::store::tasks::V2_RATIOS.to_vec()),
     )
         .prop_map(|(l, r)| (Resolution::for_v2(l, r).unwrap(), r))
+}
+
+/// What a v2 task asked for: either model, either task type, any inputs.
+fn v2_view() -> impl Strategy<Value = minimax_mock::server::api::render::V2View> {
+    use minimax_mock::lifecycle::artifact::{TaskType, V2Model, V2Request};
+    (
+        prop::sample::select(V2Model::ALL.to_vec()),
+        prop::sample::select(vec![TaskType::Generation, TaskType::Regeneration]),
+        (0u8..=11, 0u8..=3, 0u8..=3),
+    )
+        .prop_map(
+            |(model, task_type, (images, videos, audios))| minimax_mock::server::api::render::V2View {
+                request: V2Request {
+                    model,
+                    task_type,
+                    images,
+                    videos,
+                    audios,
+                },
+                cancelled_at: None,
+            },
+        )
 }
 
 proptest! {
@@ -263,6 +285,7 @@ proptest! {
         id in task_id(),
         v1_resolution in v1_resolution(),
         (v2_resolution, ratio) in v2_resolution(),
+        v2_view in v2_view(),
         duration_s in 1u32..=10,
         // Submission times from 1970 to 2100.
         submitted_at in 0u64..4_102_444_800_000,
@@ -281,8 +304,9 @@ proptest! {
             base_url: "http://127.0.0.1:8080",
             duration_s,
             ratio: None,
+            v2: Default::default(),
         };
-        let v2_task = TaskView { artifact: &v2_artifact, ratio: Some(ratio), ..v1 };
+        let v2_task = TaskView { artifact: &v2_artifact, ratio: Some(ratio), v2: v2_view, ..v1 };
         let mut elapsed = 0u64;
         let mut last: Option<Seen> = None;
         for (polls, gap) in gaps.iter().enumerate() {

@@ -513,7 +513,7 @@ async fn callback_updates_in_lowercase_send_one_processing_then_success_or_faile
     assert!(server.app.contract.callback_update().is_valid(&bodies[1]));
 
     // v2 tasks keep v2's words whatever the v1 spelling.
-    let v2 = json!({"model": "MiniMax-H3", "content": [{"type": "text", "text": "x"}], "ratio": "1:1", "callback_url": hook.url});
+    let v2 = json!({"model": "MiniMax-H3", "content": [{"type": "text", "text": "x"}], "ratio": "1:1", "resolution": "768P", "duration": 5, "callback_url": hook.url});
     let r = post(&server, "/v2/video_generation", &[], &v2.to_string()).await;
     let task = r.json()["task_id"].as_str().unwrap().to_owned();
     let bodies = update_statuses(&server, &task, 3).await;

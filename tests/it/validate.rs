@@ -126,7 +126,7 @@ fn the_mocks_own_fixtures_pass_strictly() {
         assert_eq!(line["warnings"], json!([]), "{line}");
         folders.insert(folder.to_owned());
     }
-    assert_eq!(folders.len(), 13, "{folders:?}");
+    assert_eq!(folders.len(), 16, "{folders:?}");
     for folder in folders {
         let dir = format!("fixtures/{folder}");
         let (code, out, err) = validate(&["--strict", "--schema", &folder, &dir], b"");
@@ -191,7 +191,7 @@ fn a_schema_by_path_or_by_name() {
     // Every shipped schema by name.
     let (code, _, _) = validate(
         &["--schema", "v2_error", "-"],
-        br#"{"error":{"code":2013,"message":"x"}}"#,
+        br#"{"type":"error","error":{"type":"bad_request_error","message":"x (2013)","http_code":"400"},"request_id":"1"}"#,
     );
     assert_eq!(code, 0);
 }
@@ -400,12 +400,18 @@ fn har_entries_of_every_surface_are_judged_by_endpoint() {
         (9, "native_error", true),
         (10, "native_error", false),
         (11, "files_retrieve.response", true),
-        // v2 (entry 12 is a preflight, 18 another URL: skipped).
+        // v2 (entry 12 is a preflight, 23 another URL: skipped).
         (13, "v2_video_generation.response", true),
         (14, "v2_error", true),
         (15, "v2_query_video_generation.response", true),
         (16, "v2_query_video_generation.response", false),
         (17, "v2_error", true),
+        // The list, cancel-or-delete (done, and refused), regeneration, a broken list.
+        (18, "v2_list_video_generation.response", true),
+        (19, "v2_delete_video_generation.response", true),
+        (20, "v2_error", true),
+        (21, "v2_video_generation.response", true),
+        (22, "v2_list_video_generation.response", false),
     ];
     let expected: Vec<(usize, String, bool)> = expected.iter().map(|(i, s, v)| (*i, s.to_string(), *v)).collect();
     assert_eq!(judged, expected);
@@ -439,14 +445,17 @@ fn saved_bodies_of_each_shape_are_detected() {
         "v2_query_video_generation.response",
         "v2_error",
         "callback.challenge",
+        "v2_list_video_generation.response",
+        "v2_delete_video_generation.response",
+        "v2_video_regeneration.request",
     ];
     let expected: Vec<(String, String, bool)> = shapes
         .iter()
         .map(|s| (s.to_string(), "shape".to_owned(), true))
         .collect();
     assert_eq!(judged, expected);
-    // A curl -i capture of v2's 404 too.
-    let v = &verdicts("tests/corpus/surfaces/curl-v2-not-found.txt")[0];
+    // A curl -i capture of v2's 400 (an unknown task id) too.
+    let v = &verdicts("tests/corpus/surfaces/curl-v2-invalid-task-id.txt")[0];
     assert_eq!(
         (&v["schema"], &v["chosen_by"], &v["valid"]),
         (&json!("v2_error"), &json!("shape"), &json!(true))

@@ -157,7 +157,7 @@ fn schemas() -> Vec<(&'static str, Value)> {
                 "properties": {
                     "scenario": string_or_null(),
                     "steps": { "type": ["array", "null"], "items": schema_ref("control.step_spec") },
-                    "resolution": { "type": ["string", "null"], "description": "512P, 720P, 768P (default), 1080P; for v2 768P or 2K." },
+                    "resolution": { "type": ["string", "null"], "description": "512P, 720P, 768P (default), 1080P; for v2 480P, 768P or 2K." },
                     "duration": u32_or_null(),
                     "surface": { "enum": ["gateway", "native", "v2", null] },
                     "ratio": { "type": ["string", "null"], "description": "A v2 task's ratio (default 16:9)." }
@@ -221,6 +221,17 @@ fn schemas() -> Vec<(&'static str, Value)> {
                     "duration": { "type": "integer" },
                     "callback_url": string_or_null(),
                     "polls": { "type": "integer", "minimum": 0 },
+                    "v2": {
+                        "description": "A v2 task only: its model, task type and v2 status (`cancelled` once a DELETE cancelled it, with when).",
+                        "type": "object",
+                        "properties": {
+                            "model": { "type": "string" },
+                            "task_type": { "enum": ["generation", "regeneration"] },
+                            "status": { "enum": ["queued", "running", "succeeded", "failed", "cancelled"] },
+                            "cancelled_at": { "type": ["integer", "null"], "description": "Unix milliseconds." }
+                        },
+                        "required": ["model", "task_type", "status", "cancelled_at"]
+                    },
                     "current": {
                         "type": "object",
                         "properties": {

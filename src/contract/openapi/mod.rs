@@ -25,6 +25,9 @@ use super::{
     SUBMIT_PATH, SUBMIT_REQUEST, SUBMIT_RESPONSE, V2_ERROR, V2_QUERY_PREFIX, V2_QUERY_RESPONSE, V2_SUBMIT_PATH,
     V2_SUBMIT_REQUEST, V2_SUBMIT_RESPONSE,
 };
+use super::{
+    V2_DELETE_RESPONSE, V2_LIST_PATH, V2_LIST_RESPONSE, V2_REGENERATION_PATH, V2_REGENERATION_REQUEST, V2_TASK_PREFIX,
+};
 
 /// What the document describes: the server as it was started, since flags
 /// change what it answers.
@@ -124,7 +127,7 @@ pub fn document(contract: &Contract, options: &Options) -> Value {
     let mut tags = vec![
         json!({"name": "gateway", "description": "The gateway's documented API under /minimax/v1 (new-api / one-api forks)."}),
         json!({"name": "native", "description": "MiniMax's own v1 API. Errors are HTTP 200 with a non-zero base_resp.status_code, as MiniMax answers."}),
-        json!({"name": "v2", "description": "MiniMax's v2 API (MiniMax-H3)."}),
+        json!({"name": "v2", "description": "MiniMax's v2 API (MiniMax-H3, MiniMax-H3-Max), as its API reference documents it. Errors are its envelope {type: error, error: {type, message, http_code}, request_id}, with the error's HTTP status."}),
         json!({"name": "downloads", "description": "The signed links a finished task shows: an H.264 clip of the task's frame size."}),
     ];
     if options.control {
@@ -528,23 +531,21 @@ impl Api<'_> {
         let mut op = self.operation(
             Dialect::V2,
             "v2_submit",
-            "Submit a v2 (MiniMax-H3) task",
-            "`content` holds the prompt and the images. With text alone `ratio` is required and may not be `adaptive`.",
+            "Submit a v2 (MiniMax-H3, MiniMax-H3-Max) task",
+            "`content` holds one text item (the prompt) and the images, reference videos and reference audios; `resolution` and `duration` are required. With text alone `ratio` is required and may not be `adaptive`; with a frame image it is taken as `adaptive`.",
             json!({
                 "200": self.response("The task id.", &[V2_SUBMIT_RESPONSE]),
-                "400": self.response(
-                    "Refused: 2013 naming the field (a body the schema refuses, an unknown scenario in `Prefer`, a callback_url that does not echo the challenge).",
-                    &[V2_ERROR],
-                ),
+                "400": self.response(V2_REFUSED, &[V2_ERROR]),
                 "413": self.too_large(Dialect::V2),
             }),
         );
         op["parameters"] = json!([Self::prefer()]);
         op["requestBody"] = self.request_body(V2_SUBMIT_REQUEST);
         paths.insert(V2_SUBMIT_PATH.to_owned(), json!({ "post": op }));
+        let unknown = "No v2 task of that id in the last 7 days on the mock's clock (a v1 task is unknown here too): 400 `invalid params, invalid task_id (2013)`.";
         let mut responses = json!({
-            "200": self.response("The task: `queued`, `running`, `succeeded` (with `content.url`) or `failed` (with `error`).", &[V2_QUERY_RESPONSE]),
-            "404": self.response("No such v2 task (a v1 task is unknown here): 2013.", &[V2_ERROR]),
+            "200": self.response("The task: `queued`, `running`, `succeeded` (with `content.url` and `usage`), `failed` (with `error`) or `cancelled`.", &[V2_QUERY_RESPONSE]),
+            "400": self.response(unknown, &[V2_ERROR]),
         });
         self.faults(&mut responses, Dialect::V2);
         let mut op = self.operation(
@@ -554,14 +555,60 @@ impl Api<'_> {
             "Each call counts as a poll, as on v1.",
             responses,
         );
-        op["parameters"] = json!([{
-            "name": "task_id",
-            "in": "path",
-            "required": true,
-            "description": "The id `POST /v2/video_generation` answered.",
-            "schema": { "type": "string" }
-        }]);
+        op["parameters"] = json!([task_id_path(
+            "The id `POST /v2/video_generation` or `/v2/video_regeneration` answered."
+        )]);
         paths.insert(format!("{V2_QUERY_PREFIX}{{task_id}}"), json!({ "get": op }));
+        self.v2_tasks(paths, unknown);
+    }
+
+    /// The list, cancel-or-delete and regeneration; `unknown` says what an unknown task gets.
+    fn v2_tasks(&self, paths: &mut Map<String, Value>, unknown: &str) {
+        let mut op = self.operation(
+            Dialect::V2,
+            "v2_list",
+            "List v2 tasks",
+            "The v2 tasks of the last 7 days that pass the filters, newest first, a page at a time; `total` counts them all. Not a poll: each task shows what its last query showed.",
+            json!({
+                "200": self.response("A page of tasks and how many match.", &[V2_LIST_RESPONSE]),
+                "400": self.response("A page or filter out of range, naming the parameter (2013).", &[V2_ERROR]),
+            }),
+        );
+        op["parameters"] = json!([
+            { "name": "page_num", "in": "query", "required": false, "description": "The page, from 1.", "schema": { "type": "integer", "minimum": 1, "default": 1 } },
+            { "name": "page_size", "in": "query", "required": false, "description": "Tasks a page.", "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20 } },
+            { "name": "filter.status", "in": "query", "required": false, "schema": { "type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled"] } },
+            { "name": "filter.task_ids", "in": "query", "required": false, "description": "Task ids, comma-joined (the parameter may also be repeated).", "style": "form", "explode": false, "schema": { "type": "array", "items": { "type": "string" } } },
+            { "name": "filter.model", "in": "query", "required": false, "schema": { "type": "string" }, "example": "MiniMax-H3" },
+            { "name": "filter.task_type", "in": "query", "required": false, "schema": { "type": "string", "enum": ["generation", "h3_context_ir", "regeneration"] } }
+        ]);
+        paths.insert(V2_LIST_PATH.to_owned(), json!({ "get": op }));
+        let mut op = self.operation(
+            Dialect::V2,
+            "v2_delete",
+            "Cancel or delete a v2 task",
+            "By the task's status now: `queued` is cancelled (it shows `cancelled` from then on, in queries, the list and callbacks), `succeeded` or `failed` deleted (then unknown). A `running` or `cancelled` task is refused.",
+            json!({
+                "200": self.response("What was done: `cancelled` or `deleted`.", &[V2_DELETE_RESPONSE]),
+                "400": self.response(&format!("{unknown} Or a running or cancelled task: `invalid params, task ID is running: a task can be cancelled only while queued (2013)`, `... is already cancelled (2013)`."), &[V2_ERROR]),
+            }),
+        );
+        op["parameters"] = json!([task_id_path("The task to cancel or delete.")]);
+        paths.insert(format!("{V2_TASK_PREFIX}{{task_id}}"), json!({ "delete": op }));
+        let mut op = self.operation(
+            Dialect::V2,
+            "v2_regenerate",
+            "Regenerate a 768P MiniMax-H3 output at 2K",
+            "Exactly one of `source_task_id` (a succeeded MiniMax-H3 768P generation of the last 7 days) or `content` with one `base_video` item. The new task has `task_type` `regeneration` and `ratio` \"\".",
+            json!({
+                "200": self.response("The task id.", &[V2_SUBMIT_RESPONSE]),
+                "400": self.response(&format!("{V2_REFUSED} Also a source task that is unknown, not succeeded, or not a MiniMax-H3 768P generation."), &[V2_ERROR]),
+                "413": self.too_large(Dialect::V2),
+            }),
+        );
+        op["parameters"] = json!([Self::prefer()]);
+        op["requestBody"] = self.request_body(V2_REGENERATION_REQUEST);
+        paths.insert(V2_REGENERATION_PATH.to_owned(), json!({ "post": op }));
     }
 
     fn downloads(&self, paths: &mut Map<String, Value>) {
@@ -623,6 +670,19 @@ impl Api<'_> {
             paths.insert(format!("{prefix}{{object}}"), json!({ "get": op }));
         }
     }
+}
+
+/// What a refused v2 body gets.
+const V2_REFUSED: &str = "Refused, in v2's envelope: 400 `bad_request_error`, the message naming the field and ending `(2013)` (a body the rules refuse, an unknown scenario in `Prefer`, a callback_url that does not echo the challenge).";
+
+fn task_id_path(description: &str) -> Value {
+    json!({
+        "name": "task_id",
+        "in": "path",
+        "required": true,
+        "description": description,
+        "schema": { "type": "string" }
+    })
 }
 
 fn task_id_query(description: &str) -> Value {

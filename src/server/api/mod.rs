@@ -1,6 +1,8 @@
 //! The API surfaces a client speaks, all answered from one task store: the
 //! gateway's documented envelope (`gateway`), MiniMax's native v1 (`native`,
-//! with the v1 submit both share in `submit`), and MiniMax's v2 (`v2`).
+//! with the v1 submit both share in `submit`), and MiniMax's v2 (`v2`:
+//! create and query; `v2_tasks`: list, delete, regeneration; `v2_rules`:
+//! what a v2 body may ask).
 //! `poll` is what every query does; `render` turns task state into each
 //! surface's bytes, purely.
 //!
@@ -14,3 +16,5 @@ pub mod poll;
 pub mod render;
 pub mod submit;
 pub mod v2;
+pub mod v2_rules;
+pub mod v2_tasks;

@@ -66,6 +66,7 @@ pub async fn poll(
             duration_s: 5,
             surface,
             ratio: Some("16:9"),
+            v2: Default::default(),
         },
         _ => Request {
             surface,
@@ -102,7 +103,7 @@ pub async fn deliver(app: &App, task_id: &str, surface: Surface, polled: Polled)
         None => json(StatusCode::OK, body).into(),
         Some(faults::Effect::Status { code, retry_after }) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut reply = json(status, status_error(surface, code));
+            let mut reply = json(status, status_error(app, surface, code));
             if let Some(seconds) = retry_after {
                 let headers = reply.headers_mut();
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -120,10 +121,10 @@ pub async fn deliver(app: &App, task_id: &str, surface: Surface, polled: Polled)
 }
 
 /// The error body of `surface` for an HTTP error status.
-pub fn status_error(surface: Surface, code: u16) -> Vec<u8> {
+pub fn status_error(app: &App, surface: Surface, code: u16) -> Vec<u8> {
     match surface {
         Surface::Gateway => render::status_error(code),
         Surface::Native => render::native::status_error(code),
-        Surface::V2 => render::v2::status_error(code),
+        Surface::V2 => render::v2::status_error(code, &app.store.request_id()),
     }
 }

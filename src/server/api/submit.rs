@@ -133,6 +133,7 @@ pub fn parse_v1(app: &App, body: &[u8], surface: Surface) -> Result<Submission, 
         duration_s,
         surface,
         ratio: None,
+        v2: Default::default(),
     };
     Ok(Submission {
         request,
@@ -335,7 +336,7 @@ pub async fn body_or_error(app: &App, headers: &HeaderMap, body: Incoming, surfa
         let body = match surface {
             Surface::Gateway => render::error(code, &message),
             Surface::Native => render::native::error(INVALID_PARAMS, &message),
-            Surface::V2 => render::v2::error(INVALID_PARAMS, &message),
+            Surface::V2 => render::v2::error(status.as_u16(), &message, &app.store.request_id()),
         };
         json(status, body).into()
     })

@@ -215,7 +215,7 @@ fn random_challenge() -> String {
 /// `processing` update, at the first of them.
 fn status_word(app: &App, task: &Task, view: &TaskView<'_>) -> &'static str {
     match task.request.surface {
-        Surface::V2 => render::v2::status(view.moment.phase()),
+        Surface::V2 => render::v2::shown_status(view),
         _ => app.callbacks.status_words.word(view.moment.step.minimax),
     }
 }
@@ -244,6 +244,10 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
         let (mut next, mut sent_word) = {
             let Some(app) = weak.upgrade() else { return };
             if resume {
+                // A cancelled task has reported `cancelled` already.
+                if task.cancelled_at().is_some() {
+                    return;
+                }
                 let now = app.store.clock().now();
                 let index = task.moment(now, task.polls().saturating_sub(1)).index;
                 let view = TaskView {
@@ -264,12 +268,16 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
                 return;
             }
             let seen_polls = task.polls().saturating_sub(1);
-            let current = task.moment(app.store.clock().now(), seen_polls).index;
+            // A cancelled task reports the steps it went through before, then `cancelled`.
+            let cancelled = task.cancelled_at();
+            let until = cancelled.unwrap_or_else(|| app.store.clock().now());
+            let current = task.moment(until, seen_polls).index;
             while next <= current {
-                let view = TaskView {
+                let mut view = TaskView {
                     moment: task.scenario.entering(next),
                     ..task.view(app.store.clock().now(), seen_polls, &app.base_url)
                 };
+                view.v2.cancelled_at = None;
                 let word = status_word(&app, &task, &view);
                 if word != sent_word {
                     let body = Bytes::from(update_body(&task, &view, word));
@@ -277,6 +285,13 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
                     sent_word = word;
                 }
                 next += 1;
+            }
+            if cancelled.is_some() {
+                let view = task.view(until, seen_polls, &app.base_url);
+                let word = status_word(&app, &task, &view);
+                let body = Bytes::from(update_body(&task, &view, word));
+                deliver(&app, &url, &task.id, word, body).await;
+                return;
             }
             if next > 0 && task.scenario.steps()[next - 1].phase().is_terminal() {
                 return;

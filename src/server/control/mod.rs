@@ -117,7 +117,7 @@ pub fn script(app: &App, task_id: &str, spec: &ScriptSpec) -> Result<Arc<Task>, 
     let label = spec.resolution.as_deref().unwrap_or("768P");
     request.resolution = match surface {
         Surface::V2 => Resolution::for_v2(label, request.ratio.unwrap_or("16:9"))
-            .ok_or_else(|| bad("/resolution", format!("{label:?} is not one of 768P, 2K")))?,
+            .ok_or_else(|| bad("/resolution", format!("{label:?} is not one of 480P, 768P, 2K")))?,
         _ => Resolution::from_label(label).ok_or_else(|| {
             bad(
                 "/resolution",
@@ -307,6 +307,19 @@ fn task_json_for(app: &App, task: &Task, secrets: Secrets) -> Value {
         },
         "timeline": timeline,
     });
+    // A v2 task: its model, task type, and v2's status (`cancelled` once a DELETE cancelled it).
+    if task.request.surface == Surface::V2 {
+        let v2 = &task.request.v2;
+        shown["v2"] = json!({
+            "model": v2.model.as_str(),
+            "task_type": v2.task_type.as_str(),
+            "status": match task.cancelled_at() {
+                Some(_) => "cancelled",
+                None => crate::server::api::render::v2::status(moment.phase()),
+            },
+            "cancelled_at": task.cancelled_at(),
+        });
+    }
     // A replayed task answers from its recording: say how many answers per API.
     if let Some(replay) = &task.replay {
         shown["replay"] = json!({

@@ -13,19 +13,27 @@ use std::path::Path;
 use bytes::Bytes;
 
 /// The built-in clips, (width, height, MP4), one per frame size the mock
-/// reports: the v1 resolutions, then MiniMax-H3's 768P and 2K at 21:9, 16:9
-/// (768P 16:9 is the v1 768P size, listed once), 4:3, 1:1, 3:4 and 9:16.
+/// reports: the v1 resolutions, then MiniMax-H3's 768P, MiniMax-H3-Max's
+/// 480P and 2K, each at 21:9, 16:9, 4:3, 1:1, 3:4 and 9:16 (v2's 768P and
+/// 480P sides are divisible by 32: 1344x768, not v1's 1366x768).
 /// Made by `fixtures/video/make.sh`, which lists the same sizes.
 pub const BUILT_IN: &[(u32, u32, &[u8])] = &[
     (912, 512, include_bytes!("../../../fixtures/video/912x512.mp4")),
     (1280, 720, include_bytes!("../../../fixtures/video/1280x720.mp4")),
     (1366, 768, include_bytes!("../../../fixtures/video/1366x768.mp4")),
     (1920, 1080, include_bytes!("../../../fixtures/video/1920x1080.mp4")),
-    (1792, 768, include_bytes!("../../../fixtures/video/1792x768.mp4")),
+    (1472, 640, include_bytes!("../../../fixtures/video/1472x640.mp4")),
+    (1344, 768, include_bytes!("../../../fixtures/video/1344x768.mp4")),
     (1024, 768, include_bytes!("../../../fixtures/video/1024x768.mp4")),
     (768, 768, include_bytes!("../../../fixtures/video/768x768.mp4")),
     (768, 1024, include_bytes!("../../../fixtures/video/768x1024.mp4")),
-    (768, 1366, include_bytes!("../../../fixtures/video/768x1366.mp4")),
+    (768, 1344, include_bytes!("../../../fixtures/video/768x1344.mp4")),
+    (960, 416, include_bytes!("../../../fixtures/video/960x416.mp4")),
+    (832, 480, include_bytes!("../../../fixtures/video/832x480.mp4")),
+    (640, 480, include_bytes!("../../../fixtures/video/640x480.mp4")),
+    (480, 480, include_bytes!("../../../fixtures/video/480x480.mp4")),
+    (480, 640, include_bytes!("../../../fixtures/video/480x640.mp4")),
+    (480, 832, include_bytes!("../../../fixtures/video/480x832.mp4")),
     (3360, 1440, include_bytes!("../../../fixtures/video/3360x1440.mp4")),
     (2560, 1440, include_bytes!("../../../fixtures/video/2560x1440.mp4")),
     (1920, 1440, include_bytes!("../../../fixtures/video/1920x1440.mp4")),
@@ -351,21 +359,21 @@ mod tests {
             ((3840, 2160), (2560, 1440)),
             // 16:9 smaller than any: 512P, as 16:9 as 1920x1080 within 1 %.
             ((640, 360), (912, 512)),
-            // Between 768P and 2K 9:16, nearer 2K by area ratio.
+            // 9:16 exactly is 2K's; v2's 768P portrait (768x1344, 4:7) is a little wider.
             ((1080, 1920), (1440, 2560)),
-            ((600, 1066), (768, 1366)),
+            ((700, 1225), (768, 1344)),
             // 2:1 is nearer 16:9 than 21:9; 2 Mpx is nearest 1920x1080.
             ((2000, 1000), (1920, 1080)),
-            // Wider than 21:9: 21:9, the area decides which.
-            ((2800, 700), (1792, 768)),
+            // 21:9 and wider: the nearest aspect, then the area.
+            ((1460, 640), (1472, 640)),
             ((8000, 2000), (3360, 1440)),
             // Square, a little off.
             ((1000, 1001), (768, 768)),
             ((1300, 1300), (1440, 1440)),
             // 3:2 is between 4:3 and 16:9, nearer 4:3.
             ((1500, 1000), (1920, 1440)),
-            // Nothing at all: a pixel, square.
-            ((0, 0), (768, 768)),
+            // Nothing at all: a pixel, square: the smallest square.
+            ((0, 0), (480, 480)),
             ((u32::MAX, u32::MAX), (1440, 1440)),
         ] {
             assert_eq!(
@@ -398,9 +406,9 @@ mod tests {
         assert_eq!(which(Library::load(None).unwrap().clip(1366, 768)), "1366x768");
         assert_eq!(which(load("none", &[]).clip(912, 512)), "912x512");
 
-        let library = load("one", &[("video/768x1366.mp4", b"one")]);
-        assert_eq!(which(library.clip(768, 1366)), "one");
-        assert_eq!(which(library.clip(600, 1066)), "one", "the nearest is the replaced one");
+        let library = load("one", &[("video/768x1344.mp4", b"one")]);
+        assert_eq!(which(library.clip(768, 1344)), "one");
+        assert_eq!(which(library.clip(700, 1225)), "one", "the nearest is the replaced one");
         assert_eq!(which(library.clip(1366, 768)), "1366x768");
         assert_eq!(which(library.clip(1440, 2560)), "1440x2560");
 
@@ -415,8 +423,8 @@ mod tests {
         assert_eq!(which(library.clip(1280, 720)), "all");
 
         // Only the sizes of the table are looked for.
-        let library = load("stray", &[("video/640x480.mp4", b"stray")]);
-        assert_eq!(which(library.clip(640, 480)), "1024x768");
+        let library = load("stray", &[("video/700x500.mp4", b"stray")]);
+        assert_eq!(which(library.clip(700, 500)), "640x480");
     }
 
     #[test]

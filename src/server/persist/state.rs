@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::contract::jsonpos;
-use crate::lifecycle::artifact::Resolution;
+use crate::lifecycle::artifact::{Resolution, TaskType, V2Model, V2Request};
 use crate::lifecycle::clock::{system_now, Clock, UnixMillis};
 use crate::lifecycle::scenarios::{steps_json, Catalog, ScenarioSpec};
 use crate::server::store::tasks::{v2_ratio, Request, Surface, Task, TaskStore, V2_RATIOS};
@@ -90,6 +90,18 @@ pub struct SavedTask {
     /// Where its status updates go.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
+    /// A v2 task's model (absent in files of earlier versions: MiniMax-H3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// A v2 task's type (absent in files of earlier versions: generation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_type: Option<String>,
+    /// A v2 task's images, reference videos and reference audios (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<[u8; 3]>,
+    /// When a v2 `DELETE` cancelled it (mock time, ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<UnixMillis>,
 }
 
 fn is_gateway(surface: &Surface) -> bool {
@@ -119,6 +131,7 @@ pub enum Change {
 pub fn saved_task(task: &Task, catalog: &Catalog) -> SavedTask {
     let name = task.scenario.name();
     let own = catalog.get(name).is_some_and(|s| Arc::ptr_eq(s, &task.scenario));
+    let v2 = (task.request.surface == Surface::V2).then_some(&task.request.v2);
     SavedTask {
         task_id: task.id.to_string(),
         scenario: name.to_owned(),
@@ -130,6 +143,12 @@ pub fn saved_task(task: &Task, catalog: &Catalog) -> SavedTask {
         surface: task.request.surface,
         ratio: task.request.ratio.map(str::to_owned),
         callback_url: task.callback.as_deref().map(str::to_owned),
+        model: v2.map(|v2| v2.model.as_str().to_owned()),
+        task_type: v2.map(|v2| v2.task_type.as_str().to_owned()),
+        inputs: v2
+            .map(|v2| [v2.images, v2.videos, v2.audios])
+            .filter(|inputs| *inputs != [0; 3]),
+        cancelled_at: task.cancelled_at(),
     }
 }
 
@@ -355,15 +374,40 @@ fn task_of(t: &SavedTask, seed: u64, catalog: &Catalog) -> Result<Task, (String,
             ),
         )
     })?;
+    let model = match &t.model {
+        None => V2Model::default(),
+        Some(m) => V2Model::parse(m).ok_or_else(|| {
+            let known: Vec<_> = V2Model::ALL.iter().map(|m| m.as_str()).collect();
+            ("/model".to_owned(), format!("{m:?} is not one of {known:?}"))
+        })?,
+    };
+    let task_type = match &t.task_type {
+        None => TaskType::default(),
+        Some(k) => TaskType::parse(k).ok_or_else(|| {
+            (
+                "/task_type".to_owned(),
+                format!("{k:?} is not one of generation, regeneration"),
+            )
+        })?,
+    };
+    let [images, videos, audios] = t.inputs.unwrap_or_default();
     let request = Request {
         resolution,
         duration_s: t.duration,
         surface: t.surface,
         ratio,
+        v2: V2Request {
+            model,
+            task_type,
+            images,
+            videos,
+            audios,
+        },
     };
     Ok(Task::new(t.task_id.clone(), scenario, t.submitted_at, request, seed)
         .with_polls(t.polls)
-        .with_callback(t.callback_url.as_deref()))
+        .with_callback(t.callback_url.as_deref())
+        .with_cancelled(t.cancelled_at))
 }
 
 /// Puts a restored state into the store and the clock; the tasks as stored.

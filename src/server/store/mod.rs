@@ -35,6 +35,17 @@ pub struct Store {
     journal: Journal,
 }
 
+/// What a v2 `DELETE` does to a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// A queued task: cancelled, it shows `cancelled` from now on.
+    Cancel,
+    /// A succeeded or failed task: its record is removed.
+    Remove,
+    /// A running or cancelled task: left as it is.
+    Refuse,
+}
+
 /// One counted poll: how many came before it, and the clock's reading
 /// taken with the count (one step in a shared store, so that whichever
 /// replica answers, a task never goes backwards).
@@ -59,12 +70,13 @@ impl Store {
 
     /// Counts a poll of task `id` through `surface` and shows it to `f` with
     /// the poll's count and time; `None` if there is no such task for that
-    /// surface (nothing is counted then).
+    /// surface, or it is a v2 task older than v2's 7 days (nothing is
+    /// counted then).
     pub async fn poll<R>(&self, id: &str, surface: Surface, f: impl FnOnce(&Task, Poll) -> R) -> Option<R> {
         let now = self.clock.now();
         self.tasks
             .with(id, |task| {
-                if !surface.answers(task.request.surface) {
+                if !surface.answers(task.request.surface) || !task.in_window(now) {
                     return None;
                 }
                 let before = task.poll();
@@ -97,6 +109,50 @@ impl Store {
     /// The scenario the control API set for the next submit, counting it.
     pub async fn take_next(&self) -> Option<Arc<Scenario>> {
         self.next.take()
+    }
+
+    /// The v2 task `id` if it is within v2's 7 days, with the clock's
+    /// reading; not a poll.
+    pub async fn v2_task(&self, id: &str) -> Option<(Arc<Task>, UnixMillis)> {
+        let now = self.clock.now();
+        self.tasks
+            .get(id)
+            .filter(|task| task.request.surface == Surface::V2 && task.in_window(now))
+            .map(|task| (task, now))
+    }
+
+    /// The v2 tasks of the last 7 days that `keep` accepts, in creation
+    /// order, with the clock's reading (v2's list).
+    pub async fn v2_tasks(&self, mut keep: impl FnMut(&Task, UnixMillis) -> bool) -> (Vec<Arc<Task>>, UnixMillis) {
+        let now = self.clock.now();
+        let tasks = self
+            .tasks
+            .filter(|task| task.request.surface == Surface::V2 && task.in_window(now) && keep(task, now));
+        (tasks, now)
+    }
+
+    /// v2's `DELETE` of task `id`: `decide` looks at the task as it is now
+    /// and says whether to cancel it, remove it or leave it; `None` if
+    /// there is no v2 task `id` in v2's 7 days.
+    pub async fn delete_v2(
+        &self,
+        id: &str,
+        decide: impl FnOnce(&Task, UnixMillis) -> Deletion,
+    ) -> Option<(Deletion, Arc<Task>)> {
+        let (task, now) = self.v2_task(id).await?;
+        let deletion = match decide(&task, now) {
+            // Lost a race with another cancel: it is cancelled, not by us.
+            Deletion::Cancel if !task.cancel(now) => Deletion::Refuse,
+            Deletion::Remove if !self.tasks.remove(id) => return None,
+            other => other,
+        };
+        Some((deletion, task))
+    }
+
+    /// The request id of an answer that carries one (v2's errors): a
+    /// sequence per server, from the seed, so no round trip is needed.
+    pub fn request_id(&self) -> String {
+        self.tasks.next_request_id()
     }
 
     /// The task whose file is `file_id` (`files/retrieve`).

@@ -23,13 +23,17 @@ use hyper::header::HeaderValue;
 use hyper::StatusCode;
 
 use crate::contract::DOCUMENTED_TASK_ID;
-use crate::lifecycle::artifact::{self, Artifact, Resolution};
+use crate::lifecycle::artifact::{self, Artifact, Resolution, V2Request};
 use crate::lifecycle::clock::UnixMillis;
 use crate::lifecycle::{Moment, Scenario};
-use crate::server::api::render::TaskView;
+use crate::server::api::render::{TaskView, V2View};
 
 /// The default of `--max-tasks`.
 pub const DEFAULT_MAX_TASKS: usize = 1_000_000;
+
+/// How long MiniMax's v2 keeps a task: its query, list, delete and
+/// regeneration see only the tasks of the last 7 days (`[T-7d, T)`).
+pub const V2_WINDOW_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 
 /// One video task.
 #[derive(Debug)]
@@ -51,6 +55,8 @@ pub struct Task {
     /// that the tasks that are not replayed stay small.
     pub replay: Option<Box<Replay>>,
     polls: AtomicU64,
+    /// When a v2 `DELETE` cancelled it (mock time, ms); 0 while it is not.
+    cancelled: AtomicU64,
 }
 
 impl Task {
@@ -75,6 +81,7 @@ impl Task {
             artifact: OnceLock::new(),
             replay: None,
             polls: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
         }
     }
 
@@ -113,6 +120,34 @@ impl Task {
         self.polls.store(polls, Ordering::Relaxed);
     }
 
+    /// The same task, cancelled at `at` (restoring saved state).
+    pub fn with_cancelled(self, at: Option<UnixMillis>) -> Self {
+        if let Some(at) = at {
+            self.cancel(at);
+        }
+        self
+    }
+
+    /// Cancels the task at mock time `at` (a v2 `DELETE` of a queued task):
+    /// from then on it shows `cancelled`, whatever its scenario says.
+    /// Whether this call cancelled it (not an earlier one).
+    pub fn cancel(&self, at: UnixMillis) -> bool {
+        self.cancelled
+            .compare_exchange(0, at.max(1), Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// When the task was cancelled, if it was.
+    pub fn cancelled_at(&self) -> Option<UnixMillis> {
+        Some(self.cancelled.load(Ordering::Relaxed)).filter(|&at| at != 0)
+    }
+
+    /// Whether a v2 task is within v2's window at `now` (submitted at most
+    /// 7 days before); every v1 task is.
+    pub fn in_window(&self, now: UnixMillis) -> bool {
+        self.request.surface != Surface::V2 || now.saturating_sub(self.submitted_at) <= V2_WINDOW_MS
+    }
+
     /// Counts a poll; returns how many came before it.
     pub fn poll(&self) -> u64 {
         self.polls.fetch_add(1, Ordering::Relaxed)
@@ -139,6 +174,10 @@ impl Task {
             base_url,
             duration_s: self.request.duration_s,
             ratio: self.request.ratio,
+            v2: V2View {
+                request: self.request.v2,
+                cancelled_at: self.cancelled_at(),
+            },
         }
     }
 }
@@ -224,6 +263,8 @@ pub struct Request {
     pub surface: Surface,
     /// The aspect ratio a v2 task asked for (`16:9`, `adaptive`, ...).
     pub ratio: Option<&'static str>,
+    /// A v2 task's model, task type and inputs.
+    pub v2: V2Request,
 }
 
 impl Default for Request {
@@ -234,6 +275,7 @@ impl Default for Request {
             duration_s: 6,
             surface: Surface::Gateway,
             ratio: None,
+            v2: V2Request::default(),
         }
     }
 }
@@ -337,6 +379,8 @@ pub struct TaskStore {
     submitted: AtomicU64,
     created: AtomicU64,
     forgotten: AtomicU64,
+    /// Error answers so far that carry a request id (v2's): the n-th gets the n-th id.
+    request_ids: AtomicU64,
 }
 
 impl TaskStore {
@@ -356,6 +400,7 @@ impl TaskStore {
             submitted: AtomicU64::new(0),
             created: AtomicU64::new(0),
             forgotten: AtomicU64::new(0),
+            request_ids: AtomicU64::new(0),
         }
     }
 
@@ -487,6 +532,28 @@ impl TaskStore {
         removed
     }
 
+    /// The tasks `keep` accepts, in the order they were created; the
+    /// others are not copied.
+    pub fn filter(&self, mut keep: impl FnMut(&Task) -> bool) -> Vec<Arc<Task>> {
+        let tasks = self.read();
+        tasks
+            .order
+            .iter()
+            .filter(|t| tasks.is_live(t) && keep(t))
+            .cloned()
+            .collect()
+    }
+
+    /// A request id (32 hex digits) for the next answer that carries one:
+    /// the n-th under a seed is always the same.
+    pub fn next_request_id(&self) -> String {
+        use fake::Fake;
+        let n = self.request_ids.fetch_add(1, Ordering::Relaxed);
+        let mut rng = artifact::rng_for(self.seed, &format!("request-{n}"));
+        let (hi, lo): (u64, u64) = (fake::Faker.fake_with_rng(&mut rng), fake::Faker.fake_with_rng(&mut rng));
+        format!("{hi:016x}{lo:016x}")
+    }
+
     /// Every task, in the order they were created.
     pub fn list(&self) -> Vec<Arc<Task>> {
         self.page(None, usize::MAX)
@@ -510,6 +577,7 @@ impl TaskStore {
     pub fn clear(&self) {
         *self.write() = Maps::default();
         self.submitted.store(0, Ordering::Relaxed);
+        self.request_ids.store(0, Ordering::Relaxed);
     }
 
     /// How many submissions ids have been drawn for (saved with the state).

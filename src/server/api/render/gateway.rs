@@ -155,6 +155,7 @@ mod tests {
             base_url: "http://127.0.0.1:8080",
             duration_s: 6,
             ratio: None,
+            v2: Default::default(),
         };
         serde_json::from_slice(&query_response(&view)).unwrap()
     }
@@ -221,6 +222,7 @@ mod tests {
             base_url: "http://h",
             duration_s: 6,
             ratio: None,
+            v2: Default::default(),
         };
         let v: serde_json::Value = serde_json::from_slice(&query_response(&view)).unwrap();
         assert_eq!(v["data"]["task_id"], "a\"b\\c\n\u{1}");

@@ -14,7 +14,7 @@ pub use gateway::{error, query_response, status_error, submit_response, RATE_LIM
 
 use serde::Serialize;
 
-use crate::lifecycle::artifact::{utc_date, Artifact};
+use crate::lifecycle::artifact::{utc_date, Artifact, V2Request};
 use crate::lifecycle::clock::UnixMillis;
 use crate::lifecycle::Moment;
 
@@ -35,6 +35,17 @@ pub struct TaskView<'a> {
     pub duration_s: u32,
     /// The requested aspect ratio of a v2 task.
     pub ratio: Option<&'a str>,
+    /// What only v2 shows (default for the other APIs' tasks).
+    pub v2: V2View,
+}
+
+/// What a v2 task shows beyond the others: what was asked (model, task
+/// type, inputs) and whether a `DELETE` cancelled it, which overrides the
+/// scenario's status from then on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct V2View {
+    pub request: V2Request,
+    pub cancelled_at: Option<UnixMillis>,
 }
 
 /// Unix seconds of an offset from submission; saturating, since a scenario

@@ -151,6 +151,7 @@ mod tests {
                         base_url: "http://127.0.0.1:8080",
                         duration_s: 6,
                         ratio: None,
+                        v2: Default::default(),
                     };
                     let at = format!("{} at {ms} ms, poll {polls}", scenario.name());
                     let parse = |b: Vec<u8>| serde_json::from_slice::<serde_json::Value>(&b).unwrap();
@@ -186,6 +187,7 @@ mod tests {
             base_url: "http://127.0.0.1:8080",
             duration_s: 6,
             ratio: None,
+            v2: Default::default(),
         };
         let contract = Contract::embedded();
         let query: serde_json::Value = serde_json::from_slice(&query_response(&view)).unwrap();
