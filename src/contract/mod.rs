@@ -30,6 +30,12 @@ pub const GATEWAY_FILES_RETRIEVE_PATH: &str = "/minimax/v1/files/retrieve";
 pub const V2_SUBMIT_PATH: &str = "/v2/video_generation";
 /// MiniMax's v2 query endpoint; the task id follows in the path.
 pub const V2_QUERY_PREFIX: &str = "/v2/query/video_generation/";
+/// new-api's OpenAI-compatible video submit (what the openai SDKs call);
+/// `/{id}` polls a task, `/{id}/content` downloads its video.
+pub const OPENAI_VIDEOS_PATH: &str = "/v1/videos";
+/// new-api's own video submit (the same body and answer as
+/// [`OPENAI_VIDEOS_PATH`]); `/{task_id}` answers the gateway's envelope.
+pub const OPENAI_GENERATIONS_PATH: &str = "/v1/video/generations";
 /// The prefix of the control API (and the dashboard, at the prefix itself).
 pub const CONTROL_PREFIX: &str = "/__mock/";
 /// Where the server serves its OpenAPI document.
@@ -64,6 +70,13 @@ pub const V2_SUBMIT_RESPONSE: &str = "v2_video_generation.response";
 pub const V2_QUERY_RESPONSE: &str = "v2_query_video_generation.response";
 /// Schema of v2's error body (`{"error": {"code", "message"}}`).
 pub const V2_ERROR: &str = "v2_error";
+/// Schema of the video submit of new-api's OpenAI-compatible API (JSON, or multipart's fields).
+pub const OPENAI_VIDEO_REQUEST: &str = "openai_video.request";
+/// Schema of its video object (`POST /v1/videos`, `GET /v1/videos/{id}`).
+pub const OPENAI_VIDEO_RESPONSE: &str = "openai_video.response";
+/// Schema of the OpenAI-style error (`{"error": {"message", "type"}}`) new-api
+/// answers the download with, and a missing token.
+pub const OPENAI_ERROR: &str = "openai_error";
 /// Schema of the callback challenge (`{"challenge"}`), POSTed first and echoed back.
 pub const CALLBACK_CHALLENGE: &str = "callback.challenge";
 /// Schema of a v1 callback status update (`{task_id, status, file_id, base_resp}`).
@@ -79,7 +92,7 @@ const REQUIRED_SCHEMAS: [&str; 4] = [QUERY_RESPONSE, ERROR, SUBMIT_REQUEST, SUBM
 /// The native and v2 schemas, added after the gateway's: a directory written
 /// before them still loads, the built-in copies filling in (see
 /// [`Contract::filled_in`]).
-const FILLABLE_SCHEMAS: [&str; 9] = [
+const FILLABLE_SCHEMAS: [&str; 12] = [
     NATIVE_QUERY_RESPONSE,
     FILES_RETRIEVE_RESPONSE,
     NATIVE_ERROR,
@@ -89,6 +102,9 @@ const FILLABLE_SCHEMAS: [&str; 9] = [
     V2_ERROR,
     CALLBACK_CHALLENGE,
     CALLBACK_UPDATE,
+    OPENAI_VIDEO_REQUEST,
+    OPENAI_VIDEO_RESPONSE,
+    OPENAI_ERROR,
 ];
 
 /// Why the contract could not be loaded. Each variant names the file.
@@ -585,6 +601,11 @@ impl Contract {
     /// The schema of a v1 callback update; always present once loaded.
     pub fn callback_update(&self) -> &Schema {
         &self.schemas()[CALLBACK_UPDATE]
+    }
+
+    /// The schema of the OpenAI-compatible video submit; always present once loaded.
+    pub fn openai_video_request(&self) -> &Schema {
+        &self.schemas()[OPENAI_VIDEO_REQUEST]
     }
 
     /// Names of every loaded schema.

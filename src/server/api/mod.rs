@@ -1,6 +1,7 @@
 //! The API surfaces a client speaks, all answered from one task store: the
 //! gateway's documented envelope (`gateway`), MiniMax's native v1 (`native`,
-//! with the v1 submit both share in `submit`), and MiniMax's v2 (`v2`).
+//! with the v1 submit both share in `submit`), MiniMax's v2 (`v2`), and
+//! new-api's OpenAI-compatible video API (`openai`).
 //! `poll` is what every query does; `render` turns task state into each
 //! surface's bytes, purely.
 //!
@@ -10,6 +11,7 @@
 
 pub mod gateway;
 pub mod native;
+pub mod openai;
 pub mod poll;
 pub mod render;
 pub mod submit;

@@ -76,6 +76,7 @@ pub fn parse_v1(app: &App, body: &[u8], surface: Surface) -> Result<Submission, 
         duration_s: doc.get("duration").and_then(|d| d.as_u64()).unwrap_or(6) as u32,
         surface,
         ratio: None,
+        model: None,
     };
     Ok(Submission {
         request,
@@ -239,6 +240,7 @@ pub async fn body_or_error(app: &App, headers: &HeaderMap, body: Incoming, surfa
             Surface::Gateway => render::error(code, &message),
             Surface::Native => render::native::error(INVALID_PARAMS, &message),
             Surface::V2 => render::v2::error(INVALID_PARAMS, &message),
+            Surface::OpenAi => render::openai::error(code, &message),
         };
         json(status, body).into()
     })

@@ -51,6 +51,7 @@ pub fn parse(app: &App, body: &[u8]) -> Result<Submission, Refusal> {
         duration_s: doc.get("duration").and_then(Value::as_u64).unwrap_or(5) as u32,
         surface: Surface::V2,
         ratio: Some(ratio),
+        model: None,
     };
     Ok(Submission {
         request,

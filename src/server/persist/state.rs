@@ -25,7 +25,7 @@ use crate::contract::jsonpos;
 use crate::lifecycle::artifact::Resolution;
 use crate::lifecycle::clock::{system_now, Clock, UnixMillis};
 use crate::lifecycle::scenarios::{steps_json, Catalog, ScenarioSpec};
-use crate::server::store::tasks::{v2_ratio, Request, Surface, Task, TaskStore, V2_RATIOS};
+use crate::server::store::tasks::{v2_ratio, Model, Request, Surface, Task, TaskStore, MODELS, V2_RATIOS};
 
 const VERSION: u32 = 1;
 
@@ -90,6 +90,9 @@ pub struct SavedTask {
     /// Where its status updates go.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
+    /// The model asked for, where the API shows it (an OpenAI-surface task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 fn is_gateway(surface: &Surface) -> bool {
@@ -130,6 +133,7 @@ pub fn saved_task(task: &Task, catalog: &Catalog) -> SavedTask {
         surface: task.request.surface,
         ratio: task.request.ratio.map(str::to_owned),
         callback_url: task.callback.as_deref().map(str::to_owned),
+        model: task.request.model.map(|m| m.name().to_owned()),
     }
 }
 
@@ -355,11 +359,16 @@ fn task_of(t: &SavedTask, seed: u64, catalog: &Catalog) -> Result<Task, (String,
             ),
         )
     })?;
+    let model = match &t.model {
+        None => None,
+        Some(m) => Some(Model::named(m).ok_or_else(|| ("/model".to_owned(), format!("{m:?} is not one of {MODELS:?}")))?),
+    };
     let request = Request {
         resolution,
         duration_s: t.duration,
         surface: t.surface,
         ratio,
+        model,
     };
     Ok(Task::new(t.task_id.clone(), scenario, t.submitted_at, request, seed)
         .with_polls(t.polls)

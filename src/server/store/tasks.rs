@@ -151,12 +151,16 @@ pub struct Recorded {
     pub body: Bytes,
 }
 
+/// How many APIs per-API arrays hold.
+pub const SURFACES: usize = 4;
+
 /// The index of `surface` in per-API arrays.
 pub fn slot(surface: Surface) -> usize {
     match surface {
         Surface::Gateway => 0,
         Surface::Native => 1,
         Surface::V2 => 2,
+        Surface::OpenAi => 3,
     }
 }
 
@@ -164,8 +168,8 @@ pub fn slot(surface: Surface) -> usize {
 /// been played.
 #[derive(Debug, Default)]
 pub struct Replay {
-    answers: [Vec<Recorded>; 3],
-    played: [AtomicUsize; 3],
+    answers: [Vec<Recorded>; SURFACES],
+    played: [AtomicUsize; SURFACES],
 }
 
 impl Replay {
@@ -191,7 +195,9 @@ impl Replay {
 
 /// Which API a task was submitted through. The gateway and MiniMax's
 /// native v1 share their tasks (a gateway relays the native API), so either
-/// query answers a task of either; v2 tasks answer on the v2 query only.
+/// query answers a task of either; v2 tasks answer on the v2 query only,
+/// and tasks of new-api's OpenAI-compatible video API (`openai`) on its
+/// routes only (their ids are new-api's own `task_…` ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Surface {
@@ -199,6 +205,7 @@ pub enum Surface {
     Gateway,
     Native,
     V2,
+    OpenAi,
 }
 
 impl Surface {
@@ -207,14 +214,64 @@ impl Surface {
             Surface::Gateway => "gateway",
             Surface::Native => "native",
             Surface::V2 => "v2",
+            Surface::OpenAi => "openai",
         }
     }
 
     /// Whether a query of `self`'s API may answer a task submitted through `submitted`.
     pub fn answers(self, submitted: Surface) -> bool {
-        (self == Surface::V2) == (submitted == Surface::V2)
+        let family = |s: Surface| match s {
+            Surface::Gateway | Surface::Native => 0,
+            Surface::V2 => 1,
+            Surface::OpenAi => 2,
+        };
+        family(self) == family(submitted)
     }
 }
+
+/// The models a submit may name whose name a task keeps (the OpenAI
+/// surface shows it): MiniMax's v1 models, then v2's. Kept as an index, one
+/// byte in the task's padding, so tasks stay as small as before.
+pub const MODELS: [&str; 11] = [
+    "MiniMax-Hailuo-2.3",
+    "MiniMax-Hailuo-2.3-Fast",
+    "MiniMax-Hailuo-02",
+    "T2V-01-Director",
+    "T2V-01",
+    "I2V-01",
+    "I2V-01-Director",
+    "I2V-01-live",
+    "S2V-01",
+    "MiniMax-H3",
+    "MiniMax-H3-Max",
+];
+
+/// A model of [`MODELS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Model(u8);
+
+impl Model {
+    /// The model called `name`, if it is one of [`MODELS`].
+    pub fn named(name: &str) -> Option<Self> {
+        MODELS.iter().position(|m| *m == name).map(|i| Self(i as u8))
+    }
+
+    pub fn name(self) -> &'static str {
+        MODELS[usize::from(self.0)]
+    }
+}
+
+/// The id of the `n`-th submission through new-api's OpenAI-compatible
+/// API: `task_` and 32 letters and digits, as new-api makes its public ids,
+/// drawn from the seed and `n` like every other id.
+pub fn openai_id(seed: u64, n: u64) -> String {
+    use fake::Fake;
+    let mut rng = artifact::rng_for(seed, &format!("openai-submission-{n}"));
+    let key: String = fake::StringFaker::with(OPENAI_ID_CHARS.to_vec(), 32).fake_with_rng(&mut rng);
+    format!("task_{key}")
+}
+
+const OPENAI_ID_CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 /// What a submission asked for that shapes the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +281,8 @@ pub struct Request {
     pub surface: Surface,
     /// The aspect ratio a v2 task asked for (`16:9`, `adaptive`, ...).
     pub ratio: Option<&'static str>,
+    /// The model asked for, where the API shows it (the OpenAI surface).
+    pub model: Option<Model>,
 }
 
 impl Default for Request {
@@ -234,6 +293,7 @@ impl Default for Request {
             duration_s: 6,
             surface: Surface::Gateway,
             ratio: None,
+            model: None,
         }
     }
 }
@@ -415,7 +475,10 @@ impl TaskStore {
         let mut tasks = self.write();
         let id = loop {
             let n = self.submitted.fetch_add(1, Ordering::Relaxed);
-            let id = artifact::numeric_id(&mut artifact::rng_for(self.seed, &format!("submission-{n}"))).to_string();
+            let id = match request.surface {
+                Surface::OpenAi => openai_id(self.seed, n),
+                _ => artifact::numeric_id(&mut artifact::rng_for(self.seed, &format!("submission-{n}"))).to_string(),
+            };
             if id != DOCUMENTED_TASK_ID && tasks.get(&id).is_none() {
                 break id;
             }
