@@ -89,7 +89,7 @@ pub const DOCUMENTED_TASK_ID: &str = "306792606023824";
 const SCHEMA_SUFFIX: &str = ".schema.json";
 /// The gateway's schemas: a `--schemas` directory must hold every one.
 const REQUIRED_SCHEMAS: [&str; 4] = [QUERY_RESPONSE, ERROR, SUBMIT_REQUEST, SUBMIT_RESPONSE];
-/// The native and v2 schemas, added after the gateway's: a directory written
+/// The native, v2 and OpenAI-compatible schemas, added after the gateway's: a directory written
 /// before them still loads, the built-in copies filling in (see
 /// [`Contract::filled_in`]).
 const FILLABLE_SCHEMAS: [&str; 12] = [
@@ -1085,7 +1085,7 @@ mod tests {
             "{notice}"
         );
         assert!(
-            notice.ends_with(", callback.update: using the built-in ones"),
+            notice.ends_with(", openai_error: using the built-in ones"),
             "{notice}"
         );
         assert_eq!(c.v2_submit_request().name(), V2_SUBMIT_REQUEST);
