@@ -126,7 +126,7 @@ fn the_mocks_own_fixtures_pass_strictly() {
         assert_eq!(line["warnings"], json!([]), "{line}");
         folders.insert(folder.to_owned());
     }
-    assert_eq!(folders.len(), 13, "{folders:?}");
+    assert_eq!(folders.len(), 16, "{folders:?}");
     for folder in folders {
         let dir = format!("fixtures/{folder}");
         let (code, out, err) = validate(&["--strict", "--schema", &folder, &dir], b"");
