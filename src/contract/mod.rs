@@ -1084,10 +1084,7 @@ mod tests {
             notice.contains(" (added since): using the built-in schemas; old/fixtures has no fixtures for native_"),
             "{notice}"
         );
-        assert!(
-            notice.ends_with(", openai_error: using the built-in ones"),
-            "{notice}"
-        );
+        assert!(notice.ends_with(", openai_error: using the built-in ones"), "{notice}");
         assert_eq!(c.v2_submit_request().name(), V2_SUBMIT_REQUEST);
         let builtin = Contract::embedded();
         assert_eq!(

@@ -172,7 +172,13 @@ impl Endpoint {
         use Endpoint::*;
         let failed = status >= 400;
         let has = |member: &str| doc.get(member).is_some();
-        let openai_error = || if has("error") && !has("code") { OPENAI_ERROR } else { ERROR };
+        let openai_error = || {
+            if has("error") && !has("code") {
+                OPENAI_ERROR
+            } else {
+                ERROR
+            }
+        };
         // MiniMax's own body: base_resp, without the gateway's envelope.
         let native = has("base_resp") && !has("code");
         match self {
@@ -258,7 +264,12 @@ pub(super) fn shape(doc: &Value) -> Option<&'static str> {
     if has("model") && has("content") {
         return Some(V2_SUBMIT_REQUEST);
     }
-    if has("prompt") && (!has("model") || ["seconds", "size", "input_reference", "metadata"].iter().any(|m| has(m))) {
+    if has("prompt")
+        && (!has("model")
+            || ["seconds", "size", "input_reference", "metadata"]
+                .iter()
+                .any(|m| has(m)))
+    {
         // What the openai SDKs send: OpenAI's names beside the prompt.
         return Some(OPENAI_VIDEO_REQUEST);
     }
@@ -451,13 +462,28 @@ mod tests {
             (V2Query, 200, &json!({"task": {}}), V2_QUERY_RESPONSE),
             (V2Query, 404, &v2_error, V2_ERROR),
             (V2Query, 200, &v2_error, V2_QUERY_RESPONSE),
-            (OpenAiSubmit, 200, &json!({"id": "task_1", "object": "video"}), OPENAI_VIDEO_RESPONSE),
+            (
+                OpenAiSubmit,
+                200,
+                &json!({"id": "task_1", "object": "video"}),
+                OPENAI_VIDEO_RESPONSE,
+            ),
             (OpenAiSubmit, 400, &gateway_error, ERROR),
-            (OpenAiVideo, 401, &json!({"error": {"message": "x", "type": "new_api_error"}}), OPENAI_ERROR),
+            (
+                OpenAiVideo,
+                401,
+                &json!({"error": {"message": "x", "type": "new_api_error"}}),
+                OPENAI_ERROR,
+            ),
             (OpenAiVideo, 429, &gateway_error, ERROR),
             (OpenAiGeneration, 200, &envelope, QUERY_RESPONSE),
             (OpenAiGeneration, 400, &gateway_error, ERROR),
-            (OpenAiContent, 400, &json!({"error": {"message": "x", "type": "invalid_request_error"}}), OPENAI_ERROR),
+            (
+                OpenAiContent,
+                400,
+                &json!({"error": {"message": "x", "type": "invalid_request_error"}}),
+                OPENAI_ERROR,
+            ),
         ];
         for (endpoint, status, body, schema) in cases {
             assert_eq!(endpoint.schema(status, body), schema, "{endpoint:?} {status} {body}");
@@ -519,8 +545,14 @@ mod tests {
                 json!({"id": "task_1", "object": "video", "status": "failed", "error": {}}),
                 Some(OPENAI_VIDEO_RESPONSE),
             ),
-            (json!({"error": {"message": "x", "type": "invalid_request_error"}}), Some(OPENAI_ERROR)),
-            (json!({"prompt": "x", "model": "m", "seconds": "6"}), Some(OPENAI_VIDEO_REQUEST)),
+            (
+                json!({"error": {"message": "x", "type": "invalid_request_error"}}),
+                Some(OPENAI_ERROR),
+            ),
+            (
+                json!({"prompt": "x", "model": "m", "seconds": "6"}),
+                Some(OPENAI_VIDEO_REQUEST),
+            ),
             (json!({"prompt": "x"}), Some(OPENAI_VIDEO_REQUEST)),
             // No shape: a member of one beside another's, or too few.
             (json!({"task_id": "", "base_resp": base, "file_id": ""}), None),

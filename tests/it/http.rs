@@ -104,13 +104,22 @@ async fn answers_without_a_route_read_the_body_first_and_keep_the_connection() {
     let r = conn.send("POST", "/v1/nowhere", &headers, &body).await;
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(r.header("connection"), None, "the connection stays open");
-    let r = conn.send("POST", "/minimax/v1/query/video_generation", &headers, &body).await;
+    let r = conn
+        .send("POST", "/minimax/v1/query/video_generation", &headers, &body)
+        .await;
     assert_eq!(r.status, 405);
     let r = conn.send("OPTIONS", "/v1/videos", &[], &body).await;
     assert_eq!(r.status, 204);
     let r = conn.send("POST", "/__mock/tasks", &headers, &body).await;
     assert_eq!(r.status, 405);
-    let second = conn.send("GET", "/minimax/v1/query/video_generation?task_id=306792606023824", &[], "").await;
+    let second = conn
+        .send(
+            "GET",
+            "/minimax/v1/query/video_generation?task_id=306792606023824",
+            &[],
+            "",
+        )
+        .await;
     assert_eq!(second.status, 200, "a second answer on the same connection");
 }
 

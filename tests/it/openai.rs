@@ -127,9 +127,17 @@ async fn multipart_as_the_sdks_send_it_with_a_file_part() {
     let task = server.get(&format!("/__mock/tasks/{id}")).await.json();
     assert_eq!(
         (&task["surface"], &task["resolution"], &task["duration"], &task["model"]),
-        (&json!("openai"), &json!("768P"), &json!(10), &json!("MiniMax-Hailuo-02"))
+        (
+            &json!("openai"),
+            &json!("768P"),
+            &json!(10),
+            &json!("MiniMax-Hailuo-02")
+        )
     );
-    assert_eq!((&task["video_width"], &task["video_height"]), (&json!(1366), &json!(768)));
+    assert_eq!(
+        (&task["video_width"], &task["video_height"]),
+        (&json!(1366), &json!(768))
+    );
     // The journal keeps the multipart body as it came.
     let journal = server.get(&format!("/__mock/requests?task_id={id}")).await.json();
     assert_eq!(journal["requests"][0]["path"], "/v1/videos");
@@ -150,7 +158,10 @@ async fn json_with_metadata_as_an_object_or_a_string() {
         let r = server.send("POST", "/v1/videos", &[JSON], &body.to_string()).await;
         assert_eq!(r.status, 200, "{}", r.body);
         let video = r.json();
-        assert_eq!((&video["model"], &video["status"], &video["progress"]), (&json!("T2V-01"), &json!("queued"), &json!(0)));
+        assert_eq!(
+            (&video["model"], &video["status"], &video["progress"]),
+            (&json!("T2V-01"), &json!("queued"), &json!(0))
+        );
         let task = server
             .get(&format!("/__mock/tasks/{}", video["id"].as_str().unwrap()))
             .await
@@ -172,7 +183,10 @@ async fn json_with_metadata_as_an_object_or_a_string() {
     let body = json!({"prompt": "x", "size": "1920x1080", "metadata": {"resolution": "512P"}});
     let r = server.send("POST", "/v1/videos", &[JSON], &body.to_string()).await;
     let id = r.json()["id"].as_str().unwrap().to_owned();
-    assert_eq!(server.get(&format!("/__mock/tasks/{id}")).await.json()["resolution"], "512P");
+    assert_eq!(
+        server.get(&format!("/__mock/tasks/{id}")).await.json()["resolution"],
+        "512P"
+    );
 }
 
 /// Every step of every built-in scenario through new-api's own query,
@@ -222,7 +236,10 @@ async fn the_first_steps_read_queued_then_in_progress_completed() {
     let mut seen = Vec::new();
     for _ in 0..5 {
         let v = server.get(&format!("/v1/videos/{id}")).await.json();
-        seen.push((v["status"].as_str().unwrap().to_owned(), v["progress"].as_u64().unwrap()));
+        seen.push((
+            v["status"].as_str().unwrap().to_owned(),
+            v["progress"].as_u64().unwrap(),
+        ));
         server.app.store.clock().advance(Duration::from_secs(2));
     }
     let words: Vec<&str> = seen.iter().map(|(s, _)| s.as_str()).collect();
@@ -232,7 +249,10 @@ async fn the_first_steps_read_queued_then_in_progress_completed() {
     let done = server.get(&format!("/v1/videos/{id}")).await.json();
     assert_eq!((&done["status"], &done["progress"]), (&json!("completed"), &json!(100)));
     assert_eq!(done["completed_at"], done["created_at"].as_u64().unwrap() + 10);
-    assert!(done["metadata"]["url"].as_str().unwrap().starts_with(&server.mock.uri()));
+    assert!(done["metadata"]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with(&server.mock.uri()));
     assert!(done.get("task_id").is_none(), "new-api's query has no task_id");
 
     let failed = submit(&server, "fail").await;
@@ -256,7 +276,10 @@ async fn the_unknown_scenario_says_unknown_before_the_poller_saw_the_task() {
     assert_eq!(server.get(&format!("/v1/videos/{id}")).await.json()["status"], "queued");
     // The default scenario never says unknown.
     let plain = submit(&server, "success").await;
-    assert_eq!(server.get(&format!("/v1/videos/{plain}")).await.json()["status"], "queued");
+    assert_eq!(
+        server.get(&format!("/v1/videos/{plain}")).await.json()["status"],
+        "queued"
+    );
     // A scenarios file or a script may say it on any step before the end, never after.
     let r = server
         .send(
@@ -302,14 +325,24 @@ async fn content_downloads_the_clip_with_range_and_refuses_before_success() {
     assert!(status.body.contains("current status: IN_PROGRESS"), "{}", status.body);
     server.get(&format!("/v1/videos/{id}")).await;
     let whole = server
-        .send("GET", &format!("/v1/videos/{id}/content"), &[("Accept", "application/binary")], "")
+        .send(
+            "GET",
+            &format!("/v1/videos/{id}/content"),
+            &[("Accept", "application/binary")],
+            "",
+        )
         .await;
     assert_eq!(whole.status, 200);
     assert_eq!(whole.header("content-type"), Some("video/mp4"));
     assert_eq!(whole.header("accept-ranges"), Some("bytes"));
     assert_eq!(mp4_frame(&whole.raw), (1920, 1080), "the task's frame size");
     let part = server
-        .send("GET", &format!("/v1/videos/{id}/content"), &[("Range", "bytes=0-99")], "")
+        .send(
+            "GET",
+            &format!("/v1/videos/{id}/content"),
+            &[("Range", "bytes=0-99")],
+            "",
+        )
         .await;
     assert_eq!(part.status, 206);
     assert_eq!(part.raw, whole.raw[..100]);
@@ -318,11 +351,19 @@ async fn content_downloads_the_clip_with_range_and_refuses_before_success() {
         Some(format!("bytes 0-99/{}", whole.raw.len()).as_str())
     );
     let past = server
-        .send("GET", &format!("/v1/videos/{id}/content"), &[("Range", "bytes=99999999-")], "")
+        .send(
+            "GET",
+            &format!("/v1/videos/{id}/content"),
+            &[("Range", "bytes=99999999-")],
+            "",
+        )
         .await;
     assert_eq!(past.status, 416);
     let unknown = server.get("/v1/videos/task_nope/content").await;
-    assert_eq!((unknown.status, unknown.json()["error"]["message"].clone()), (404, json!("Task not found")));
+    assert_eq!(
+        (unknown.status, unknown.json()["error"]["message"].clone()),
+        (404, json!("Task not found"))
+    );
     // Nine hours on, the link the task shows has expired: new-api relays the bucket's 403.
     server.app.store.clock().advance(Duration::from_secs(10 * 3600));
     let expired = server.get(&format!("/v1/videos/{id}/content")).await;
@@ -334,7 +375,13 @@ async fn content_downloads_the_clip_with_range_and_refuses_before_success() {
 async fn generations_takes_the_same_request_and_answers_the_envelope() {
     let server = start(deterministic()).await;
     let body = form(&[("prompt", "A cat"), ("seconds", "6")], None);
-    let r = post_form(&server, "/v1/video/generations", &[("Prefer", "scenario=success-polls")], &body).await;
+    let r = post_form(
+        &server,
+        "/v1/video/generations",
+        &[("Prefer", "scenario=success-polls")],
+        &body,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let video = r.json();
     valid(&server, minimax_mock::contract::OPENAI_VIDEO_RESPONSE, &video);
@@ -342,7 +389,10 @@ async fn generations_takes_the_same_request_and_answers_the_envelope() {
     let mut statuses = Vec::new();
     for _ in 0..5 {
         let envelope = server.get(&format!("/v1/video/generations/{id}")).await.json();
-        assert_eq!((&envelope["code"], &envelope["message"]), (&json!("success"), &json!("")));
+        assert_eq!(
+            (&envelope["code"], &envelope["message"]),
+            (&json!("success"), &json!(""))
+        );
         statuses.push(format!(
             "{} {}",
             envelope["data"]["status"].as_str().unwrap(),
@@ -351,12 +401,27 @@ async fn generations_takes_the_same_request_and_answers_the_envelope() {
     }
     assert_eq!(
         statuses,
-        ["NOT_START 0%", "SUBMITTED 10%", "QUEUED 20%", "IN_PROGRESS 30%", "SUCCESS 100%"]
+        [
+            "NOT_START 0%",
+            "SUBMITTED 10%",
+            "QUEUED 20%",
+            "IN_PROGRESS 30%",
+            "SUCCESS 100%"
+        ]
     );
     // The same task on the OpenAI route, and only there.
-    assert_eq!(server.get(&format!("/v1/videos/{id}")).await.json()["status"], "completed");
+    assert_eq!(
+        server.get(&format!("/v1/videos/{id}")).await.json()["status"],
+        "completed"
+    );
     let gateway = server.query(id).await;
-    assert_eq!((gateway.status, gateway.body.as_str()), (400, r#"{"code":"task_not_exist","message":"task_not_exist","data":null}"#));
+    assert_eq!(
+        (gateway.status, gateway.body.as_str()),
+        (
+            400,
+            r#"{"code":"task_not_exist","message":"task_not_exist","data":null}"#
+        )
+    );
     let v1 = server.submit("instant").await;
     assert_eq!(server.get(&format!("/v1/videos/{v1}")).await.status, 400);
     assert_eq!(server.get(&format!("/v1/video/generations/{v1}")).await.status, 400);
@@ -371,21 +436,36 @@ async fn errors_are_new_apis() {
     .await;
     let mut wire = String::new();
     let mut note = |what: &str, r: &Response| wire.push_str(&format!("{what}: HTTP {}\n{}\n", r.status, r.body));
-    let r = post_form(&server, "/v1/videos", &[], &form(&[("model", "MiniMax-Hailuo-02")], None)).await;
+    let r = post_form(
+        &server,
+        "/v1/videos",
+        &[],
+        &form(&[("model", "MiniMax-Hailuo-02")], None),
+    )
+    .await;
     assert_eq!(r.json()["message"], "prompt is required");
     note("multipart without a prompt", &r);
     let r = server.send("POST", "/v1/videos", &[JSON], r#"{"prompt": "  "}"#).await;
     note("a blank prompt", &r);
-    let r = server.send("POST", "/v1/videos", &[JSON], r#"{"prompt": "x", "seconds": 6}"#).await;
+    let r = server
+        .send("POST", "/v1/videos", &[JSON], r#"{"prompt": "x", "seconds": 6}"#)
+        .await;
     note("seconds as a number", &r);
     let r = server.send("POST", "/v1/videos", &[JSON], "{nope").await;
     note("not JSON", &r);
-    let r = server.send("POST", "/v1/videos", &[JSON], r#"{"prompt": "x", "metadata": "[1]"}"#).await;
+    let r = server
+        .send("POST", "/v1/videos", &[JSON], r#"{"prompt": "x", "metadata": "[1]"}"#)
+        .await;
     note("metadata not an object", &r);
     let r = post_form(&server, "/v1/videos", &[], b"--nope\r\n").await;
     note("a broken multipart body", &r);
     let r = server
-        .send("POST", "/v1/videos", &[JSON], r#"{"prompt": "x", "seconds": "10", "size": "1920x1080"}"#)
+        .send(
+            "POST",
+            "/v1/videos",
+            &[JSON],
+            r#"{"prompt": "x", "seconds": "10", "size": "1920x1080"}"#,
+        )
         .await;
     note("the model table (10 s at 1080P)", &r);
     let r = server
@@ -393,7 +473,12 @@ async fn errors_are_new_apis() {
         .await;
     note("a model MiniMax does not know", &r);
     let r = server
-        .send("POST", "/v1/videos", &[JSON, ("Prefer", "scenario=nope")], r#"{"prompt": "x"}"#)
+        .send(
+            "POST",
+            "/v1/videos",
+            &[JSON, ("Prefer", "scenario=nope")],
+            r#"{"prompt": "x"}"#,
+        )
         .await;
     note("an unknown scenario in Prefer", &r);
     let r = server.send("POST", "/v1/videos", &[JSON], &"x".repeat(5000)).await;
@@ -502,8 +587,15 @@ async fn require_auth_answers_401_as_new_apis_token_check() {
     let body = form(&[("prompt", "x")], None);
     let r = post_form(&server, "/v1/videos", &[], &body).await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.body, r#"{"error":{"message":"未提供令牌","type":"new_api_error","code":""}}"#);
-    for target in ["/v1/videos/task_x", "/v1/videos/task_x/content", "/v1/video/generations/task_x"] {
+    assert_eq!(
+        r.body,
+        r#"{"error":{"message":"未提供令牌","type":"new_api_error","code":""}}"#
+    );
+    for target in [
+        "/v1/videos/task_x",
+        "/v1/videos/task_x/content",
+        "/v1/video/generations/task_x",
+    ] {
         let r = server.get(target).await;
         assert_eq!(r.status, 401, "{target}");
         valid(&server, minimax_mock::contract::OPENAI_ERROR, &r.json());
@@ -512,7 +604,12 @@ async fn require_auth_answers_401_as_new_apis_token_check() {
     assert_eq!(r.status, 200, "{}", r.body);
     let id = r.json()["id"].as_str().unwrap().to_owned();
     let r = server
-        .send("GET", &format!("/v1/videos/{id}"), &[("Authorization", "Bearer sk-test")], "")
+        .send(
+            "GET",
+            &format!("/v1/videos/{id}"),
+            &[("Authorization", "Bearer sk-test")],
+            "",
+        )
         .await;
     assert_eq!(r.status, 200);
 }
@@ -561,7 +658,12 @@ async fn callbacks_through_metadata() {
     server.mock.advance(Duration::from_secs(30));
     let mut updates = Vec::new();
     for _ in 0..500 {
-        updates = server.mock.callbacks(&id).into_iter().filter(|a| a.kind == "update").collect();
+        updates = server
+            .mock
+            .callbacks(&id)
+            .into_iter()
+            .filter(|a| a.kind == "update")
+            .collect();
         if updates.len() >= 4 {
             break;
         }
@@ -578,7 +680,10 @@ async fn callbacks_through_metadata() {
     let dead = json!({"prompt": "x", "metadata": {"callback_url": "http://127.0.0.1:9/hook"}});
     let r = server.send("POST", "/v1/videos", &[JSON], &dead.to_string()).await;
     assert_eq!((r.status, r.json()["code"].clone()), (400, json!("2013")));
-    assert!(r.json()["message"].as_str().unwrap().starts_with("hailuo api error: invalid params, callback_url"));
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("hailuo api error: invalid params, callback_url"));
 }
 
 /// The control API scripts a task of this API under an id of one's own,
@@ -587,14 +692,25 @@ async fn callbacks_through_metadata() {
 async fn the_control_api_scripts_and_shows_openai_tasks() {
     let server = start(config()).await;
     let r = server
-        .send("PUT", "/__mock/tasks/task_mine", &[JSON], r#"{"scenario": "fail", "surface": "openai", "resolution": "720P"}"#)
+        .send(
+            "PUT",
+            "/__mock/tasks/task_mine",
+            &[JSON],
+            r#"{"scenario": "fail", "surface": "openai", "resolution": "720P"}"#,
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let shown = server.get("/__mock/tasks/task_mine").await.json();
-    assert_eq!((&shown["surface"], &shown["current"]["openai_status"]), (&json!("openai"), &json!("queued")));
+    assert_eq!(
+        (&shown["surface"], &shown["current"]["openai_status"]),
+        (&json!("openai"), &json!("queued"))
+    );
     server.app.store.clock().advance(Duration::from_secs(60));
     let v = server.get("/v1/videos/task_mine").await.json();
-    assert_eq!((&v["status"], &v["model"]), (&json!("failed"), &json!("MiniMax-Hailuo-02")));
+    assert_eq!(
+        (&v["status"], &v["model"]),
+        (&json!("failed"), &json!("MiniMax-Hailuo-02"))
+    );
     // Not a task of the gateway's.
     assert_eq!(server.query("task_mine").await.status, 400);
     let page = server.get("/__mock/").await;
@@ -630,13 +746,19 @@ fn state_keeps_openai_tasks_across_a_restart() {
     let (status, video) = http(&addr, "POST", "/v1/videos", r#"{"prompt": "x", "model": "T2V-01"}"#);
     assert_eq!(status, 200, "{video}");
     let id = video["id"].as_str().unwrap().to_owned();
-    assert_eq!(http(&addr, "GET", &format!("/v1/videos/{id}"), "").1["status"], "queued");
+    assert_eq!(
+        http(&addr, "GET", &format!("/v1/videos/{id}"), "").1["status"],
+        "queued"
+    );
     assert_eq!(process::stop(child, "TERM").0, Some(0));
 
     let (child, addr) = process::serve(&args);
     let (status, v) = http(&addr, "GET", &format!("/v1/videos/{id}"), "");
     assert_eq!(status, 200, "{v}");
-    assert_eq!((&v["model"], &v["status"], &v["progress"]), (&json!("T2V-01"), &json!("queued"), &json!(10)));
+    assert_eq!(
+        (&v["model"], &v["status"], &v["progress"]),
+        (&json!("T2V-01"), &json!("queued"), &json!(10))
+    );
     let (_, task) = http(&addr, "GET", &format!("/__mock/tasks/{id}"), "");
     assert_eq!((&task["surface"], &task["polls"]), (&json!("openai"), &json!(2)));
     // New submissions continue the sequence.

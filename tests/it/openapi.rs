@@ -433,7 +433,12 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
         out.push_str(&format!("--{boundary}--\r\n"));
         out
     };
-    let submit = form(&[("prompt", "A cat"), ("model", "MiniMax-Hailuo-02"), ("seconds", "6"), ("size", "1920x1080")]);
+    let submit = form(&[
+        ("prompt", "A cat"),
+        ("model", "MiniMax-Hailuo-02"),
+        ("seconds", "6"),
+        ("size", "1920x1080"),
+    ]);
     let video = send(
         s,
         c,
@@ -450,13 +455,45 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
         send(s, c, "GET", &format!("/v1/videos/{video}"), &[], "").await;
     }
     send(s, c, "GET", &format!("/v1/videos/{video}/content"), &[], "").await;
-    send(s, c, "GET", &format!("/v1/videos/{video}/content"), &[("Range", "bytes=0-9")], "").await;
-    send(s, c, "GET", &format!("/v1/videos/{video}/content"), &[("Range", "bytes=999999999-")], "").await;
+    send(
+        s,
+        c,
+        "GET",
+        &format!("/v1/videos/{video}/content"),
+        &[("Range", "bytes=0-9")],
+        "",
+    )
+    .await;
+    send(
+        s,
+        c,
+        "GET",
+        &format!("/v1/videos/{video}/content"),
+        &[("Range", "bytes=999999999-")],
+        "",
+    )
+    .await;
     send(s, c, "GET", "/v1/videos/task_nope", &[], "").await;
     send(s, c, "GET", "/v1/videos/task_nope/content", &[], "").await;
     send(s, c, "GET", "/v1/videos", &[], "").await;
-    send(s, c, "POST", "/v1/videos", &[("Content-Type", &multipart)], &form(&[("model", "x")])).await;
-    send(s, c, "POST", "/v1/videos", &[], r#"{"prompt": "x", "seconds": "10", "size": "1080"}"#).await;
+    send(
+        s,
+        c,
+        "POST",
+        "/v1/videos",
+        &[("Content-Type", &multipart)],
+        &form(&[("model", "x")]),
+    )
+    .await;
+    send(
+        s,
+        c,
+        "POST",
+        "/v1/videos",
+        &[],
+        r#"{"prompt": "x", "seconds": "10", "size": "1080"}"#,
+    )
+    .await;
     send(s, c, "POST", "/v1/videos", &[], &"x".repeat(5000)).await;
     let generation = send(s, c, "POST", "/v1/video/generations", &[], r#"{"prompt": "x"}"#)
         .await
@@ -464,9 +501,16 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
     let generation = generation["id"].as_str().unwrap().to_owned();
     send(s, c, "GET", &format!("/v1/video/generations/{generation}"), &[], "").await;
     send(s, c, "GET", "/v1/video/generations/task_nope", &[], "").await;
-    let flaky_openai = send(s, c, "POST", "/v1/videos", &[("Prefer", "scenario=flaky")], r#"{"prompt": "x"}"#)
-        .await
-        .json();
+    let flaky_openai = send(
+        s,
+        c,
+        "POST",
+        "/v1/videos",
+        &[("Prefer", "scenario=flaky")],
+        r#"{"prompt": "x"}"#,
+    )
+    .await
+    .json();
     let flaky_openai = flaky_openai["id"].as_str().unwrap().to_owned();
     for _ in 0..3 {
         send(s, c, "GET", &format!("/v1/videos/{flaky_openai}"), &[], "").await;

@@ -56,7 +56,10 @@ impl Api<'_> {
     pub(super) fn openai(&self, paths: &mut Map<String, Value>) {
         paths.insert(
             OPENAI_VIDEOS_PATH.to_owned(),
-            self.openai_submit("openai_videos_create", "Submit a video task (openai SDK: videos.create)"),
+            self.openai_submit(
+                "openai_videos_create",
+                "Submit a video task (openai SDK: videos.create)",
+            ),
         );
         paths.insert(
             OPENAI_GENERATIONS_PATH.to_owned(),

@@ -57,7 +57,10 @@ impl Endpoint {
         if path == OPENAI_GENERATIONS_PATH {
             return Some(Endpoint::Generations);
         }
-        if let Some(rest) = path.strip_prefix(OPENAI_GENERATIONS_PATH).and_then(|r| r.strip_prefix('/')) {
+        if let Some(rest) = path
+            .strip_prefix(OPENAI_GENERATIONS_PATH)
+            .and_then(|r| r.strip_prefix('/'))
+        {
             return (!rest.contains('/')).then_some(Endpoint::Generation);
         }
         let rest = path.strip_prefix(OPENAI_VIDEOS_PATH)?.strip_prefix('/')?;
@@ -369,7 +372,12 @@ pub async fn query(app: &App, parts: &Parts, endpoint: Endpoint) -> Outcome {
     }
     let polled = match endpoint {
         Endpoint::Generation => poll(app, &task_id, Surface::OpenAi, render::query_response).await,
-        _ => poll_task(app, &task_id, Surface::OpenAi, |task, view| wire::video(view, model_of(task))).await,
+        _ => {
+            poll_task(app, &task_id, Surface::OpenAi, |task, view| {
+                wire::video(view, model_of(task))
+            })
+            .await
+        }
     };
     let outcome = match polled {
         Some(polled) => deliver(app, &task_id, Surface::OpenAi, polled).await,

@@ -80,7 +80,10 @@ mod tests {
     async fn fields_and_files_are_read_in_order() {
         let body = form(
             "b0",
-            &[("prompt", None, b"A cat"), ("input_reference", Some("cat.png"), &[0x89, b'P', 0, 0xff])],
+            &[
+                ("prompt", None, b"A cat"),
+                ("input_reference", Some("cat.png"), &[0x89, b'P', 0, 0xff]),
+            ],
         );
         let parts = parts(body, "b0").await.unwrap();
         assert_eq!(parts.len(), 2);

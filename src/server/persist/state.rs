@@ -361,7 +361,9 @@ fn task_of(t: &SavedTask, seed: u64, catalog: &Catalog) -> Result<Task, (String,
     })?;
     let model = match &t.model {
         None => None,
-        Some(m) => Some(Model::named(m).ok_or_else(|| ("/model".to_owned(), format!("{m:?} is not one of {MODELS:?}")))?),
+        Some(m) => {
+            Some(Model::named(m).ok_or_else(|| ("/model".to_owned(), format!("{m:?} is not one of {MODELS:?}")))?)
+        }
     };
     let request = Request {
         resolution,

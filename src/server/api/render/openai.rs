@@ -194,7 +194,10 @@ mod tests {
     fn submit_answer_and_errors_have_their_shapes() {
         let contract = Contract::embedded();
         let answer = json(&submitted("task_a", DEFAULT_MODEL, 7));
-        assert!(contract.schema(OPENAI_VIDEO_RESPONSE).unwrap().is_valid(&answer), "{answer}");
+        assert!(
+            contract.schema(OPENAI_VIDEO_RESPONSE).unwrap().is_valid(&answer),
+            "{answer}"
+        );
         assert_eq!(
             submitted("task_a", "m", 7),
             br#"{"id":"task_a","task_id":"task_a","object":"video","model":"m","status":"queued","progress":0,"created_at":7}"#
