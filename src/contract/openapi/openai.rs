@@ -38,11 +38,24 @@ impl Api<'_> {
             }),
         );
         let mut multipart = self.examples.content(&[OPENAI_VIDEO_REQUEST]);
+        // A form's fields are text: the JSON body's schema, with every field a string.
+        let text = |description: &str| json!({ "type": "string", "description": description });
         let schema = json!({
-            "allOf": [
-                { "$ref": super::schema_pointer(OPENAI_VIDEO_REQUEST) },
-                { "properties": { "input_reference": { "type": "string", "contentMediaType": "application/octet-stream", "description": "An image file: read, and not used (new-api's MiniMax channel does not forward it)." } } }
-            ]
+            "type": "object",
+            "description": "The same fields as the JSON body, each a text field (what the openai SDKs send); any other field becomes a metadata entry.",
+            "properties": {
+                "prompt": { "type": "string", "pattern": "\\S" },
+                "model": text("Default MiniMax-Hailuo-02."),
+                "seconds": { "type": "string", "pattern": "^[0-9]+$", "description": "MiniMax's duration." },
+                "duration": { "type": "string", "pattern": "^[0-9]+$", "description": "new-api's own name for seconds." },
+                "size": text("WxH, mapped to a resolution by substring."),
+                "metadata": text("A JSON object, merged into MiniMax's body."),
+                "mode": text("Read, and not used."),
+                "image": text("Read, and not used."),
+                "images": text("May repeat; read, and not used."),
+                "input_reference": { "type": "string", "contentMediaType": "application/octet-stream", "description": "An image file: read, and not used (new-api's MiniMax channel does not forward it)." }
+            },
+            "required": ["prompt"]
         });
         let form = json!({ "schema": schema, "encoding": { "input_reference": { "contentType": "image/*, application/octet-stream" } } });
         if let Value::Object(content) = &mut multipart {
