@@ -624,6 +624,49 @@ mod tests {
     }
 
     #[test]
+    fn openai_submissions_get_new_apis_public_ids() {
+        let catalog = Catalog::builtin();
+        let success = catalog.get("success").unwrap().clone();
+        let openai = Request {
+            surface: Surface::OpenAi,
+            ..request()
+        };
+        let ids = |seed| {
+            let store = TaskStore::new(seed);
+            let first = store.submit(|_| success.clone(), 0, openai, None).id.clone();
+            let second = store.submit(|_| success.clone(), 0, request(), None).id.clone();
+            (first, second)
+        };
+        let (first, second) = ids(1);
+        assert_eq!((first.clone(), second.clone()), ids(1));
+        assert_ne!(first, ids(2).0);
+        assert!(first.starts_with("task_") && first.len() == 37, "{first}");
+        assert!(first[5..].bytes().all(|b| b.is_ascii_alphanumeric()), "{first}");
+        // One sequence: the second submission's numeric id is the one it would have been anyway.
+        assert_eq!(second.len(), 15);
+        assert_eq!(openai_id(1, 0), first.to_string());
+    }
+
+    #[test]
+    fn each_api_family_answers_its_own_tasks() {
+        use Surface::*;
+        for (query, submitted, answers) in [
+            (Gateway, Native, true),
+            (Native, Gateway, true),
+            (V2, V2, true),
+            (OpenAi, OpenAi, true),
+            (Gateway, OpenAi, false),
+            (OpenAi, Gateway, false),
+            (OpenAi, V2, false),
+            (V2, OpenAi, false),
+        ] {
+            assert_eq!(query.answers(submitted), answers, "{query:?} {submitted:?}");
+        }
+        assert_eq!(Model::named("T2V-01").map(Model::name), Some("T2V-01"));
+        assert_eq!(Model::named("sora-2"), None);
+    }
+
+    #[test]
     fn the_oldest_task_is_forgotten_past_the_limit() {
         let success = Catalog::builtin().get("success").unwrap().clone();
         let store = TaskStore::bounded(0, 3, true);
