@@ -112,6 +112,20 @@ async fn answers_without_a_route_read_the_body_first_and_keep_the_connection() {
     assert_eq!(r.status, 204);
     let r = conn.send("POST", "/__mock/tasks", &headers, &body).await;
     assert_eq!(r.status, 405);
+    // A submit refused for its Prefer header reads its body first too, on every API.
+    for path in [
+        "/minimax/v1/video_generation",
+        "/v1/video_generation",
+        "/v2/video_generation",
+        "/v1/videos",
+    ] {
+        let refused = [
+            ("Content-Type", "multipart/form-data; boundary=x"),
+            ("Prefer", "scenario=nope"),
+        ];
+        let r = conn.send("POST", path, &refused, &body).await;
+        assert!(r.body.contains("unknown scenario"), "{path}: {}", r.body);
+    }
     let second = conn
         .send(
             "GET",

@@ -14,6 +14,7 @@
 //! `{"error":{"message","type"}}` (docs/apis.md has the table).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -24,7 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::contract::{OPENAI_GENERATIONS_PATH, OPENAI_VIDEOS_PATH};
 use crate::lifecycle::artifact::Resolution;
-use crate::lifecycle::Phase;
+use crate::lifecycle::{Phase, Scenario};
 use crate::server::api::poll::{deliver, poll, poll_task};
 use crate::server::api::render::{self, openai as wire, LINK_LIFETIME_SECS};
 use crate::server::api::submit::{self, Refusal};
@@ -306,21 +307,20 @@ fn minimax_body(asked: &Asked) -> Value {
 /// `POST /v1/videos` and `POST /v1/video/generations`: the video object,
 /// `queued` at 0 %.
 pub async fn submit(app: &App, parts: &Parts, body: Incoming) -> Outcome {
-    let preferred = match submit::preferred(app, &parts.headers) {
-        Ok(p) => p,
-        Err(message) => return refused(StatusCode::BAD_REQUEST, "invalid_request", &message),
-    };
+    // The body first, whatever the answer: one sent while the client still
+    // sends would close the connection.
     let body = match submit::body_or_error(app, &parts.headers, body, Surface::OpenAi).await {
         Ok(body) => body,
         Err(outcome) => return outcome,
     };
+    let preferred = submit::preferred(app, &parts.headers).map_err(invalid);
     let asked = match multipart::boundary(&parts.headers) {
         Some(Ok(boundary)) => from_form(app, body.clone(), &boundary).await,
         Some(Err(e)) => Err(Invalid("invalid_multipart_form", format!("multipart body: {e}"))),
         None => from_json(app, &body),
     };
-    let outcome = match asked {
-        Ok(asked) => create(app, preferred, &asked).await,
+    let outcome = match preferred.and_then(|preferred| Ok((preferred, asked?))) {
+        Ok((preferred, asked)) => create(app, preferred, &asked).await,
         Err(Invalid(code, message)) => refused(StatusCode::BAD_REQUEST, code, &message),
     };
     Outcome {
@@ -332,7 +332,7 @@ pub async fn submit(app: &App, parts: &Parts, body: Incoming) -> Outcome {
 /// Checks the MiniMax body as MiniMax would (the v1 model table, the
 /// callback's challenge) and creates the task; a refusal is MiniMax's 2013,
 /// as new-api relays it.
-async fn create(app: &App, preferred: Option<std::sync::Arc<crate::lifecycle::Scenario>>, asked: &Asked) -> Outcome {
+async fn create(app: &App, preferred: Option<Arc<Scenario>>, asked: &Asked) -> Outcome {
     let upstream = serde_json::to_vec(&minimax_body(asked)).expect("a Value serializes");
     let created = match submit::parse_v1(app, &upstream, Surface::OpenAi) {
         Ok(mut submission) => {

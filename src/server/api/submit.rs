@@ -182,18 +182,20 @@ pub async fn v1(app: &App, parts: &Parts, body: Incoming, surface: Surface) -> O
         };
         answer(refused_status, "", &base_resp, body)
     };
+    // The body first, whatever the answer: one sent while the client still
+    // sends would close the connection.
+    let body = match body_or_error(app, &parts.headers, body, surface).await {
+        Ok(body) => body,
+        Err(outcome) => return outcome,
+    };
     let preferred = match preferred(app, &parts.headers) {
         Ok(p) => p,
         Err(message) => {
             return match surface {
                 Surface::Gateway => json(StatusCode::BAD_REQUEST, render::error("invalid_request", &message)).into(),
-                _ => refuse(message, &Bytes::new()),
+                _ => refuse(message, &body),
             }
         }
-    };
-    let body = match body_or_error(app, &parts.headers, body, surface).await {
-        Ok(body) => body,
-        Err(outcome) => return outcome,
     };
     if let Some(recorded) = app.replay_submits.take(surface) {
         return replayed(recorded, body);

@@ -71,13 +71,13 @@ fn error(status: StatusCode, message: &str) -> Outcome {
 
 /// `POST /v2/video_generation` → `{"task_id": "..."}`.
 pub async fn submit(app: &App, parts: &Parts, body: Incoming) -> Outcome {
-    let preferred = match submit::preferred(app, &parts.headers) {
-        Ok(p) => p,
-        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
-    };
     let body = match submit::body_or_error(app, &parts.headers, body, Surface::V2).await {
         Ok(body) => body,
         Err(outcome) => return outcome,
+    };
+    let preferred = match submit::preferred(app, &parts.headers) {
+        Ok(p) => p,
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
     if let Some(recorded) = app.replay_submits.take(Surface::V2) {
         return submit::replayed(recorded, body);
