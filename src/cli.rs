@@ -378,8 +378,14 @@ pub fn describe(catalog: &Catalog) -> String {
                 .as_ref()
                 .map(|f| format!("  fault {}", crate::lifecycle::scenarios::fault_json(f)))
                 .unwrap_or_default();
+            // Only a step that chose it: the OpenAI-compatible word the status does not imply.
+            let openai = if step.openai == crate::lifecycle::OpenAiStatus::for_gateway(step.status) {
+                String::new()
+            } else {
+                format!("  openai {}", step.openai)
+            };
             out.push_str(&format!(
-                "  {:<12} {:<10} {:<9} {span}{fault}\n",
+                "  {:<12} {:<10} {:<9} {span}{openai}{fault}\n",
                 step.status.as_str(),
                 step.minimax.as_str(),
                 progress

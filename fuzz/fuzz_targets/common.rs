@@ -11,7 +11,7 @@ use minimax_mock::contract::Contract;
 use minimax_mock::lifecycle::artifact::{Artifact, Resolution};
 use minimax_mock::lifecycle::clock::UnixMillis;
 use minimax_mock::lifecycle::{Moment, Phase, Scenario, Span};
-use minimax_mock::server::api::render::{self, native, v2, TaskView};
+use minimax_mock::server::api::render::{self, native, openai, v2, TaskView};
 use minimax_mock::server::callbacks::StatusWords;
 
 /// The built-in contract, compiled once.
@@ -192,4 +192,10 @@ pub fn check_view(view: &TaskView<'_>, v2_task: bool) {
             &parse("file", native::file_response(view)),
         );
     }
+    check(
+        "openai video",
+        c.schema(minimax_mock::contract::OPENAI_VIDEO_RESPONSE)
+            .expect("a built-in schema"),
+        &parse("openai", openai::video(view, openai::DEFAULT_MODEL)),
+    );
 }

@@ -36,6 +36,12 @@ pub const V2_LIST_PATH: &str = "/v2/query/video_generation";
 pub const V2_TASK_PREFIX: &str = "/v2/video_generation/";
 /// MiniMax's v2 regeneration endpoint (a 768P MiniMax-H3 output again at 2K).
 pub const V2_REGENERATION_PATH: &str = "/v2/video_regeneration";
+/// new-api's OpenAI-compatible video submit (what the openai SDKs call);
+/// `/{id}` polls a task, `/{id}/content` downloads its video.
+pub const OPENAI_VIDEOS_PATH: &str = "/v1/videos";
+/// new-api's own video submit (the same body and answer as
+/// [`OPENAI_VIDEOS_PATH`]); `/{task_id}` answers the gateway's envelope.
+pub const OPENAI_GENERATIONS_PATH: &str = "/v1/video/generations";
 /// The prefix of the control API (and the dashboard, at the prefix itself).
 pub const CONTROL_PREFIX: &str = "/__mock/";
 /// Where the server serves its OpenAPI document.
@@ -76,6 +82,13 @@ pub const V2_LIST_RESPONSE: &str = "v2_list_video_generation.response";
 pub const V2_DELETE_RESPONSE: &str = "v2_delete_video_generation.response";
 /// Schema of the v2 regeneration request body (`POST /v2/video_regeneration`); it answers a v2 submit response.
 pub const V2_REGENERATION_REQUEST: &str = "v2_video_regeneration.request";
+/// Schema of the video submit of new-api's OpenAI-compatible API (JSON, or multipart's fields).
+pub const OPENAI_VIDEO_REQUEST: &str = "openai_video.request";
+/// Schema of its video object (`POST /v1/videos`, `GET /v1/videos/{id}`).
+pub const OPENAI_VIDEO_RESPONSE: &str = "openai_video.response";
+/// Schema of the OpenAI-style error (`{"error": {"message", "type"}}`) new-api
+/// answers the download with, and a missing token.
+pub const OPENAI_ERROR: &str = "openai_error";
 /// Schema of the callback challenge (`{"challenge"}`), POSTed first and echoed back.
 pub const CALLBACK_CHALLENGE: &str = "callback.challenge";
 /// Schema of a v1 callback status update (`{task_id, status, file_id, base_resp}`).
@@ -88,10 +101,10 @@ pub const DOCUMENTED_TASK_ID: &str = "306792606023824";
 const SCHEMA_SUFFIX: &str = ".schema.json";
 /// The gateway's schemas: a `--schemas` directory must hold every one.
 const REQUIRED_SCHEMAS: [&str; 4] = [QUERY_RESPONSE, ERROR, SUBMIT_REQUEST, SUBMIT_RESPONSE];
-/// The native and v2 schemas, added after the gateway's: a directory written
+/// The native, v2 and OpenAI-compatible schemas, added after the gateway's: a directory written
 /// before them still loads, the built-in copies filling in (see
 /// [`Contract::filled_in`]).
-const FILLABLE_SCHEMAS: [&str; 12] = [
+const FILLABLE_SCHEMAS: [&str; 15] = [
     NATIVE_QUERY_RESPONSE,
     FILES_RETRIEVE_RESPONSE,
     NATIVE_ERROR,
@@ -104,6 +117,9 @@ const FILLABLE_SCHEMAS: [&str; 12] = [
     V2_LIST_RESPONSE,
     V2_DELETE_RESPONSE,
     V2_REGENERATION_REQUEST,
+    OPENAI_VIDEO_REQUEST,
+    OPENAI_VIDEO_RESPONSE,
+    OPENAI_ERROR,
 ];
 
 /// Why the contract could not be loaded. Each variant names the file.
@@ -615,6 +631,11 @@ impl Contract {
     /// The schema of a v1 callback update; always present once loaded.
     pub fn callback_update(&self) -> &Schema {
         &self.schemas()[CALLBACK_UPDATE]
+    }
+
+    /// The schema of the OpenAI-compatible video submit; always present once loaded.
+    pub fn openai_video_request(&self) -> &Schema {
+        &self.schemas()[OPENAI_VIDEO_REQUEST]
     }
 
     /// Names of every loaded schema.
@@ -1131,10 +1152,7 @@ mod tests {
             notice.contains(" (added since): using the built-in schemas; old/fixtures has no fixtures for native_"),
             "{notice}"
         );
-        assert!(
-            notice.ends_with(", v2_video_regeneration.request: using the built-in ones"),
-            "{notice}"
-        );
+        assert!(notice.ends_with(", openai_error: using the built-in ones"), "{notice}");
         assert_eq!(c.v2_submit_request().name(), V2_SUBMIT_REQUEST);
         let builtin = Contract::embedded();
         assert_eq!(

@@ -162,6 +162,61 @@ impl fmt::Display for MinimaxStatus {
     }
 }
 
+/// What new-api's OpenAI-compatible video API (`/v1/videos`) says of a
+/// task: its `status` word. By default it follows the gateway's status
+/// ([`OpenAiStatus::for_gateway`]); a step may say `unknown` instead, as
+/// new-api does for a task its poller has not seen yet. In lifecycle order
+/// (completed and failed both end it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenAiStatus {
+    Unknown,
+    Queued,
+    InProgress,
+    Completed,
+    Failed,
+}
+
+impl OpenAiStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpenAiStatus::Unknown => "unknown",
+            OpenAiStatus::Queued => "queued",
+            OpenAiStatus::InProgress => "in_progress",
+            OpenAiStatus::Completed => "completed",
+            OpenAiStatus::Failed => "failed",
+        }
+    }
+
+    /// The word for a gateway status: its first steps (NOT_START,
+    /// SUBMITTED, QUEUED) read `queued`. new-api itself says `unknown` for
+    /// NOT_START, which ends the openai SDK's `create_and_poll` at once; the
+    /// built-in `openai-unknown` scenario shows that.
+    pub fn for_gateway(status: GatewayStatus) -> Self {
+        match status {
+            GatewayStatus::NotStart | GatewayStatus::Submitted | GatewayStatus::Queued => OpenAiStatus::Queued,
+            GatewayStatus::InProgress => OpenAiStatus::InProgress,
+            GatewayStatus::Success => OpenAiStatus::Completed,
+            GatewayStatus::Failure => OpenAiStatus::Failed,
+        }
+    }
+
+    /// Whether a step of `phase` may show this word: `unknown` only before
+    /// the task ends, the others in their own phase.
+    pub fn fits(self, phase: Phase) -> bool {
+        match self {
+            OpenAiStatus::Unknown => !phase.is_terminal(),
+            other => other == Self::for_gateway(GatewayStatus::for_phase(phase)),
+        }
+    }
+}
+
+impl fmt::Display for OpenAiStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// MiniMax's `base_resp`: the status of the upstream call.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -195,6 +250,8 @@ pub enum Span {
 pub struct Step {
     pub status: GatewayStatus,
     pub minimax: MinimaxStatus,
+    /// What the OpenAI-compatible routes say (`/v1/videos`).
+    pub openai: OpenAiStatus,
     /// Progress in percent at the start and at the end of the step.
     pub progress: (u8, u8),
     /// Shown on FAILURE; on SUCCESS the gateway puts the file id there instead.
@@ -211,6 +268,7 @@ impl Step {
         Self {
             status,
             minimax: status.default_minimax(),
+            openai: OpenAiStatus::for_gateway(status),
             progress: status.default_progress(),
             fail_reason: None,
             base_resp: BaseResp::success(),
@@ -273,6 +331,16 @@ impl Scenario {
                     format!(
                         "MiniMax status {} does not go with gateway status {} (phase {phase})",
                         step.minimax, step.status
+                    ),
+                ));
+            }
+            if !step.openai.fits(phase) {
+                return Err(step_error(
+                    i,
+                    "openai_status",
+                    format!(
+                        "OpenAI status {} does not go with gateway status {} (phase {phase})",
+                        step.openai, step.status
                     ),
                 ));
             }
@@ -390,6 +458,13 @@ impl Scenario {
                         i,
                         "minimax_status",
                         format!("MiniMax status goes backwards: {} after {}", step.minimax, prev.minimax),
+                    ));
+                }
+                if step.openai < prev.openai {
+                    return Err(step_error(
+                        i,
+                        "openai_status",
+                        format!("OpenAI status goes backwards: {} after {}", step.openai, prev.openai),
                     ));
                 }
                 if from < prev.progress.1 {

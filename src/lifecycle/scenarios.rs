@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::duration::{format_duration, parse_duration};
 use super::faults::{Effect, Fault, FaultSpec};
 use crate::contract::jsonpos;
-use crate::lifecycle::{BaseResp, GatewayStatus, MinimaxStatus, Phase, Scenario, Span, Step, StepError};
+use crate::lifecycle::{BaseResp, GatewayStatus, MinimaxStatus, OpenAiStatus, Phase, Scenario, Span, Step, StepError};
 
 /// MiniMax's code for an error it does not name: a FAILURE given only a
 /// `fail_reason` carries it.
@@ -46,6 +46,9 @@ pub struct StepSpec {
     /// Gateway status; implied by `phase` when absent.
     pub status: Option<GatewayStatus>,
     pub minimax_status: Option<MinimaxStatus>,
+    /// What the OpenAI-compatible routes say; implied by `status` when
+    /// absent (`unknown` is the one choice a status leaves open).
+    pub openai_status: Option<OpenAiStatus>,
     pub progress: Option<ProgressSpec>,
     pub fail_reason: Option<String>,
     pub base_resp: Option<BaseResp>,
@@ -162,6 +165,9 @@ impl StepSpec {
         let mut step = Step::new(status, span);
         if let Some(m) = self.minimax_status {
             step.minimax = m;
+        }
+        if let Some(o) = self.openai_status {
+            step.openai = o;
         }
         let percent = |p: i64| {
             u8::try_from(p)
@@ -286,6 +292,13 @@ pub fn builtin() -> Vec<Scenario> {
         ],
     )
     .described("Like success, but IN_PROGRESS stops at 60% and the task ends in FAILURE (MiniMax Fail, 1027).");
+    // new-api answers `unknown` for a task its poller has not seen yet
+    // (NOT_START): the openai SDK's create_and_poll stops polling on it.
+    let mut unseen = success_steps(1.0);
+    unseen[0].openai = OpenAiStatus::Unknown;
+    let openai_unknown = build("openai-unknown", unseen).described(
+        "Like success, but the OpenAI-compatible routes say `unknown` while the task is NOT_START, as new-api does before its poller has seen it.",
+    );
     vec![
         flaky(),
         success.poll_driven("success-polls"),
@@ -294,6 +307,7 @@ pub fn builtin() -> Vec<Scenario> {
         fail,
         build("slow", success_steps(12.0)).described("Like success, two minutes long, as a busy upstream is."),
         build("instant", vec![Step::new(Success, Span::Terminal)]).described("SUCCESS from the first poll."),
+        openai_unknown,
     ]
 }
 
@@ -546,6 +560,10 @@ pub fn step_json(step: &Step) -> Value {
         "progress": [step.progress.0, step.progress.1],
         "base_resp": step.base_resp,
     });
+    // Only when a step chose it: files and answers of earlier versions stay as they were.
+    if step.openai != OpenAiStatus::for_gateway(step.status) {
+        s["openai_status"] = json!(step.openai.as_str());
+    }
     match step.span {
         Span::For(d) => s["for"] = json!(format_duration(d)),
         Span::Polls(n) => s["polls"] = json!(n),
@@ -575,6 +593,7 @@ mod tests {
                 "fail-polls",
                 "flaky",
                 "instant",
+                "openai-unknown",
                 "slow",
                 "success",
                 "success-polls"
@@ -629,7 +648,7 @@ mod tests {
         );
         assert_eq!(
             error("{\"rules\": [{\"task_id\": \"a*\", \"scenario\": \"nope\"}]}"),
-            "s.json:1:42: /rules/0/scenario: unknown scenario \"nope\"; known: fail, fail-polls, flaky, instant, slow, success, success-polls"
+            "s.json:1:42: /rules/0/scenario: unknown scenario \"nope\"; known: fail, fail-polls, flaky, instant, openai-unknown, slow, success, success-polls"
         );
         let unknown = error("{\"scenario\": {}}");
         assert!(

@@ -198,6 +198,13 @@ fn task_id(ex: &Exchange) -> Option<String> {
     if let Some(id) = ex.path().strip_prefix(V2_QUERY_PREFIX) {
         return Some(crate::server::http::percent_decode(id).into_owned());
     }
+    // new-api's OpenAI-compatible routes name the task in the path.
+    let openai = ["/v1/videos/", "/v1/video/generations/"]
+        .iter()
+        .find_map(|prefix| ex.path().strip_prefix(prefix));
+    if let Some(id) = openai.map(|rest| rest.strip_suffix("/content").unwrap_or(rest)) {
+        return Some(crate::server::http::percent_decode(id).into_owned());
+    }
     let body = ex.response_body.kept.as_ref()?;
     let doc: serde_json::Value = serde_json::from_slice(body).ok()?;
     doc.get("task_id")

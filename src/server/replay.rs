@@ -25,7 +25,7 @@ use crate::contract::{
     NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, QUERY_PATH, SUBMIT_PATH, V2_QUERY_PREFIX, V2_SUBMIT_PATH,
 };
 use crate::server::http::{percent_decode, query_param, JSON};
-use crate::server::store::tasks::{slot, Recorded, Replay, Surface};
+use crate::server::store::tasks::{slot, Recorded, Replay, Surface, SURFACES};
 
 /// Why a recording cannot be replayed; nothing is served then.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +64,7 @@ pub struct Recording {
     /// In the order they were first seen.
     pub tasks: Vec<RecordedTask>,
     /// Recorded submit answers, per API, in order.
-    pub submits: [Vec<Recorded>; 3],
+    pub submits: [Vec<Recorded>; SURFACES],
     /// Entries that are neither a query nor a submit (downloads, other URLs).
     pub other: usize,
 }
@@ -231,7 +231,7 @@ pub fn parse(file: &str, text: &str) -> Result<Recording, ReplayError> {
 
 /// Recorded submit answers not given yet, per API.
 #[derive(Debug, Default)]
-pub struct Submits(Mutex<[VecDeque<Recorded>; 3]>);
+pub struct Submits(Mutex<[VecDeque<Recorded>; SURFACES]>);
 
 impl Submits {
     pub fn add(&self, surface: Surface, answers: impl IntoIterator<Item = Recorded>) {
@@ -243,7 +243,7 @@ impl Submits {
         self.lock()[slot(surface)].pop_front()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, [VecDeque<Recorded>; 3]> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, [VecDeque<Recorded>; SURFACES]> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

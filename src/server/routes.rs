@@ -18,10 +18,10 @@ use crate::contract::{
     SUBMIT_PATH, V2_QUERY_PREFIX, V2_SUBMIT_PATH,
 };
 use crate::contract::{V2_LIST_PATH, V2_REGENERATION_PATH, V2_TASK_PREFIX};
-use crate::server::api::{gateway, native, poll, render, submit, v2, v2_tasks};
+use crate::server::api::{gateway, native, openai, poll, render, submit, v2, v2_tasks};
 use crate::server::app::App;
 use crate::server::control::{self, dashboard};
-use crate::server::http::{self, connection, has_bearer, json, preflight, reply, Outcome, Reply, JSON};
+use crate::server::http::{self, connection, discard_body, has_bearer, json, preflight, reply, Outcome, Reply, JSON};
 use crate::server::media;
 use crate::server::store::journal;
 use crate::server::store::tasks::Surface;
@@ -109,6 +109,8 @@ enum Route {
     /// files/retrieve, at the root and through the gateway.
     Files(Surface),
     Video,
+    /// new-api's OpenAI-compatible video API (`/v1/videos`, `/v1/video/...`).
+    OpenAi(openai::Endpoint),
     Control,
     /// The dashboard, at the control prefix itself.
     Dashboard,
@@ -138,6 +140,7 @@ impl Route {
             V2_LIST_PATH => Route::V2List,
             V2_REGENERATION_PATH => Route::V2Regenerate,
             p if p.starts_with(V2_TASK_PREFIX) => Route::V2Task,
+            p if p.starts_with("/v1/video") => Route::OpenAi(openai::Endpoint::of(p)?),
             p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => Route::Video,
             OPENAPI_PATH => Route::OpenApi,
             p if control && p == control::PREFIX => Route::Dashboard,
@@ -156,6 +159,7 @@ impl Route {
             | Route::DashboardRedirect
             | Route::OpenApi => "GET, HEAD, OPTIONS",
             Route::Submit(_) => "POST, OPTIONS",
+            Route::OpenAi(endpoint) => endpoint.allowed(),
             Route::Control => control::allowed(path),
             Route::V2List => "GET, HEAD, OPTIONS",
             Route::V2Task => "DELETE, OPTIONS",
@@ -168,6 +172,7 @@ impl Route {
         match self {
             Route::Submit(s) | Route::Query(s) | Route::Files(s) => Some(s),
             Route::V2List | Route::V2Task | Route::V2Regenerate => Some(Surface::V2),
+            Route::OpenAi(_) => Some(Surface::OpenAi),
             Route::Video | Route::Control | Route::Dashboard | Route::DashboardRedirect | Route::OpenApi => None,
         }
     }
@@ -176,6 +181,9 @@ impl Route {
 async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
     let path = parts.uri.path();
     let Some(route) = Route::of(path, app.control) else {
+        // Every answer waits for the body (within the limit), so that a
+        // client still sending one gets it on a connection that stays open.
+        discard_body(app.max_body, &parts.headers, body).await;
         let message = format!("no route for {} {path}", parts.method);
         return json(StatusCode::NOT_FOUND, render::error("not_found", &message)).into();
     };
@@ -184,24 +192,36 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         return serve_control(app, parts, body).await;
     }
     if parts.method == Method::OPTIONS {
+        discard_body(app.max_body, &parts.headers, body).await;
         return preflight(route.allowed(path), &parts.headers).into();
     }
     if let Some(surface) = route.surface() {
         if app.require_auth && !has_bearer(&parts.headers) {
+            discard_body(app.max_body, &parts.headers, body).await;
             return json(StatusCode::UNAUTHORIZED, poll::status_error(app, surface, 401)).into();
         }
     }
+    // The submits read the body themselves; every other answer discards it first.
+    if parts.method == Method::POST {
+        match route {
+            Route::Submit(Surface::V2) => return v2::submit(app, parts, body).await,
+            Route::Submit(surface) => return submit::v1(app, parts, body, surface).await,
+            Route::OpenAi(endpoint) if endpoint.is_submit() => return openai::submit(app, parts, body).await,
+            Route::V2Regenerate => return v2_tasks::regenerate(app, parts, body).await,
+            _ => {}
+        }
+    }
+    discard_body(app.max_body, &parts.headers, body).await;
     let get = matches!(parts.method, Method::GET | Method::HEAD);
     match route {
         Route::Query(Surface::Gateway) if get => gateway::query(app, parts).await,
         Route::Query(Surface::Native) if get => native::query(app, parts, Surface::Native).await,
         Route::Query(Surface::V2) if get => v2::query(app, parts).await,
         Route::Files(_) if get => native::files(app, parts).await,
-        Route::Submit(Surface::V2) if parts.method == Method::POST => v2::submit(app, parts, body).await,
-        Route::Submit(surface) if parts.method == Method::POST => submit::v1(app, parts, body, surface).await,
         Route::V2List if get => v2_tasks::list(app, parts).await,
         Route::V2Task if parts.method == Method::DELETE => v2_tasks::delete(app, parts).await,
-        Route::V2Regenerate if parts.method == Method::POST => v2_tasks::regenerate(app, parts, body).await,
+        Route::OpenAi(openai::Endpoint::Content) if get => openai::content(app, parts).await,
+        Route::OpenAi(endpoint) if get && !endpoint.is_submit() => openai::query(app, parts, endpoint).await,
         Route::Video if get => media::download::download(app, parts),
         Route::OpenApi if get => Outcome {
             record: false,
@@ -238,39 +258,51 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
 /// A control request: admitted by the guard (its Host, its Origin, the
 /// token), then served; refused before anything is done otherwise.
 async fn serve_control(app: &App, parts: &Parts, body: Incoming) -> Outcome {
-    let mut outcome = match app.guard.admit(parts) {
-        Err(refusal) => Outcome {
-            allow_origin: None,
-            ..refusal.reply().into()
-        },
-        Ok(allow_origin) if parts.method == Method::OPTIONS => Outcome {
+    let allow_origin = match app.guard.admit(parts) {
+        Err(refusal) => {
+            discard_body(app.max_body, &parts.headers, body).await;
+            return control_answer(Outcome {
+                allow_origin: None,
+                ..refusal.reply().into()
+            });
+        }
+        Ok(allow_origin) => allow_origin,
+    };
+    if parts.method == Method::OPTIONS {
+        discard_body(app.max_body, &parts.headers, body).await;
+        return control_answer(Outcome {
             allow_origin,
             ..preflight(Route::Control.allowed(parts.uri.path()), &parts.headers).into()
+        });
+    }
+    let outcome = match submit::body_or_error(app, &parts.headers, body, Surface::Gateway).await {
+        Err(outcome) => Outcome {
+            allow_origin,
+            ..outcome
         },
-        Ok(allow_origin) => match submit::body_or_error(app, &parts.headers, body, Surface::Gateway).await {
-            Err(outcome) => Outcome {
-                allow_origin,
-                ..outcome
-            },
-            Ok(body) => {
-                let answer = control::handle(app, parts, &body);
-                let mut reply = match answer.body {
-                    Some(value) => json(answer.status, serde_json::to_vec(&value).expect("a Value serializes")),
-                    None => reply(answer.status, JSON, Bytes::new()),
-                };
-                if let Some(allow) = answer.allow {
-                    reply
-                        .headers_mut()
-                        .insert(header::ALLOW, HeaderValue::from_static(allow));
-                }
-                Outcome {
-                    allow_origin,
-                    ..reply.into()
-                }
+        Ok(body) => {
+            let answer = control::handle(app, parts, &body);
+            let mut reply = match answer.body {
+                Some(value) => json(answer.status, serde_json::to_vec(&value).expect("a Value serializes")),
+                None => reply(answer.status, JSON, Bytes::new()),
+            };
+            if let Some(allow) = answer.allow {
+                reply
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
             }
-        },
+            Outcome {
+                allow_origin,
+                ..reply.into()
+            }
+        }
     };
-    // What is answered depends on the Origin: caches must not share it.
+    control_answer(outcome)
+}
+
+/// What every control answer carries: `Vary: Origin` (what is answered
+/// depends on it, so caches must not share it), and no journal entry.
+fn control_answer(mut outcome: Outcome) -> Outcome {
     outcome
         .reply
         .headers_mut()

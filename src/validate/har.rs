@@ -49,6 +49,10 @@ pub(super) fn fate(entry: &HarEntry) -> Fate {
         return Fate::Skip(|s| &mut s.other_url);
     };
     let status = entry.response.status;
+    if !endpoint.answers_json(u16::try_from(status).unwrap_or(0)) {
+        // A video, as a download link's answer is.
+        return Fate::Skip(|s| &mut s.other_url);
+    }
     let judged_status = (200..300).contains(&status) || (400..600).contains(&status);
     if !entry.request.method.eq_ignore_ascii_case(endpoint.method()) || !judged_status {
         return Fate::Skip(|s| &mut s.not_a_response);

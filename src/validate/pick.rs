@@ -11,8 +11,9 @@ use serde_json::Value;
 use crate::contract::{
     CALLBACK_CHALLENGE, CALLBACK_UPDATE, ERROR, FILES_RETRIEVE_PATH, FILES_RETRIEVE_RESPONSE,
     GATEWAY_FILES_RETRIEVE_PATH, NATIVE_ERROR, NATIVE_QUERY_PATH, NATIVE_QUERY_RESPONSE, NATIVE_SUBMIT_PATH,
-    QUERY_PATH, QUERY_RESPONSE, SUBMIT_PATH, SUBMIT_REQUEST, SUBMIT_RESPONSE, V2_ERROR, V2_QUERY_PREFIX,
-    V2_QUERY_RESPONSE, V2_SUBMIT_PATH, V2_SUBMIT_REQUEST, V2_SUBMIT_RESPONSE,
+    OPENAI_ERROR, OPENAI_GENERATIONS_PATH, OPENAI_VIDEOS_PATH, OPENAI_VIDEO_REQUEST, OPENAI_VIDEO_RESPONSE, QUERY_PATH,
+    QUERY_RESPONSE, SUBMIT_PATH, SUBMIT_REQUEST, SUBMIT_RESPONSE, V2_ERROR, V2_QUERY_PREFIX, V2_QUERY_RESPONSE,
+    V2_SUBMIT_PATH, V2_SUBMIT_REQUEST, V2_SUBMIT_RESPONSE,
 };
 use crate::contract::{
     V2_DELETE_RESPONSE, V2_LIST_PATH, V2_LIST_RESPONSE, V2_REGENERATION_PATH, V2_REGENERATION_REQUEST, V2_TASK_PREFIX,
@@ -21,7 +22,7 @@ use crate::contract::{
 /// Every shipped contract a document can be judged against, in the order
 /// that breaks a tie for the nearest (the gateway's error first: a body with
 /// `code` and `message` but no `data` is more likely an error than a task).
-pub(super) const CONTRACTS: [&str; 16] = [
+pub(super) const CONTRACTS: [&str; 19] = [
     ERROR,
     QUERY_RESPONSE,
     SUBMIT_REQUEST,
@@ -38,6 +39,9 @@ pub(super) const CONTRACTS: [&str; 16] = [
     V2_LIST_RESPONSE,
     V2_DELETE_RESPONSE,
     V2_REGENERATION_REQUEST,
+    OPENAI_VIDEO_REQUEST,
+    OPENAI_VIDEO_RESPONSE,
+    OPENAI_ERROR,
 ];
 
 /// The nearest contract of a document that shares no member name with any:
@@ -72,6 +76,15 @@ pub enum Endpoint {
     V2Delete,
     /// `POST /v2/video_regeneration`.
     V2Regenerate,
+    /// `POST /v1/videos` and `POST /v1/video/generations` (new-api's
+    /// OpenAI-compatible video API): the video object.
+    OpenAiSubmit,
+    /// `GET /v1/videos/{id}`: the video object.
+    OpenAiVideo,
+    /// `GET /v1/videos/{id}/content`: the video, or an OpenAI-style error.
+    OpenAiContent,
+    /// `GET /v1/video/generations/{task_id}`: the gateway's envelope.
+    OpenAiGeneration,
 }
 
 /// Path endings and their endpoints; the gateway's first, since its paths
@@ -106,16 +119,42 @@ impl Endpoint {
                 }
             }
         }
+        if path.ends_with(OPENAI_VIDEOS_PATH) || path.ends_with(OPENAI_GENERATIONS_PATH) {
+            return Some(Endpoint::OpenAiSubmit);
+        }
+        if let Some(at) = path.rfind("/v1/video/generations/") {
+            if !path[at + "/v1/video/generations/".len()..].contains('/') {
+                return Some(Endpoint::OpenAiGeneration);
+            }
+        }
+        if let Some(at) = path.find("/v1/videos/") {
+            let rest = &path[at + "/v1/videos/".len()..];
+            match rest.split_once('/') {
+                None => return Some(Endpoint::OpenAiVideo),
+                Some((_, "content")) => return Some(Endpoint::OpenAiContent),
+                Some(_) => {}
+            }
+        }
         BY_SUFFIX
             .iter()
             .find(|(suffix, _)| path.ends_with(suffix))
             .map(|(_, endpoint)| *endpoint)
     }
 
+    /// Whether an answer of the endpoint with `status` is a JSON document
+    /// to judge: the video download's success is the video itself.
+    pub(super) fn answers_json(self, status: u16) -> bool {
+        self != Endpoint::OpenAiContent || status >= 400
+    }
+
     /// The HTTP method that reads a body from the endpoint.
     pub(super) fn method(self) -> &'static str {
         match self {
-            Endpoint::GatewaySubmit | Endpoint::NativeSubmit | Endpoint::V2Submit | Endpoint::V2Regenerate => "POST",
+            Endpoint::GatewaySubmit
+            | Endpoint::NativeSubmit
+            | Endpoint::V2Submit
+            | Endpoint::V2Regenerate
+            | Endpoint::OpenAiSubmit => "POST",
             Endpoint::V2Delete => "DELETE",
             _ => "GET",
         }
@@ -133,6 +172,7 @@ impl Endpoint {
             V2_QUERY_RESPONSE => Some(Endpoint::V2Query),
             V2_LIST_RESPONSE => Some(Endpoint::V2List),
             V2_DELETE_RESPONSE => Some(Endpoint::V2Delete),
+            OPENAI_VIDEO_RESPONSE => Some(Endpoint::OpenAiVideo),
             _ => None,
         }
     }
@@ -149,11 +189,22 @@ impl Endpoint {
     /// - files/retrieve: the file record, or a native error;
     /// - MiniMax's native query: the task, or a native error (HTTP 200 with a
     ///   non-zero `base_resp`, or any error status);
-    /// - v2: the answer, or at an error status v2's error body.
+    /// - v2: the answer, or at an error status v2's error body;
+    /// - new-api's OpenAI-compatible API: the video object (the envelope
+    ///   for `/v1/video/generations/{id}`), or at an error status its task
+    ///   error (the gateway's envelope), or OpenAI's `{"error": …}` where it
+    ///   answers that (the download, a missing token).
     pub(super) fn schema(self, status: u16, doc: &Value) -> &'static str {
         use Endpoint::*;
         let failed = status >= 400;
         let has = |member: &str| doc.get(member).is_some();
+        let openai_error = || {
+            if has("error") && !has("code") {
+                OPENAI_ERROR
+            } else {
+                ERROR
+            }
+        };
         // MiniMax's own body: base_resp, without the gateway's envelope.
         let native = has("base_resp") && !has("code");
         match self {
@@ -180,6 +231,10 @@ impl Endpoint {
             V2Submit | V2Query | V2List | V2Delete | V2Regenerate if failed => V2_ERROR,
             V2Submit | V2Regenerate => V2_SUBMIT_RESPONSE,
             V2Query => V2_QUERY_RESPONSE,
+            OpenAiSubmit | OpenAiVideo | OpenAiGeneration | OpenAiContent if failed => openai_error(),
+            OpenAiSubmit | OpenAiVideo => OPENAI_VIDEO_RESPONSE,
+            OpenAiGeneration => QUERY_RESPONSE,
+            OpenAiContent => OPENAI_ERROR,
             V2List => V2_LIST_RESPONSE,
             V2Delete => V2_DELETE_RESPONSE,
         }
@@ -188,8 +243,9 @@ impl Endpoint {
 
 /// Members that mark a shape: a document with any of them besides its own
 /// is not, say, "`base_resp` alone".
-const MARKERS: [&str; 19] = [
+const MARKERS: [&str; 20] = [
     "code",
+    "object",
     "data",
     "task",
     "error",
@@ -222,11 +278,17 @@ pub(super) fn shape(doc: &Value) -> Option<&'static str> {
         let task = members["data"].is_object() || members["code"] == "success";
         return Some(if task { QUERY_RESPONSE } else { ERROR });
     }
+    if has("object") && has("id") {
+        // new-api's OpenAI video object (a failed one has `error` too).
+        return Some(OPENAI_VIDEO_RESPONSE);
+    }
     if has("task") {
         return Some(V2_QUERY_RESPONSE);
     }
     if has("error") {
-        return Some(V2_ERROR);
+        // OpenAI's error says its `type`; v2's has a numeric code.
+        let openai = members["error"].get("type").is_some_and(Value::is_string) && !has("type");
+        return Some(if openai { OPENAI_ERROR } else { V2_ERROR });
     }
     if has("challenge") {
         return Some(CALLBACK_CHALLENGE);
@@ -250,6 +312,15 @@ pub(super) fn shape(doc: &Value) -> Option<&'static str> {
     }
     if has("task_id") && has("action") && !has("base_resp") {
         return Some(V2_DELETE_RESPONSE);
+    }
+    if has("prompt")
+        && (!has("model")
+            || ["seconds", "size", "input_reference", "metadata"]
+                .iter()
+                .any(|m| has(m)))
+    {
+        // What the openai SDKs send: OpenAI's names beside the prompt.
+        return Some(OPENAI_VIDEO_REQUEST);
     }
     if has("model")
         && ["prompt", "first_frame_image", "last_frame_image", "subject_reference"]
@@ -389,6 +460,12 @@ mod tests {
             ("https://h/xv1/query/video_generation", None),
             ("https://h/v1/query/video_generation/", None),
             ("https://h/cb?next=https://x/v1/video_generation", None),
+            ("https://gw.example/v1/videos", Some(OpenAiSubmit)),
+            ("/v1/video/generations", Some(OpenAiSubmit)),
+            ("/v1/videos/task_1", Some(OpenAiVideo)),
+            ("/v1/videos/task_1/content", Some(OpenAiContent)),
+            ("/v1/videos/task_1/remix", None),
+            ("/v1/video/generations/task_1", Some(OpenAiGeneration)),
             ("https://h", None),
         ];
         for (url, endpoint) in cases {
@@ -452,6 +529,28 @@ mod tests {
             (V2Delete, 400, &v2_error, V2_ERROR),
             (V2Regenerate, 200, &json!({"task_id": "1"}), V2_SUBMIT_RESPONSE),
             (V2Regenerate, 422, &v2_error, V2_ERROR),
+            (
+                OpenAiSubmit,
+                200,
+                &json!({"id": "task_1", "object": "video"}),
+                OPENAI_VIDEO_RESPONSE,
+            ),
+            (OpenAiSubmit, 400, &gateway_error, ERROR),
+            (
+                OpenAiVideo,
+                401,
+                &json!({"error": {"message": "x", "type": "new_api_error"}}),
+                OPENAI_ERROR,
+            ),
+            (OpenAiVideo, 429, &gateway_error, ERROR),
+            (OpenAiGeneration, 200, &envelope, QUERY_RESPONSE),
+            (OpenAiGeneration, 400, &gateway_error, ERROR),
+            (
+                OpenAiContent,
+                400,
+                &json!({"error": {"message": "x", "type": "invalid_request_error"}}),
+                OPENAI_ERROR,
+            ),
         ];
         for (endpoint, status, body, schema) in cases {
             assert_eq!(endpoint.schema(status, body), schema, "{endpoint:?} {status} {body}");
@@ -526,6 +625,19 @@ mod tests {
             (json!({"base_resp": base}), Some(NATIVE_ERROR)),
             (json!({"base_resp": base, "trace_id": "x"}), Some(NATIVE_ERROR)),
             (json!({"task_id": "1"}), Some(V2_SUBMIT_RESPONSE)),
+            (
+                json!({"id": "task_1", "object": "video", "status": "failed", "error": {}}),
+                Some(OPENAI_VIDEO_RESPONSE),
+            ),
+            (
+                json!({"error": {"message": "x", "type": "invalid_request_error"}}),
+                Some(OPENAI_ERROR),
+            ),
+            (
+                json!({"prompt": "x", "model": "m", "seconds": "6"}),
+                Some(OPENAI_VIDEO_REQUEST),
+            ),
+            (json!({"prompt": "x"}), Some(OPENAI_VIDEO_REQUEST)),
             // No shape: a member of one beside another's, or too few.
             (json!({"task_id": "", "base_resp": base, "file_id": ""}), None),
             (json!({"status": "Success", "base_resp": base}), None),

@@ -91,6 +91,52 @@ async fn keep_alive_serves_many_requests_on_one_connection() {
     assert_eq!(statuses, ["NOT_START", "SUBMITTED", "QUEUED", "IN_PROGRESS", "SUCCESS"]);
 }
 
+/// Every answer waits for the request's body: a client still sending one
+/// (Node's fetch posting a multipart body to a path the mock does not
+/// serve) gets the 404 on a connection that stays open, not a reset. The
+/// same holds for a 405 and a preflight.
+#[tokio::test]
+async fn answers_without_a_route_read_the_body_first_and_keep_the_connection() {
+    let server = start(config()).await;
+    let mut conn = Conn::open(server.addr).await;
+    let body = "x".repeat(256 * 1024);
+    let headers = [("Content-Type", "multipart/form-data; boundary=x")];
+    let r = conn.send("POST", "/v1/nowhere", &headers, &body).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.header("connection"), None, "the connection stays open");
+    let r = conn
+        .send("POST", "/minimax/v1/query/video_generation", &headers, &body)
+        .await;
+    assert_eq!(r.status, 405);
+    let r = conn.send("OPTIONS", "/v1/videos", &[], &body).await;
+    assert_eq!(r.status, 204);
+    let r = conn.send("POST", "/__mock/tasks", &headers, &body).await;
+    assert_eq!(r.status, 405);
+    // A submit refused for its Prefer header reads its body first too, on every API.
+    for path in [
+        "/minimax/v1/video_generation",
+        "/v1/video_generation",
+        "/v2/video_generation",
+        "/v1/videos",
+    ] {
+        let refused = [
+            ("Content-Type", "multipart/form-data; boundary=x"),
+            ("Prefer", "scenario=nope"),
+        ];
+        let r = conn.send("POST", path, &refused, &body).await;
+        assert!(r.body.contains("unknown scenario"), "{path}: {}", r.body);
+    }
+    let second = conn
+        .send(
+            "GET",
+            "/minimax/v1/query/video_generation?task_id=306792606023824",
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(second.status, 200, "a second answer on the same connection");
+}
+
 #[tokio::test]
 async fn head_has_no_body() {
     let server = start(config()).await;

@@ -77,6 +77,8 @@ async fn every_builtin_scenario_at_every_step() {
 enum Api {
     Native,
     V2,
+    /// new-api's OpenAI-compatible video API (`/v1/videos`).
+    OpenAi,
 }
 
 impl Api {
@@ -84,6 +86,7 @@ impl Api {
         match self {
             Api::Native => "native",
             Api::V2 => "v2",
+            Api::OpenAi => "openai",
         }
     }
 
@@ -91,6 +94,7 @@ impl Api {
         match self {
             Api::Native => minimax_mock::contract::NATIVE_QUERY_RESPONSE,
             Api::V2 => minimax_mock::contract::V2_QUERY_RESPONSE,
+            Api::OpenAi => minimax_mock::contract::OPENAI_VIDEO_RESPONSE,
         }
     }
 
@@ -103,6 +107,10 @@ impl Api {
             Api::V2 => (
                 "/v2/video_generation",
                 r#"{"model":"MiniMax-H3","content":[{"type":"text","text":"A cat plays piano"}],"ratio":"9:16","resolution":"768P","duration":6}"#,
+            ),
+            Api::OpenAi => (
+                "/v1/videos",
+                r#"{"model":"MiniMax-Hailuo-02","prompt":"A cat plays piano","seconds":"6","size":"1920x1080"}"#,
             ),
         };
         let prefer = format!("scenario={scenario}");
@@ -122,31 +130,33 @@ impl Api {
         match self {
             Api::Native => format!("/v1/query/video_generation?task_id={task_id}"),
             Api::V2 => format!("/v2/query/video_generation/{task_id}"),
+            Api::OpenAi => format!("/v1/videos/{task_id}"),
         }
     }
 
     /// The status word of a body, for its fixture's name.
     fn status(self, body: &serde_json::Value) -> String {
         let status = match self {
-            Api::Native => &body["status"],
+            Api::Native | Api::OpenAi => &body["status"],
             Api::V2 => &body["task"]["status"],
         };
         status.as_str().unwrap().to_ascii_lowercase()
     }
 }
 
-/// MiniMax's own APIs, every built-in scenario step by step, as the gateway
-/// walk above: each body validates, is pinned by a snapshot, and is the
-/// per-step fixture in `fixtures/<schema>/<scenario>/`.
+/// MiniMax's own APIs and new-api's OpenAI-compatible one, every built-in
+/// scenario step by step, as the gateway walk above: each body validates,
+/// is pinned by a snapshot, and is the per-step fixture in
+/// `fixtures/<schema>/<scenario>/`.
 #[tokio::test]
-async fn every_builtin_scenario_at_every_step_natively_and_in_v2() {
+async fn every_builtin_scenario_at_every_step_natively_in_v2_and_openai() {
     let names: Vec<String> = minimax_mock::lifecycle::scenarios::builtin()
         .iter()
         .filter(|s| s.steps().iter().all(|step| step.fault.is_none()))
         .map(|s| s.name().to_owned())
         .collect();
     let update = std::env::var_os("UPDATE_FIXTURES").is_some();
-    for api in [Api::Native, Api::V2] {
+    for api in [Api::Native, Api::V2, Api::OpenAi] {
         for name in &names {
             let server = start(deterministic()).await;
             let task_id = api.submit(&server, name).await;

@@ -13,6 +13,7 @@ mod http;
 mod layout;
 mod lifecycle;
 mod limits;
+mod openai;
 mod openapi;
 mod properties;
 mod proxy;

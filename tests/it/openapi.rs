@@ -92,6 +92,11 @@ async fn the_document_is_openapi_3_1_self_contained_and_covers_every_surface() {
         "GET /v2/query/video_generation",
         "DELETE /v2/video_generation/{task_id}",
         "POST /v2/video_regeneration",
+        "POST /v1/videos",
+        "GET /v1/videos/{id}",
+        "GET /v1/videos/{id}/content",
+        "POST /v1/video/generations",
+        "GET /v1/video/generations/{id}",
         "GET /inference_output{object}",
         "GET /backup/inference_output{object}",
         "GET /openapi.json",
@@ -456,6 +461,102 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
         send(s, c, "GET", &format!("/v2/query/video_generation/{flaky_v2}"), &[], "").await;
     }
 
+    // new-api's OpenAI-compatible API: multipart as the SDKs send it, JSON, both queries, the download.
+    let boundary = "b0undary";
+    let multipart = format!("multipart/form-data; boundary={boundary}");
+    let form = |fields: &[(&str, &str)]| {
+        let mut out = String::new();
+        for (name, value) in fields {
+            out.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        out.push_str(&format!("--{boundary}--\r\n"));
+        out
+    };
+    let submit = form(&[
+        ("prompt", "A cat"),
+        ("model", "MiniMax-Hailuo-02"),
+        ("seconds", "6"),
+        ("size", "1920x1080"),
+    ]);
+    let video = send(
+        s,
+        c,
+        "POST",
+        "/v1/videos",
+        &[("Content-Type", &multipart), ("Prefer", "scenario=success-polls")],
+        &submit,
+    )
+    .await
+    .json();
+    let video = video["id"].as_str().unwrap().to_owned();
+    send(s, c, "GET", &format!("/v1/videos/{video}/content"), &[], "").await;
+    for _ in 0..5 {
+        send(s, c, "GET", &format!("/v1/videos/{video}"), &[], "").await;
+    }
+    send(s, c, "GET", &format!("/v1/videos/{video}/content"), &[], "").await;
+    send(
+        s,
+        c,
+        "GET",
+        &format!("/v1/videos/{video}/content"),
+        &[("Range", "bytes=0-9")],
+        "",
+    )
+    .await;
+    send(
+        s,
+        c,
+        "GET",
+        &format!("/v1/videos/{video}/content"),
+        &[("Range", "bytes=999999999-")],
+        "",
+    )
+    .await;
+    send(s, c, "GET", "/v1/videos/task_nope", &[], "").await;
+    send(s, c, "GET", "/v1/videos/task_nope/content", &[], "").await;
+    send(s, c, "GET", "/v1/videos", &[], "").await;
+    send(
+        s,
+        c,
+        "POST",
+        "/v1/videos",
+        &[("Content-Type", &multipart)],
+        &form(&[("model", "x")]),
+    )
+    .await;
+    send(
+        s,
+        c,
+        "POST",
+        "/v1/videos",
+        &[],
+        r#"{"prompt": "x", "seconds": "10", "size": "1080"}"#,
+    )
+    .await;
+    send(s, c, "POST", "/v1/videos", &[], &"x".repeat(5000)).await;
+    let generation = send(s, c, "POST", "/v1/video/generations", &[], r#"{"prompt": "x"}"#)
+        .await
+        .json();
+    let generation = generation["id"].as_str().unwrap().to_owned();
+    send(s, c, "GET", &format!("/v1/video/generations/{generation}"), &[], "").await;
+    send(s, c, "GET", "/v1/video/generations/task_nope", &[], "").await;
+    let flaky_openai = send(
+        s,
+        c,
+        "POST",
+        "/v1/videos",
+        &[("Prefer", "scenario=flaky")],
+        r#"{"prompt": "x"}"#,
+    )
+    .await
+    .json();
+    let flaky_openai = flaky_openai["id"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        send(s, c, "GET", &format!("/v1/videos/{flaky_openai}"), &[], "").await;
+    }
+
     // The download links.
     let gateway = s.query(&task).await.json();
     let base = s.mock.uri();
@@ -523,7 +624,7 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
     send(s, c, "DELETE", "/__mock/requests", &[], "").await;
     send(s, c, "POST", "/__mock/reset", &[], "").await;
     send(s, c, "GET", "/__mock/reset", &[], "").await;
-    assert_eq!(c.checked, 94);
+    assert_eq!(c.checked, 117);
 }
 
 /// With --require-auth the document says so (a bearer scheme, 401 on the
@@ -555,6 +656,11 @@ async fn require_auth_documents_the_bearer_and_401() {
             "/v2/video_regeneration",
             r#"{"model": "MiniMax-H3", "source_task_id": "1", "resolution": "2K"}"#,
         ),
+        ("POST", "/v1/videos", r#"{"prompt": "x"}"#),
+        ("GET", "/v1/videos/task_1", ""),
+        ("GET", "/v1/videos/task_1/content", ""),
+        ("POST", "/v1/video/generations", r#"{"prompt": "x"}"#),
+        ("GET", "/v1/video/generations/task_1", ""),
     ] {
         let r = send(&server, &mut c, method, target, &[], body).await;
         assert_eq!(r.status, 401, "{target}");

@@ -1,9 +1,9 @@
 //! The lifecycle's invariants as properties, over arbitrary valid scenario
 //! files, seeds, clocks and poll sequences: the status never goes backwards,
 //! progress never falls within a task, SUCCESS and FAILURE are terminal, and
-//! every body each surface renders validates against its schema. Pure: the
-//! render functions are called directly, as the render unit tests do; no
-//! server is started.
+//! every body each surface renders (new-api's OpenAI-compatible one too)
+//! validates against its schema. Pure: the render functions are called
+//! directly, as the render unit tests do; no server is started.
 //!
 //! Scenarios are generated as scenarios-file text and loaded through
 //! `Catalog::from_text`, so what is checked is what a user can write.
@@ -18,7 +18,7 @@ use minimax_mock::contract::Contract;
 use minimax_mock::lifecycle::artifact::{Artifact, Resolution};
 use minimax_mock::lifecycle::scenarios::{steps_json, Catalog, ScenarioSpec};
 use minimax_mock::lifecycle::{GatewayStatus, Moment, Phase, Scenario, Span};
-use minimax_mock::server::api::render::{self, native, v2, TaskView};
+use minimax_mock::server::api::render::{self, native, openai, v2, TaskView};
 use minimax_mock::server::callbacks::StatusWords;
 
 /// Cases per property: enough to meet every shape of step list, fast enough
@@ -161,11 +161,13 @@ struct Seen {
     gateway: (usize, u64),
     native: usize,
     v2: usize,
+    openai: usize,
 }
 
 const GATEWAY_ORDER: [&str; 6] = ["NOT_START", "SUBMITTED", "QUEUED", "IN_PROGRESS", "SUCCESS", "FAILURE"];
 const NATIVE_ORDER: [&str; 5] = ["Preparing", "Queueing", "Processing", "Success", "Fail"];
 const V2_ORDER: [&str; 4] = ["queued", "running", "succeeded", "failed"];
+const OPENAI_ORDER: [&str; 5] = ["unknown", "queued", "in_progress", "completed", "failed"];
 
 fn rank(order: &[&str], value: &Value) -> usize {
     let text = value.as_str().unwrap_or_else(|| panic!("not a string: {value}"));
@@ -211,6 +213,9 @@ fn seen(moment: Moment<'_>, v1: &TaskView<'_>, v2_task: &TaskView<'_>) -> Seen {
     }
     let v2_body = parse(v2::query_response(&v2_task));
     valid("v2 query", c.v2_query_response(), &v2_body);
+    let video = parse(openai::video(&v1, openai::DEFAULT_MODEL));
+    let openai_schema = c.schema(minimax_mock::contract::OPENAI_VIDEO_RESPONSE).unwrap();
+    valid("openai video", openai_schema, &video);
 
     let data = &gateway["data"];
     let progress = data["progress"]
@@ -226,6 +231,7 @@ fn seen(moment: Moment<'_>, v1: &TaskView<'_>, v2_task: &TaskView<'_>) -> Seen {
         gateway: (rank(&GATEWAY_ORDER, &data["status"]), progress),
         native: rank(&NATIVE_ORDER, &native["status"]),
         v2: rank(&V2_ORDER, &v2_body["task"]["status"]),
+        openai: rank(&OPENAI_ORDER, &video["status"]),
     }
 }
 
@@ -320,6 +326,7 @@ proptest! {
                 prop_assert!(now.gateway >= before.gateway, "gateway {:?} after {:?}", now.gateway, before.gateway);
                 prop_assert!(now.native >= before.native, "native {} after {}", now.native, before.native);
                 prop_assert!(now.v2 >= before.v2, "v2 {} after {}", now.v2, before.v2);
+                prop_assert!(now.openai >= before.openai, "openai {} after {}", now.openai, before.openai);
                 if before.status >= GatewayStatus::Success {
                     prop_assert_eq!(now, before, "left a terminal step");
                 }

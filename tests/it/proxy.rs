@@ -253,6 +253,49 @@ async fn requests_and_answers_pass_through_byte_for_byte() {
     proxy.stop().await;
 }
 
+/// new-api's OpenAI-compatible API through the proxy: its answers are
+/// judged by endpoint (the video object, the envelope, the OpenAI-style
+/// error of the download, the task error) and the mock's break nothing; the
+/// video itself is not judged. A deliberately wrong video object is a
+/// finding with its pointer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openai_surface_is_judged_by_endpoint() {
+    let upstream = start(config()).await;
+    let proxy = start_proxy(proxy_to(&url(&upstream))).await;
+    let json = [
+        ("Content-Type", "application/json"),
+        ("Prefer", "scenario=success-polls"),
+    ];
+    let created = proxy.send("POST", "/v1/videos", &json, r#"{"prompt": "A cat"}"#).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(proxy.get(&format!("/v1/videos/{id}/content")).await.status, 400);
+    for _ in 0..5 {
+        proxy.get(&format!("/v1/videos/{id}")).await;
+    }
+    assert_eq!(proxy.get(&format!("/v1/video/generations/{id}")).await.status, 200);
+    let video = proxy.get(&format!("/v1/videos/{id}/content")).await;
+    assert_eq!(video.status, 200);
+    assert_eq!(proxy.get("/v1/videos/task_nope").await.status, 400);
+    let findings = proxy.judged(9).await;
+    assert_eq!(findings["findings"], json!([]), "{findings}");
+    proxy.stop().await;
+
+    let wrong = fixed_upstream(|_, _| (200, r#"{"id": "task_1", "object": "video", "status": "done", "progress": "50%", "created_at": 1, "model": "m"}"#)).await;
+    let proxy = start_proxy(proxy_to(&format!("http://{wrong}"))).await;
+    proxy.get("/v1/videos/task_1").await;
+    let findings = proxy.judged(1).await;
+    let errors: Vec<(&str, &str)> = findings["findings"][0]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["pointer"].as_str().unwrap(), e["keyword"].as_str().unwrap()))
+        .collect();
+    assert_eq!(findings["findings"][0]["schema"], "openai_video.response", "{findings}");
+    assert_eq!(errors, [("/status", "enum"), ("/progress", "type")], "{findings}");
+    proxy.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_answers_are_findings_with_pointers() {
     let upstream = fixed_upstream(wrong).await;

@@ -52,6 +52,7 @@ fn example_scenarios_file_defines_its_scenarios_rules_and_default() {
             "fail-polls",
             "flaky",
             "instant",
+            "openai-unknown",
             "quick",
             "rejected",
             "slow",

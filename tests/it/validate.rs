@@ -126,7 +126,7 @@ fn the_mocks_own_fixtures_pass_strictly() {
         assert_eq!(line["warnings"], json!([]), "{line}");
         folders.insert(folder.to_owned());
     }
-    assert_eq!(folders.len(), 16, "{folders:?}");
+    assert_eq!(folders.len(), 19, "{folders:?}");
     for folder in folders {
         let dir = format!("fixtures/{folder}");
         let (code, out, err) = validate(&["--strict", "--schema", &folder, &dir], b"");
@@ -415,6 +415,56 @@ fn har_entries_of_every_surface_are_judged_by_endpoint() {
     ];
     let expected: Vec<(usize, String, bool)> = expected.iter().map(|(i, s, v)| (*i, s.to_string(), *v)).collect();
     assert_eq!(judged, expected);
+}
+
+/// A HAR of new-api's OpenAI-compatible API: the video object, the
+/// download's OpenAI-style error and its video (not judged), new-api's
+/// envelope and task errors, the token check's 401; a wrong video object is
+/// invalid.
+#[test]
+fn har_entries_of_the_openai_surface_are_judged_by_endpoint() {
+    let judged: Vec<(usize, String, bool)> = verdicts("tests/corpus/openai/session.har")
+        .iter()
+        .map(|v| {
+            assert_eq!(v["chosen_by"], "endpoint", "{v}");
+            let source = v["source"].as_str().unwrap();
+            let index = source.split('#').nth(1).unwrap().split(' ').next().unwrap();
+            (
+                index.parse().unwrap(),
+                v["schema"].as_str().unwrap().to_owned(),
+                v["valid"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        (0, "openai_video.response", true),
+        (1, "openai_video.response", true),
+        (2, "openai_video.response", false),
+        (3, "openai_error", true),
+        // 4: the video itself, skipped.
+        (5, "error", true),
+        (6, "query_video_generation.response", true),
+        (7, "error", true),
+        (8, "openai_error", true),
+    ];
+    let expected: Vec<(usize, String, bool)> = expected.iter().map(|(i, s, v)| (*i, s.to_string(), *v)).collect();
+    assert_eq!(judged, expected);
+    // Saved bodies of its three shapes.
+    let shapes: Vec<(String, bool)> = verdicts("tests/corpus/openai/shapes.ndjson")
+        .iter()
+        .map(|v| {
+            assert_eq!(v["chosen_by"], "shape", "{v}");
+            (v["schema"].as_str().unwrap().to_owned(), v["valid"].as_bool().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            ("openai_video.request".to_owned(), true),
+            ("openai_video.response".to_owned(), true),
+            ("openai_error".to_owned(), true)
+        ]
+    );
 }
 
 /// A saved body of each shape, a line each, is judged against the contract

@@ -63,6 +63,7 @@ fn string_or_null() -> Value {
 
 const GATEWAY_STATUSES: [&str; 6] = ["NOT_START", "SUBMITTED", "QUEUED", "IN_PROGRESS", "SUCCESS", "FAILURE"];
 const MINIMAX_STATUSES: [&str; 5] = ["Preparing", "Queueing", "Processing", "Success", "Fail"];
+const OPENAI_STATUSES: [&str; 5] = ["unknown", "queued", "in_progress", "completed", "failed"];
 const PHASES: [&str; 4] = ["PENDING", "PROCESSING", "SUCCESS", "FAIL"];
 
 /// The control API's schemas, under `control.NAME`.
@@ -114,6 +115,7 @@ fn schemas() -> Vec<(&'static str, Value)> {
                 "properties": {
                     "status": { "enum": GATEWAY_STATUSES },
                     "minimax_status": { "enum": MINIMAX_STATUSES },
+                    "openai_status": { "enum": OPENAI_STATUSES, "description": "Only where a step chose it (`unknown`): otherwise what the status implies." },
                     "progress": { "type": "array", "prefixItems": [{ "type": "integer" }, { "type": "integer" }], "minItems": 2, "maxItems": 2 },
                     "base_resp": base_resp,
                     "for": { "type": "string", "pattern": "^[0-9]+ms$" },
@@ -133,6 +135,7 @@ fn schemas() -> Vec<(&'static str, Value)> {
                     "phase": { "enum": [PHASES[0], PHASES[1], PHASES[2], PHASES[3], null] },
                     "status": { "enum": [GATEWAY_STATUSES[0], GATEWAY_STATUSES[1], GATEWAY_STATUSES[2], GATEWAY_STATUSES[3], GATEWAY_STATUSES[4], GATEWAY_STATUSES[5], null] },
                     "minimax_status": { "enum": [MINIMAX_STATUSES[0], MINIMAX_STATUSES[1], MINIMAX_STATUSES[2], MINIMAX_STATUSES[3], MINIMAX_STATUSES[4], null] },
+                    "openai_status": { "enum": [OPENAI_STATUSES[0], OPENAI_STATUSES[1], OPENAI_STATUSES[2], OPENAI_STATUSES[3], OPENAI_STATUSES[4], null] },
                     "progress": {
                         "anyOf": [
                             { "type": "integer" },
@@ -159,7 +162,7 @@ fn schemas() -> Vec<(&'static str, Value)> {
                     "steps": { "type": ["array", "null"], "items": schema_ref("control.step_spec") },
                     "resolution": { "type": ["string", "null"], "description": "512P, 720P, 768P (default), 1080P; for v2 480P, 768P or 2K." },
                     "duration": u32_or_null(),
-                    "surface": { "enum": ["gateway", "native", "v2", null] },
+                    "surface": { "enum": ["gateway", "native", "v2", "openai", null] },
                     "ratio": { "type": ["string", "null"], "description": "A v2 task's ratio (default 16:9)." }
                 },
                 "additionalProperties": false,
@@ -213,7 +216,8 @@ fn schemas() -> Vec<(&'static str, Value)> {
                     "task_id": { "type": "string" },
                     "scenario": { "type": "string" },
                     "submitted_at": { "type": "integer", "description": "Unix milliseconds." },
-                    "surface": { "enum": ["gateway", "native", "v2"] },
+                    "surface": { "enum": ["gateway", "native", "v2", "openai"] },
+                    "model": { "type": "string", "description": "An `openai` task's model, as its video object shows it." },
                     "resolution": { "type": "string" },
                     "ratio": string_or_null(),
                     "video_width": { "type": "integer" },
@@ -239,6 +243,7 @@ fn schemas() -> Vec<(&'static str, Value)> {
                             "phase": { "enum": PHASES },
                             "status": { "enum": GATEWAY_STATUSES },
                             "minimax_status": { "enum": MINIMAX_STATUSES },
+                            "openai_status": { "enum": OPENAI_STATUSES, "description": "An `openai` task's status word on its routes." },
                             "progress": { "type": "string", "pattern": "^[0-9]{1,3}%$" }
                         },
                         "required": ["index", "phase", "status", "minimax_status", "progress"]

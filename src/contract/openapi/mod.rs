@@ -14,6 +14,7 @@
 //! Pure: the contract in, a `serde_json::Value` out.
 
 mod control;
+mod openai;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -128,6 +129,7 @@ pub fn document(contract: &Contract, options: &Options) -> Value {
         json!({"name": "gateway", "description": "The gateway's documented API under /minimax/v1 (new-api / one-api forks)."}),
         json!({"name": "native", "description": "MiniMax's own v1 API. Errors are HTTP 200 with a non-zero base_resp.status_code, as MiniMax answers."}),
         json!({"name": "v2", "description": "MiniMax's v2 API (MiniMax-H3, MiniMax-H3-Max), as its API reference documents it. Errors are its envelope {type: error, error: {type, message, http_code}, request_id}, with the error's HTTP status."}),
+        json!({"name": "openai", "description": "new-api's OpenAI-compatible video API, what the official openai SDKs call (base URL …/v1), with MiniMax's models. Errors are new-api's task error (the gateway's envelope), but for the download and a missing token, which answer OpenAI's {\"error\": {\"message\", \"type\"}}."}),
         json!({"name": "downloads", "description": "The signed links a finished task shows: an H.264 clip of the task's frame size."}),
     ];
     if options.control {
@@ -140,7 +142,7 @@ pub fn document(contract: &Contract, options: &Options) -> Value {
         "info": {
             "title": "minimax-mock",
             "version": env!("CARGO_PKG_VERSION"),
-            "summary": "A mock of MiniMax (Hailuo) video generation: the gateway's API, MiniMax's v1 and v2, and the mock's control API.",
+            "summary": "A mock of MiniMax (Hailuo) video generation: the gateway's API, MiniMax's v1 and v2, new-api's OpenAI-compatible video API, and the mock's control API.",
             "description": DESCRIPTION,
             "license": { "name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0" }
         },
@@ -314,6 +316,8 @@ enum Dialect {
     Gateway,
     Native,
     V2,
+    /// new-api's OpenAI-compatible video API.
+    OpenAi,
 }
 
 impl Dialect {
@@ -322,14 +326,24 @@ impl Dialect {
             Dialect::Gateway => "gateway",
             Dialect::Native => "native",
             Dialect::V2 => "v2",
+            Dialect::OpenAi => "openai",
         }
     }
 
     fn error(self) -> &'static str {
         match self {
-            Dialect::Gateway => ERROR,
+            Dialect::Gateway | Dialect::OpenAi => ERROR,
             Dialect::Native => NATIVE_ERROR,
             Dialect::V2 => V2_ERROR,
+        }
+    }
+
+    /// The body of a 401 (`--require-auth`): new-api's token check answers
+    /// OpenAI's error shape; the other APIs their error body.
+    fn unauthorized(self) -> &'static str {
+        match self {
+            Dialect::OpenAi => super::OPENAI_ERROR,
+            other => other.error(),
         }
     }
 }
@@ -353,7 +367,7 @@ impl Api<'_> {
             op["security"] = json!([{ "bearer": [] }]);
             op["responses"]["401"] = self.response(
                 "No `Authorization: Bearer …` (`--require-auth`), in the API's error body.",
-                &[dialect.error()],
+                &[dialect.unauthorized()],
             );
         }
         op["responses"]["405"] = method_not_allowed();
@@ -404,6 +418,7 @@ impl Api<'_> {
         self.gateway(paths);
         self.native(paths);
         self.v2(paths);
+        self.openai(paths);
         self.downloads(paths);
     }
 

@@ -34,6 +34,17 @@ pub async fn poll(
     surface: Surface,
     render: impl Fn(&TaskView<'_>) -> Vec<u8>,
 ) -> Option<Polled> {
+    poll_task(app, task_id, surface, |_, view| render(view)).await
+}
+
+/// [`poll`] for a body that shows what the view does not (the OpenAI
+/// surface's model): `render` sees the task too.
+pub async fn poll_task(
+    app: &App,
+    task_id: &str,
+    surface: Surface,
+    render: impl Fn(&Task, &TaskView<'_>) -> Vec<u8>,
+) -> Option<Polled> {
     let show = |task: &Task, poll: Poll| {
         app.note_polled(task);
         if let Some(recorded) = task.replay.as_deref().and_then(|r| r.next(surface)) {
@@ -49,7 +60,7 @@ pub async fn poll(
         }
         let view = task.view(poll.now, poll.before, &app.base_url);
         Polled {
-            body: render(&view),
+            body: render(task, &view),
             recorded: None,
             fault: view.moment.step.fault.clone(),
             polls: poll.before,
@@ -67,6 +78,7 @@ pub async fn poll(
             surface,
             ratio: Some("16:9"),
             v2: Default::default(),
+            model: None,
         },
         _ => Request {
             surface,
@@ -126,5 +138,6 @@ pub fn status_error(app: &App, surface: Surface, code: u16) -> Vec<u8> {
         Surface::Gateway => render::status_error(code),
         Surface::Native => render::native::status_error(code),
         Surface::V2 => render::v2::status_error(code, &app.store.request_id()),
+        Surface::OpenAi => render::openai::status_error(code),
     }
 }

@@ -134,6 +134,7 @@ pub fn parse_v1(app: &App, body: &[u8], surface: Surface) -> Result<Submission, 
         surface,
         ratio: None,
         v2: Default::default(),
+        model: None,
     };
     Ok(Submission {
         request,
@@ -279,18 +280,20 @@ pub async fn v1(app: &App, parts: &Parts, body: Incoming, surface: Surface) -> O
         };
         answer(refused_status, "", &base_resp, body)
     };
+    // The body first, whatever the answer: one sent while the client still
+    // sends would close the connection.
+    let body = match body_or_error(app, &parts.headers, body, surface).await {
+        Ok(body) => body,
+        Err(outcome) => return outcome,
+    };
     let preferred = match preferred(app, &parts.headers) {
         Ok(p) => p,
         Err(message) => {
             return match surface {
                 Surface::Gateway => json(StatusCode::BAD_REQUEST, render::error("invalid_request", &message)).into(),
-                _ => refuse(message, &Bytes::new()),
+                _ => refuse(message, &body),
             }
         }
-    };
-    let body = match body_or_error(app, &parts.headers, body, surface).await {
-        Ok(body) => body,
-        Err(outcome) => return outcome,
     };
     if let Some(recorded) = app.replay_submits.take(surface) {
         return replayed(recorded, body);
@@ -337,6 +340,7 @@ pub async fn body_or_error(app: &App, headers: &HeaderMap, body: Incoming, surfa
             Surface::Gateway => render::error(code, &message),
             Surface::Native => render::native::error(INVALID_PARAMS, &message),
             Surface::V2 => render::v2::error(status.as_u16(), &message, &app.store.request_id()),
+            Surface::OpenAi => render::openai::error(code, &message),
         };
         json(status, body).into()
     })

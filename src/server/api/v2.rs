@@ -99,6 +99,7 @@ pub fn parse(app: &App, body: &[u8]) -> Result<Submission, Refusal> {
         duration_s: asked.duration,
         surface: Surface::V2,
         ratio: Some(ratio),
+        model: None,
         v2: V2Request {
             model: asked.model,
             task_type: TaskType::Generation,

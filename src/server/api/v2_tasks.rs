@@ -224,6 +224,7 @@ async fn regeneration(app: &App, body: &[u8]) -> Result<Submission, Refusal> {
         duration_s,
         surface: Surface::V2,
         ratio: Some(ratio),
+        model: None,
         v2: V2Request {
             model: V2Model::H3,
             task_type: TaskType::Regeneration,

@@ -62,7 +62,8 @@ pub struct ScriptSpec {
     pub resolution: Option<String>,
     pub duration: Option<u32>,
     /// The API the task belongs to: `gateway` (the default) and `native`
-    /// answer on both v1 queries, `v2` on the v2 query.
+    /// answer on both v1 queries, `v2` on the v2 query, `openai` on new-api's
+    /// OpenAI-compatible routes (`/v1/videos/{id}`).
     pub surface: Option<Surface>,
     /// A v2 task's aspect ratio (default `16:9`).
     pub ratio: Option<String>,
@@ -319,6 +320,14 @@ fn task_json_for(app: &App, task: &Task, secrets: Secrets) -> Value {
             },
             "cancelled_at": task.cancelled_at(),
         });
+    }
+    // An OpenAI-surface task: what its routes say, and the model they show.
+    if task.request.surface == Surface::OpenAi {
+        shown["current"]["openai_status"] = json!(moment.step.openai.as_str());
+        shown["model"] = json!(task
+            .request
+            .model
+            .map_or(crate::server::api::render::openai::DEFAULT_MODEL, |m| m.name()));
     }
     // A replayed task answers from its recording: say how many answers per API.
     if let Some(replay) = &task.replay {

@@ -5,6 +5,7 @@
 //! API, so any of them can use it.
 
 pub mod connection;
+pub mod multipart;
 
 use std::borrow::Cow;
 
@@ -103,6 +104,35 @@ pub async fn read_body(limit: usize, headers: &HeaderMap, body: Incoming) -> Res
         Ok(body) => Ok(body.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(BodyError::TooLarge),
         Err(e) => Err(BodyError::Read(e.to_string())),
+    }
+}
+
+/// Reads and drops what is left of a request body, up to `limit` bytes,
+/// for the answers that do not read it (404, 405, 401, a preflight, a GET):
+/// an answer sent while the client is still sending makes the server close
+/// the connection, and a client still writing (Node's fetch sending a
+/// multipart body) then sees a reset instead of the answer. Past the limit
+/// it stops, and the connection closes after the answer.
+pub async fn discard_body(limit: usize, headers: &HeaderMap, mut body: Incoming) {
+    use hyper::body::Body as _;
+    if body.is_end_stream() {
+        return;
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return;
+    }
+    let mut read = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Some(data) = frame.data_ref() {
+            read = read.saturating_add(data.len());
+            if read > limit {
+                return;
+            }
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use hyper::http::request::Parts;
 use hyper::StatusCode;
 
 use crate::server::app::App;
-use crate::server::http::{reply, Outcome, EXPOSED, MP4, XML};
+use crate::server::http::{reply, Outcome, Reply, EXPOSED, MP4, XML};
 use crate::server::media::video::{expires, frame_of_path, parse_range, Range};
 
 /// A download link: the clip, whole or the range asked for; 403 once the
@@ -28,9 +28,15 @@ pub fn download(app: &App, parts: &Parts) -> Outcome {
         _ => {}
     }
     let (width, height) = frame_of_path(parts.uri.path());
+    clip(app, width, height, &parts.headers).into()
+}
+
+/// The clip of `width` x `height`, whole or the `Range` of `headers`
+/// (206, or 416 past its end), with `Accept-Ranges`.
+pub fn clip(app: &App, width: u32, height: u32, headers: &hyper::HeaderMap) -> Reply {
     let video = app.video.clip(width, height);
     let len = video.len() as u64;
-    let range = parts.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let mut reply = match parse_range(range, len) {
         Range::Whole => reply(StatusCode::OK, MP4, video),
         Range::Part { start, end } => {
@@ -59,5 +65,5 @@ pub fn download(app: &App, parts: &Parts) -> Outcome {
     let headers = reply.headers_mut();
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
-    reply.into()
+    reply
 }

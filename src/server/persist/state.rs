@@ -25,7 +25,7 @@ use crate::contract::jsonpos;
 use crate::lifecycle::artifact::{Resolution, TaskType, V2Model, V2Request};
 use crate::lifecycle::clock::{system_now, Clock, UnixMillis};
 use crate::lifecycle::scenarios::{steps_json, Catalog, ScenarioSpec};
-use crate::server::store::tasks::{v2_ratio, Request, Surface, Task, TaskStore, V2_RATIOS};
+use crate::server::store::tasks::{v2_ratio, Model, Request, Surface, Task, TaskStore, MODELS, V2_RATIOS};
 
 const VERSION: u32 = 1;
 
@@ -90,7 +90,8 @@ pub struct SavedTask {
     /// Where its status updates go.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
-    /// A v2 task's model (absent in files of earlier versions: MiniMax-H3).
+    /// The model: a v2 task's (absent in files of earlier versions:
+    /// MiniMax-H3), or the one an OpenAI-surface task asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     /// A v2 task's type (absent in files of earlier versions: generation).
@@ -143,7 +144,10 @@ pub fn saved_task(task: &Task, catalog: &Catalog) -> SavedTask {
         surface: task.request.surface,
         ratio: task.request.ratio.map(str::to_owned),
         callback_url: task.callback.as_deref().map(str::to_owned),
-        model: v2.map(|v2| v2.model.as_str().to_owned()),
+        model: match task.request.surface {
+            Surface::OpenAi => task.request.model.map(|m| m.name().to_owned()),
+            _ => v2.map(|v2| v2.model.as_str().to_owned()),
+        },
         task_type: v2.map(|v2| v2.task_type.as_str().to_owned()),
         inputs: v2
             .map(|v2| [v2.images, v2.videos, v2.audios])
@@ -376,10 +380,17 @@ fn task_of(t: &SavedTask, seed: u64, catalog: &Catalog) -> Result<Task, (String,
     })?;
     let model = match &t.model {
         None => V2Model::default(),
+        Some(_) if t.surface == Surface::OpenAi => V2Model::default(),
         Some(m) => V2Model::parse(m).ok_or_else(|| {
             let known: Vec<_> = V2Model::ALL.iter().map(|m| m.as_str()).collect();
             ("/model".to_owned(), format!("{m:?} is not one of {known:?}"))
         })?,
+    };
+    let openai_model = match &t.model {
+        Some(m) if t.surface == Surface::OpenAi => {
+            Some(Model::named(m).ok_or_else(|| ("/model".to_owned(), format!("{m:?} is not one of {MODELS:?}")))?)
+        }
+        _ => None,
     };
     let task_type = match &t.task_type {
         None => TaskType::default(),
@@ -403,6 +414,7 @@ fn task_of(t: &SavedTask, seed: u64, catalog: &Catalog) -> Result<Task, (String,
             videos,
             audios,
         },
+        model: openai_model,
     };
     Ok(Task::new(t.task_id.clone(), scenario, t.submitted_at, request, seed)
         .with_polls(t.polls)

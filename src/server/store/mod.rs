@@ -155,6 +155,12 @@ impl Store {
         self.tasks.next_request_id()
     }
 
+    /// The task `id`, if `surface`'s API answers it, without counting a
+    /// poll (a download: it moves no lifecycle).
+    pub async fn get(&self, id: &str, surface: Surface) -> Option<Arc<Task>> {
+        self.tasks.get(id).filter(|task| surface.answers(task.request.surface))
+    }
+
     /// The task whose file is `file_id` (`files/retrieve`).
     pub async fn by_file(&self, file_id: u64) -> Option<Arc<Task>> {
         self.tasks.by_file(file_id)

@@ -190,12 +190,16 @@ pub struct Recorded {
     pub body: Bytes,
 }
 
+/// How many APIs per-API arrays hold.
+pub const SURFACES: usize = 4;
+
 /// The index of `surface` in per-API arrays.
 pub fn slot(surface: Surface) -> usize {
     match surface {
         Surface::Gateway => 0,
         Surface::Native => 1,
         Surface::V2 => 2,
+        Surface::OpenAi => 3,
     }
 }
 
@@ -203,8 +207,8 @@ pub fn slot(surface: Surface) -> usize {
 /// been played.
 #[derive(Debug, Default)]
 pub struct Replay {
-    answers: [Vec<Recorded>; 3],
-    played: [AtomicUsize; 3],
+    answers: [Vec<Recorded>; SURFACES],
+    played: [AtomicUsize; SURFACES],
 }
 
 impl Replay {
@@ -230,7 +234,9 @@ impl Replay {
 
 /// Which API a task was submitted through. The gateway and MiniMax's
 /// native v1 share their tasks (a gateway relays the native API), so either
-/// query answers a task of either; v2 tasks answer on the v2 query only.
+/// query answers a task of either; v2 tasks answer on the v2 query only,
+/// and tasks of new-api's OpenAI-compatible video API (`openai`) on its
+/// routes only (their ids are new-api's own `task_…` ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Surface {
@@ -238,6 +244,7 @@ pub enum Surface {
     Gateway,
     Native,
     V2,
+    OpenAi,
 }
 
 impl Surface {
@@ -246,14 +253,64 @@ impl Surface {
             Surface::Gateway => "gateway",
             Surface::Native => "native",
             Surface::V2 => "v2",
+            Surface::OpenAi => "openai",
         }
     }
 
     /// Whether a query of `self`'s API may answer a task submitted through `submitted`.
     pub fn answers(self, submitted: Surface) -> bool {
-        (self == Surface::V2) == (submitted == Surface::V2)
+        let family = |s: Surface| match s {
+            Surface::Gateway | Surface::Native => 0,
+            Surface::V2 => 1,
+            Surface::OpenAi => 2,
+        };
+        family(self) == family(submitted)
     }
 }
+
+/// The models a submit may name whose name a task keeps (the OpenAI
+/// surface shows it): MiniMax's v1 models, then v2's. Kept as an index, one
+/// byte in the task's padding, so tasks stay as small as before.
+pub const MODELS: [&str; 11] = [
+    "MiniMax-Hailuo-2.3",
+    "MiniMax-Hailuo-2.3-Fast",
+    "MiniMax-Hailuo-02",
+    "T2V-01-Director",
+    "T2V-01",
+    "I2V-01",
+    "I2V-01-Director",
+    "I2V-01-live",
+    "S2V-01",
+    "MiniMax-H3",
+    "MiniMax-H3-Max",
+];
+
+/// A model of [`MODELS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Model(u8);
+
+impl Model {
+    /// The model called `name`, if it is one of [`MODELS`].
+    pub fn named(name: &str) -> Option<Self> {
+        MODELS.iter().position(|m| *m == name).map(|i| Self(i as u8))
+    }
+
+    pub fn name(self) -> &'static str {
+        MODELS[usize::from(self.0)]
+    }
+}
+
+/// The id of the `n`-th submission through new-api's OpenAI-compatible
+/// API: `task_` and 32 letters and digits, as new-api makes its public ids,
+/// drawn from the seed and `n` like every other id.
+pub fn openai_id(seed: u64, n: u64) -> String {
+    use fake::Fake;
+    let mut rng = artifact::rng_for(seed, &format!("openai-submission-{n}"));
+    let key: String = fake::StringFaker::with(OPENAI_ID_CHARS.to_vec(), 32).fake_with_rng(&mut rng);
+    format!("task_{key}")
+}
+
+const OPENAI_ID_CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 /// What a submission asked for that shapes the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,6 +322,8 @@ pub struct Request {
     pub ratio: Option<&'static str>,
     /// A v2 task's model, task type and inputs.
     pub v2: V2Request,
+    /// The model asked for, where the API shows it (the OpenAI surface).
+    pub model: Option<Model>,
 }
 
 impl Default for Request {
@@ -276,6 +335,7 @@ impl Default for Request {
             surface: Surface::Gateway,
             ratio: None,
             v2: V2Request::default(),
+            model: None,
         }
     }
 }
@@ -460,7 +520,10 @@ impl TaskStore {
         let mut tasks = self.write();
         let id = loop {
             let n = self.submitted.fetch_add(1, Ordering::Relaxed);
-            let id = artifact::numeric_id(&mut artifact::rng_for(self.seed, &format!("submission-{n}"))).to_string();
+            let id = match request.surface {
+                Surface::OpenAi => openai_id(self.seed, n),
+                _ => artifact::numeric_id(&mut artifact::rng_for(self.seed, &format!("submission-{n}"))).to_string(),
+            };
             if id != DOCUMENTED_TASK_ID && tasks.get(&id).is_none() {
                 break id;
             }
@@ -626,6 +689,49 @@ mod tests {
         assert_ne!(a, ids(2));
         assert!(a[0] != a[1] && a[1] != a[2]);
         assert!(a.iter().all(|id| id.len() == 15));
+    }
+
+    #[test]
+    fn openai_submissions_get_new_apis_public_ids() {
+        let catalog = Catalog::builtin();
+        let success = catalog.get("success").unwrap().clone();
+        let openai = Request {
+            surface: Surface::OpenAi,
+            ..request()
+        };
+        let ids = |seed| {
+            let store = TaskStore::new(seed);
+            let first = store.submit(|_| success.clone(), 0, openai, None).id.clone();
+            let second = store.submit(|_| success.clone(), 0, request(), None).id.clone();
+            (first, second)
+        };
+        let (first, second) = ids(1);
+        assert_eq!((first.clone(), second.clone()), ids(1));
+        assert_ne!(first, ids(2).0);
+        assert!(first.starts_with("task_") && first.len() == 37, "{first}");
+        assert!(first[5..].bytes().all(|b| b.is_ascii_alphanumeric()), "{first}");
+        // One sequence: the second submission's numeric id is the one it would have been anyway.
+        assert_eq!(second.len(), 15);
+        assert_eq!(openai_id(1, 0), first.to_string());
+    }
+
+    #[test]
+    fn each_api_family_answers_its_own_tasks() {
+        use Surface::*;
+        for (query, submitted, answers) in [
+            (Gateway, Native, true),
+            (Native, Gateway, true),
+            (V2, V2, true),
+            (OpenAi, OpenAi, true),
+            (Gateway, OpenAi, false),
+            (OpenAi, Gateway, false),
+            (OpenAi, V2, false),
+            (V2, OpenAi, false),
+        ] {
+            assert_eq!(query.answers(submitted), answers, "{query:?} {submitted:?}");
+        }
+        assert_eq!(Model::named("T2V-01").map(Model::name), Some("T2V-01"));
+        assert_eq!(Model::named("sora-2"), None);
     }
 
     #[test]

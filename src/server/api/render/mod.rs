@@ -8,6 +8,7 @@
 
 pub mod gateway;
 pub mod native;
+pub mod openai;
 pub mod v2;
 
 pub use gateway::{error, query_response, status_error, submit_response, RATE_LIMIT_MESSAGE};
