@@ -14,8 +14,8 @@ use hyper::http::request::Parts;
 use hyper::{Method, Request, StatusCode};
 
 use crate::contract::{
-    FILES_RETRIEVE_PATH, GATEWAY_FILES_RETRIEVE_PATH, NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, OPENAPI_PATH, QUERY_PATH,
-    SUBMIT_PATH, V2_QUERY_PREFIX, V2_SUBMIT_PATH,
+    FILES_RETRIEVE_PATH, GATEWAY_FILES_RETRIEVE_PATH, LIVE_PATH, NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, OPENAPI_PATH,
+    QUERY_PATH, SUBMIT_PATH, V2_QUERY_PREFIX, V2_SUBMIT_PATH,
 };
 use crate::server::api::{gateway, native, poll, render, submit, v2};
 use crate::server::app::App;
@@ -24,6 +24,9 @@ use crate::server::http::{self, connection, has_bearer, json, preflight, reply, 
 use crate::server::media;
 use crate::server::store::journal;
 use crate::server::store::tasks::Surface;
+
+/// What the liveness probe answers with.
+const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
 /// Returned by the service to drop the connection: with [`ResettableStream`]
 /// the peer gets a TCP reset instead of an answer.
@@ -56,7 +59,8 @@ async fn answer(
     req: Request<Incoming>,
 ) -> Result<Reply, ConnectionReset> {
     // With --quiet nothing is timed or formatted: this is the hot path.
-    let started = (!app.quiet).then(Instant::now);
+    // Health probes (every few seconds, from a container runtime) are not logged.
+    let started = (!app.quiet && req.uri().path() != LIVE_PATH).then(Instant::now);
     let (parts, body) = req.into_parts();
     let outcome = route(app, &parts, body).await;
     let Outcome {
@@ -115,6 +119,8 @@ enum Route {
     DashboardRedirect,
     /// The OpenAPI document: served with or without the control API.
     OpenApi,
+    /// The liveness probe: with or without the control API, past no guard.
+    Live,
 }
 
 impl Route {
@@ -130,6 +136,7 @@ impl Route {
             p if p.starts_with(V2_QUERY_PREFIX) => Route::Query(Surface::V2),
             p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => Route::Video,
             OPENAPI_PATH => Route::OpenApi,
+            LIVE_PATH => Route::Live,
             p if control && p == control::PREFIX => Route::Dashboard,
             p if control && p == control::PREFIX.trim_end_matches('/') => Route::DashboardRedirect,
             p if control && p.starts_with(control::PREFIX) => Route::Control,
@@ -144,7 +151,8 @@ impl Route {
             | Route::Video
             | Route::Dashboard
             | Route::DashboardRedirect
-            | Route::OpenApi => "GET, HEAD, OPTIONS",
+            | Route::OpenApi
+            | Route::Live => "GET, HEAD, OPTIONS",
             Route::Submit(_) => "POST, OPTIONS",
             Route::Control => control::allowed(path),
         }
@@ -154,7 +162,12 @@ impl Route {
     fn surface(self) -> Option<Surface> {
         match self {
             Route::Submit(s) | Route::Query(s) | Route::Files(s) => Some(s),
-            Route::Video | Route::Control | Route::Dashboard | Route::DashboardRedirect | Route::OpenApi => None,
+            Route::Video
+            | Route::Control
+            | Route::Dashboard
+            | Route::DashboardRedirect
+            | Route::OpenApi
+            | Route::Live => None,
         }
     }
 }
@@ -198,6 +211,10 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
             record: false,
             ..dashboard::redirect(parts.uri.query()).into()
         },
+        Route::Live if get => Outcome {
+            record: false,
+            ..reply(StatusCode::OK, TEXT, Bytes::from_static(b"ok\n")).into()
+        },
         _ => {
             let allowed = route.allowed(path);
             let method = &parts.method;
@@ -211,7 +228,10 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
                 .insert(header::ALLOW, HeaderValue::from_static(allowed));
             Outcome {
                 // The journal is about the app under test, not the mock's own pages.
-                record: !matches!(route, Route::Dashboard | Route::DashboardRedirect | Route::OpenApi),
+                record: !matches!(
+                    route,
+                    Route::Dashboard | Route::DashboardRedirect | Route::OpenApi | Route::Live
+                ),
                 ..reply.into()
             }
         }

@@ -12,6 +12,7 @@ mod http;
 mod layout;
 mod lifecycle;
 mod limits;
+mod live;
 mod openapi;
 mod properties;
 mod proxy;

@@ -94,6 +94,7 @@ async fn the_document_is_openapi_3_1_self_contained_and_covers_every_surface() {
         "GET /openapi.json",
         "GET /__mock/",
         "GET /__mock/health",
+        "GET /__mock/live",
         "GET /__mock/tasks",
         "GET /__mock/tasks/{task_id}",
         "PUT /__mock/tasks/{task_id}",
@@ -434,6 +435,8 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
     send(s, c, "GET", "/__mock/", &[], "").await;
     send(s, c, "GET", "/openapi.json", &[], "").await;
     send(s, c, "GET", "/__mock/health", &[], "").await;
+    send(s, c, "GET", "/__mock/live", &[], "").await;
+    send(s, c, "POST", "/__mock/live", &[], "").await;
     send(
         s,
         c,
@@ -482,7 +485,7 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
     send(s, c, "DELETE", "/__mock/requests", &[], "").await;
     send(s, c, "POST", "/__mock/reset", &[], "").await;
     send(s, c, "GET", "/__mock/reset", &[], "").await;
-    assert_eq!(c.checked, 83);
+    assert_eq!(c.checked, 85);
 }
 
 /// With --require-auth the document says so (a bearer scheme, 401 on the
