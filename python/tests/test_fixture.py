@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import minimax_mock
+import minimax_mock as package
 from minimax_mock import EPOCH, Mock, MockError
 
 pytest_plugins = ["pytester"]
@@ -46,6 +47,8 @@ def call(url: str, body: dict | None = None, headers: dict | None = None) -> dic
 def test_the_fixture_is_the_installed_binary_on_a_free_port(minimax_mock: Mock):
     assert minimax_mock.base_url.startswith("http://127.0.0.1:")
     assert not minimax_mock.base_url.endswith(":8080")
+    installed = Path(sysconfig.get_path("purelib")).resolve()
+    assert installed in Path(package.__file__).resolve().parents, "the installed package, not the checkout"
     scripts = Path(sysconfig.get_path("scripts")).resolve()
     binary = Path(minimax_mock.process.args[0]).resolve()
     assert binary.parent == scripts, f"{binary} is not this environment's own"
