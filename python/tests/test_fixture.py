@@ -227,3 +227,14 @@ def test_ini_flags_and_the_log_of_a_failed_test(pytester: pytest.Pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*minimax-mock log (call)*", "GET /minimax/v1/query/video_generation task_id=t 200 *"])
+
+
+def test_the_readmes_example(minimax_mock: Mock):
+    """The README's first Python block, as it is there."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    tests = [f for name, f in namespace.items() if name.startswith("test_")]
+    assert len(tests) == 1
+    tests[0](minimax_mock)
