@@ -5,7 +5,9 @@
 // npm/pack.sh were installed with --offline: `node --test`.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { setTimeout as delay } from "node:timers/promises";
 import { once } from "node:events";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
@@ -143,6 +145,16 @@ test("connectMock drives a mock started elsewhere; CommonJS gets the same functi
   assert.equal(await other.stop(), null, "not its server to stop");
   const require = createRequire(import.meta.url);
   assert.equal(require("minimax-mock").startMock, startMock);
+});
+
+test("a script that forgets stop() exits, and its server with it", async (t) => {
+  if (process.platform !== "linux") return t.skip("reads /proc");
+  const script = 'import { startMock } from "minimax-mock"; console.log((await startMock()).pid);';
+  const pid = Number(execFileSync(process.execPath, ["--input-type=module", "-e", script], { timeout: 30000 }));
+  // Sent SIGTERM as Node exited; gone (or a zombie for init to reap) within moments.
+  const state = () => (existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] : "gone");
+  for (let i = 0; i < 500 && !["gone", "Z", undefined].includes(state()); i++) await delay(10);
+  assert.ok(["gone", "Z", undefined].includes(state()), `the server ${pid} is still running`);
 });
 
 test("a server that cannot start says why", async () => {

@@ -16,6 +16,7 @@ import re
 import subprocess
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 from urllib.parse import quote, urlencode, urlsplit
@@ -88,6 +89,7 @@ class Mock:
         self.log_path = log_path
         self._host = url.hostname
         self._port = url.port or 80
+        self._finalizer: Optional[weakref.finalize] = None
 
     # -- starting and stopping ---------------------------------------------
 
@@ -158,7 +160,10 @@ class Mock:
             raise
         # Bound to every address: ask through loopback.
         base_url = base_url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
-        return cls(base_url, token=token or made_up, process=process, log_path=log_path)
+        mock = cls(base_url, token=token or made_up, process=process, log_path=log_path)
+        # Never left running: stopped when this object goes, or at exit.
+        mock._finalizer = weakref.finalize(mock, _terminate, process, 5.0)
+        return mock
 
     def stop(self, timeout: float = 10.0) -> Optional[int]:
         """Stops a started server (SIGTERM, then a kill after ``timeout``);
@@ -166,14 +171,9 @@ class Mock:
         process, self.process = self.process, None
         if process is None:
             return None
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        return process.returncode
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        return _terminate(process, timeout)
 
     def __enter__(self) -> "Mock":
         return self
@@ -298,6 +298,18 @@ class Mock:
                 pass
             raise MockError(f"{method} {path}: {response.status} {code}: {message}", response.status, code)
         return json.loads(raw) if raw else None
+
+
+def _terminate(process: subprocess.Popen, timeout: float) -> Optional[int]:
+    """SIGTERM (a graceful stop), then a kill after ``timeout``; the exit status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 def _wait_ready(process: subprocess.Popen, log_path: Path, timeout: float) -> "tuple[str, Optional[str]]":

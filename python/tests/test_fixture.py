@@ -200,6 +200,14 @@ def test_a_server_of_its_own_and_one_already_running():
     assert process.poll() is not None, "stopped when the block ends"
 
 
+@pytest.mark.skipif(os.name == "nt", reason="signal 0 probes a process on POSIX")
+def test_a_server_left_running_stops_when_python_exits():
+    started = "from minimax_mock import Mock; print(Mock.start().process.pid)"
+    out = subprocess.run([sys.executable, "-c", started], capture_output=True, text=True, check=True, timeout=30)
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(out.stdout), 0)
+
+
 def test_a_server_that_cannot_start_says_why(tmp_path):
     with pytest.raises(MockError, match=r"exited with status 2 before it was ready:\n.*no-such\.json"):
         Mock.start(["--scenarios", str(tmp_path / "no-such.json")])
