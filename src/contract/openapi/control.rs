@@ -392,19 +392,6 @@ pub(super) fn paths(paths: &mut Map<String, Value>, components: &mut Map<String,
         path("health"),
         json!({ "get": op("control_health", "Ready?", "200 once the mock serves.", json!({ "200": ok("Ready.", "control.health") })) }),
     );
-    let live = json!({
-        "200": {
-            "description": "Live.",
-            "content": { "text/plain": { "schema": { "const": "ok\n" } } }
-        }
-    });
-    let live = op(
-        "live",
-        "Live and ready?",
-        "`ok` once the mock serves, for liveness and readiness probes: answered to anyone (no control token, any `Host`), with or without the control API, and neither journaled nor logged. `minimax-mock probe` asks it.",
-        live,
-    );
-    paths.insert(crate::contract::LIVE_PATH.to_owned(), json!({ "get": live }));
     paths.insert(
         path("tasks"),
         json!({ "get": op("control_list_tasks", "Every task", "Each with its current step and whole timeline, without counting a poll.", json!({ "200": ok("The tasks.", "control.tasks") })) }),
