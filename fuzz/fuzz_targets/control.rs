@@ -49,7 +49,8 @@ fn app() -> Arc<App> {
 fn observable(app: &App) -> (Vec<serde_json::Value>, serde_json::Value, serde_json::Value) {
     let frozen = app.store.clock().is_frozen();
     let tasks = app
-        .tasks
+        .store
+        .tasks()
         .list()
         .iter()
         .map(|t| {
