@@ -40,6 +40,12 @@ pub enum Command {
     Proxy(ProxyArgs),
     /// Print the OpenAPI 3.1 document (JSON) of every API the mock serves, as `serve` with the same flags serves it at /openapi.json.
     Openapi(OpenapiArgs),
+    /// Ask a running mock whether it is live: exit status 0 if it answers 2xx, 1 otherwise (the reason on stderr).
+    ///
+    /// For a container's health check where there is no curl: `probe`
+    /// alone asks http://127.0.0.1:8080/__mock/live, which answers without
+    /// the control token.
+    Probe(ProbeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +226,22 @@ impl OpenapiArgs {
         };
         let document = crate::contract::openapi::document(&contract, &options);
         Ok(serde_json::to_string_pretty(&document).expect("a Value serializes"))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The mock's base URL (its /__mock/live is asked), or any http:// URL to GET.
+    #[arg(value_name = "URL", default_value = crate::server::probe::DEFAULT_URL)]
+    pub url: String,
+    /// How long the whole probe may take: resolving, connecting and the answer.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration_arg)]
+    pub timeout: Duration,
+}
+
+impl ProbeArgs {
+    pub fn run(&self) -> Result<u16, crate::server::probe::ProbeError> {
+        crate::server::probe::probe(&self.url, self.timeout)
     }
 }
 

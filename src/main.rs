@@ -15,6 +15,16 @@ fn main() -> ExitCode {
         Command::Proxy(args) => run_proxy(&args),
         Command::Scenarios(args) => args.listing().map(|text| print!("{text}")).map_err(Into::into),
         Command::Openapi(args) => args.document().map(|d| println!("{d}")).map_err(Into::into),
+        // 1 for every failure: a health check reads 0 as healthy, 1 as not (Docker reserves 2).
+        Command::Probe(args) => {
+            return match args.run() {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("minimax-mock: probe: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Validate(args) => {
             return match args.run() {
                 Ok(Status::Valid) => ExitCode::SUCCESS,

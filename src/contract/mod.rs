@@ -46,6 +46,10 @@ pub const OPENAI_GENERATIONS_PATH: &str = "/v1/video/generations";
 pub const CONTROL_PREFIX: &str = "/__mock/";
 /// Where the server serves its OpenAPI document.
 pub const OPENAPI_PATH: &str = "/openapi.json";
+/// The liveness and readiness probe: `200 ok` to anyone, with or without the
+/// control API, so a container's health check needs neither the control
+/// token nor an allowed `Host`; it tells nothing about the mock's state.
+pub const LIVE_PATH: &str = "/__mock/live";
 
 pub mod jsonpos;
 pub mod openapi;

@@ -16,6 +16,7 @@ pub mod control;
 pub mod http;
 pub mod media;
 pub mod persist;
+pub mod probe;
 pub mod replay;
 mod routes;
 pub mod store;

@@ -14,8 +14,8 @@ use hyper::http::request::Parts;
 use hyper::{Method, Request, StatusCode};
 
 use crate::contract::{
-    FILES_RETRIEVE_PATH, GATEWAY_FILES_RETRIEVE_PATH, NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, OPENAPI_PATH, QUERY_PATH,
-    SUBMIT_PATH, V2_QUERY_PREFIX, V2_SUBMIT_PATH,
+    FILES_RETRIEVE_PATH, GATEWAY_FILES_RETRIEVE_PATH, LIVE_PATH, NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, OPENAPI_PATH,
+    QUERY_PATH, SUBMIT_PATH, V2_QUERY_PREFIX, V2_SUBMIT_PATH,
 };
 use crate::contract::{V2_LIST_PATH, V2_REGENERATION_PATH, V2_TASK_PREFIX};
 use crate::server::api::{gateway, native, openai, poll, render, submit, v2, v2_tasks};
@@ -25,6 +25,9 @@ use crate::server::http::{self, connection, discard_body, has_bearer, json, pref
 use crate::server::media;
 use crate::server::store::journal;
 use crate::server::store::tasks::Surface;
+
+/// What the liveness probe answers with.
+const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
 /// Returned by the service to drop the connection: with [`ResettableStream`]
 /// the peer gets a TCP reset instead of an answer.
@@ -57,7 +60,8 @@ async fn answer(
     req: Request<Incoming>,
 ) -> Result<Reply, ConnectionReset> {
     // With --quiet nothing is timed or formatted: this is the hot path.
-    let started = (!app.quiet).then(Instant::now);
+    // Health probes (every few seconds, from a container runtime) are not logged.
+    let started = (!app.quiet && req.uri().path() != LIVE_PATH).then(Instant::now);
     let (parts, body) = req.into_parts();
     let outcome = route(app, &parts, body).await;
     let Outcome {
@@ -124,6 +128,8 @@ enum Route {
     V2Task,
     /// v2's regeneration (`POST /v2/video_regeneration`).
     V2Regenerate,
+    /// The liveness probe: with or without the control API, past no guard.
+    Live,
 }
 
 impl Route {
@@ -143,6 +149,7 @@ impl Route {
             p if p.starts_with("/v1/video") => Route::OpenAi(openai::Endpoint::of(p)?),
             p if p.starts_with("/inference_output") || p.starts_with("/backup/inference_output") => Route::Video,
             OPENAPI_PATH => Route::OpenApi,
+            LIVE_PATH => Route::Live,
             p if control && p == control::PREFIX => Route::Dashboard,
             p if control && p == control::PREFIX.trim_end_matches('/') => Route::DashboardRedirect,
             p if control && p.starts_with(control::PREFIX) => Route::Control,
@@ -157,7 +164,8 @@ impl Route {
             | Route::Video
             | Route::Dashboard
             | Route::DashboardRedirect
-            | Route::OpenApi => "GET, HEAD, OPTIONS",
+            | Route::OpenApi
+            | Route::Live => "GET, HEAD, OPTIONS",
             Route::Submit(_) => "POST, OPTIONS",
             Route::OpenAi(endpoint) => endpoint.allowed(),
             Route::Control => control::allowed(path),
@@ -173,7 +181,12 @@ impl Route {
             Route::Submit(s) | Route::Query(s) | Route::Files(s) => Some(s),
             Route::V2List | Route::V2Task | Route::V2Regenerate => Some(Surface::V2),
             Route::OpenAi(_) => Some(Surface::OpenAi),
-            Route::Video | Route::Control | Route::Dashboard | Route::DashboardRedirect | Route::OpenApi => None,
+            Route::Video
+            | Route::Control
+            | Route::Dashboard
+            | Route::DashboardRedirect
+            | Route::OpenApi
+            | Route::Live => None,
         }
     }
 }
@@ -235,6 +248,10 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
             record: false,
             ..dashboard::redirect(parts.uri.query()).into()
         },
+        Route::Live if get => Outcome {
+            record: false,
+            ..reply(StatusCode::OK, TEXT, Bytes::from_static(b"ok\n")).into()
+        },
         _ => {
             let allowed = route.allowed(path);
             let method = &parts.method;
@@ -248,7 +265,10 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
                 .insert(header::ALLOW, HeaderValue::from_static(allowed));
             Outcome {
                 // The journal is about the app under test, not the mock's own pages.
-                record: !matches!(route, Route::Dashboard | Route::DashboardRedirect | Route::OpenApi),
+                record: !matches!(
+                    route,
+                    Route::Dashboard | Route::DashboardRedirect | Route::OpenApi | Route::Live
+                ),
                 ..reply.into()
             }
         }

@@ -13,6 +13,7 @@ mod http;
 mod layout;
 mod lifecycle;
 mod limits;
+mod live;
 mod openai;
 mod openapi;
 mod properties;

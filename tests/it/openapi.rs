@@ -102,6 +102,7 @@ async fn the_document_is_openapi_3_1_self_contained_and_covers_every_surface() {
         "GET /openapi.json",
         "GET /__mock/",
         "GET /__mock/health",
+        "GET /__mock/live",
         "GET /__mock/tasks",
         "GET /__mock/tasks/{task_id}",
         "PUT /__mock/tasks/{task_id}",
@@ -576,6 +577,8 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
     send(s, c, "GET", "/__mock/", &[], "").await;
     send(s, c, "GET", "/openapi.json", &[], "").await;
     send(s, c, "GET", "/__mock/health", &[], "").await;
+    send(s, c, "GET", "/__mock/live", &[], "").await;
+    send(s, c, "POST", "/__mock/live", &[], "").await;
     send(
         s,
         c,
@@ -624,7 +627,7 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
     send(s, c, "DELETE", "/__mock/requests", &[], "").await;
     send(s, c, "POST", "/__mock/reset", &[], "").await;
     send(s, c, "GET", "/__mock/reset", &[], "").await;
-    assert_eq!(c.checked, 117);
+    assert_eq!(c.checked, 119);
 }
 
 /// With --require-auth the document says so (a bearer scheme, 401 on the
@@ -701,7 +704,12 @@ async fn without_control_the_document_has_no_control_api() {
     .await;
     let doc = document(&server).await;
     let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
-    assert!(paths.iter().all(|p| !p.starts_with("/__mock")), "{paths:?}");
+    // Only the liveness probe, which answers without the control API too.
+    assert!(
+        paths.iter().all(|p| !p.starts_with("/__mock") || *p == "/__mock/live"),
+        "{paths:?}"
+    );
+    assert!(paths.iter().any(|p| *p == "/__mock/live"), "{paths:?}");
     assert!(doc["tags"].as_array().unwrap().iter().all(|t| t["name"] != "control"));
     let preflight = server
         .send(

@@ -259,6 +259,11 @@ fn flag_table_matches_openapi_help() {
     flag_table_matches_help("openapi");
 }
 
+#[test]
+fn flag_table_matches_probe_help() {
+    flag_table_matches_help("probe");
+}
+
 /// docs/validate.md tells how each contract is chosen: every shipped schema
 /// has its row in the table of shapes, and the default is auto.
 #[test]

@@ -101,6 +101,25 @@ pub fn document(contract: &Contract, options: &Options) -> Value {
             }
         }),
     );
+    // The liveness probe is served with or without the control API.
+    paths.insert(
+        super::LIVE_PATH.to_owned(),
+        json!({
+            "get": {
+                "tags": ["meta"],
+                "operationId": "live",
+                "summary": "Live and ready?",
+                "description": "`ok` once the mock serves, for liveness and readiness probes: answered to anyone (no control token, any `Host`), with or without the control API, and neither journaled nor logged. `minimax-mock probe` asks it.",
+                "responses": {
+                    "200": {
+                        "description": "Live.",
+                        "content": { "text/plain": { "schema": { "const": "ok\n" } } }
+                    },
+                    "405": method_not_allowed()
+                }
+            }
+        }),
+    );
     let mut components = json!({
         "schemas": schemas,
         "examples": examples.components,
