@@ -4,6 +4,7 @@
 
 mod common;
 
+mod callback_faults;
 mod cli;
 mod clients;
 mod control;
