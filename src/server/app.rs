@@ -55,6 +55,8 @@ pub struct App {
     pub replay_submits: crate::server::replay::Submits,
     /// The OpenAPI document of this server, made on first request.
     pub openapi: OnceLock<Bytes>,
+    /// What `/__mock/metrics` shows: counters the request path adds to.
+    pub metrics: crate::server::metrics::Metrics,
 }
 
 /// Forgotten tasks are logged at most this often.

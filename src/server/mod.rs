@@ -5,7 +5,8 @@
 //! every handler), `api` (the surfaces and their rendering), `store` (the
 //! task store, the one seam to the state a request changes), `persist`
 //! (the state file), `control` (the control API, its gate and the
-//! dashboard), `callbacks`, `media` (clips and download links), and
+//! dashboard), `callbacks`, `media` (clips and download links), `metrics`
+//! (counters for `/__mock/metrics`), and
 //! `routes`, the one file that knows every surface. `app` is the state
 //! they share: one `Arc<App>` whose locks are never held across an `.await`.
 
@@ -15,6 +16,7 @@ pub mod callbacks;
 pub mod control;
 pub mod http;
 pub mod media;
+pub mod metrics;
 pub mod persist;
 pub mod replay;
 mod routes;
@@ -232,6 +234,7 @@ pub fn app(config: Config, addr: SocketAddr, generation: u64) -> Arc<App> {
         guard,
         replay_submits: replay::Submits::default(),
         openapi: OnceLock::new(),
+        metrics: metrics::Metrics::default(),
     })
 }
 

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -22,6 +22,7 @@ use crate::server::app::App;
 use crate::server::control::{self, dashboard};
 use crate::server::http::{self, connection, has_bearer, json, preflight, reply, Outcome, Reply, JSON};
 use crate::server::media;
+use crate::server::metrics;
 use crate::server::store::journal;
 use crate::server::store::tasks::Surface;
 
@@ -55,10 +56,13 @@ async fn answer(
     signals: &connection::Signals,
     req: Request<Incoming>,
 ) -> Result<Reply, ConnectionReset> {
-    // With --quiet nothing is timed or formatted: this is the hot path.
-    let started = (!app.quiet).then(Instant::now);
+    // Two clock reads for the metrics' durations (about 80 ns together on
+    // this project's machine) and three relaxed atomic adds; with --quiet
+    // nothing is formatted: this is the hot path.
+    let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let outcome = route(app, &parts, body).await;
+    let found = Route::of(parts.uri.path(), app.control);
+    let outcome = route(app, &parts, found, body).await;
     let Outcome {
         mut reply,
         task_id,
@@ -71,14 +75,16 @@ async fn answer(
         reply.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     }
     let status = (!do_reset).then(|| reply.status());
-    if let Some(started) = started {
+    let took = started.elapsed();
+    meter(app, found, &parts.method, status, task_id.is_some(), took);
+    if !app.quiet {
         let task = http::task_note(task_id.as_deref(), &parts.uri);
         let status = status.map_or_else(|| "reset".to_owned(), |s| s.as_u16().to_string());
         app.log(format_args!(
             "{} {}{task} {status} {:.2}ms",
             parts.method,
             parts.uri.path(),
-            started.elapsed().as_secs_f64() * 1000.0
+            took.as_secs_f64() * 1000.0
         ));
     }
     // Without the control API nothing can read the journal: no need to keep it.
@@ -159,9 +165,43 @@ impl Route {
     }
 }
 
-async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
+/// The metrics of one answered request: its count, status and time, and
+/// for a submit whether it created a task.
+fn meter(app: &App, route: Option<Route>, method: &Method, status: Option<StatusCode>, task: bool, took: Duration) {
+    let counters = &app.metrics.counters;
+    counters.request(metered(route), status.map(|s| s.as_u16()), took);
+    if let Some(Route::Submit(surface)) = route {
+        if method == Method::POST {
+            counters.submit(metrics::Api::of(surface), task);
+        }
+    }
+}
+
+/// The `api` and `route` labels of a route in the metrics: one arm each.
+fn metered(route: Option<Route>) -> metrics::Endpoint {
+    use metrics::Endpoint as E;
+    match route {
+        Some(Route::Submit(Surface::Gateway)) => E::GatewaySubmit,
+        Some(Route::Query(Surface::Gateway)) => E::GatewayQuery,
+        Some(Route::Files(Surface::Gateway)) => E::GatewayFiles,
+        Some(Route::Submit(Surface::Native)) => E::NativeSubmit,
+        Some(Route::Query(Surface::Native)) => E::NativeQuery,
+        Some(Route::Files(Surface::Native)) => E::NativeFiles,
+        Some(Route::Submit(Surface::V2)) => E::V2Submit,
+        Some(Route::Query(Surface::V2)) => E::V2Query,
+        // No files/retrieve on v2: its query carries the URL.
+        Some(Route::Files(Surface::V2)) => E::NotFound,
+        Some(Route::Video) => E::Video,
+        Some(Route::Control) => E::Control,
+        Some(Route::Dashboard | Route::DashboardRedirect) => E::Dashboard,
+        Some(Route::OpenApi) => E::OpenApi,
+        None => E::NotFound,
+    }
+}
+
+async fn route(app: &App, parts: &Parts, found: Option<Route>, body: Incoming) -> Outcome {
     let path = parts.uri.path();
-    let Some(route) = Route::of(path, app.control) else {
+    let Some(route) = found else {
         let message = format!("no route for {} {path}", parts.method);
         return json(StatusCode::NOT_FOUND, render::error("not_found", &message)).into();
     };
@@ -229,6 +269,10 @@ async fn serve_control(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         Ok(allow_origin) if parts.method == Method::OPTIONS => Outcome {
             allow_origin,
             ..preflight(Route::Control.allowed(parts.uri.path()), &parts.headers).into()
+        },
+        Ok(allow_origin) if parts.uri.path() == metrics::PATH => Outcome {
+            allow_origin,
+            ..metrics::serve::reply_to(app, parts).into()
         },
         Ok(allow_origin) => match submit::body_or_error(app, &parts.headers, body, Surface::Gateway).await {
             Err(outcome) => Outcome {

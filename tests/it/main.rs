@@ -14,6 +14,7 @@ mod http;
 mod layout;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod openapi;
 mod properties;
 mod proxy;

@@ -189,7 +189,10 @@ fn the_callback_fault_error_in_the_docs_is_the_real_one() {
 "#;
     let error = Catalog::from_text("late.json", late).unwrap_err().to_string();
     let page = section(SCENARIOS, "## Callback faults");
-    assert!(page.contains(late), "docs/scenarios.md must show late.json as tested here");
+    assert!(
+        page.contains(late),
+        "docs/scenarios.md must show late.json as tested here"
+    );
     assert!(
         page.contains(&format!("minimax-mock: {error}\n")),
         "docs/scenarios.md must quote the error: {error}"

@@ -475,6 +475,12 @@ pub(super) fn paths(paths: &mut Map<String, Value>, components: &mut Map<String,
             "delete": op("control_clear_next", "Drop the next submits' scenario", "", json!({ "204": no_content("Dropped.") })),
         }),
     );
+    paths.insert(
+        path("metrics"),
+        json!({ "get": op("control_metrics", "Metrics", "Counters for soak and load runs in the Prometheus text format: requests by API, route and status, their durations, submits, polls, faults, callbacks, and the tasks by status now. Guarded like the rest of the control API.", json!({
+            "200": { "description": "The metrics.", "content": { "text/plain": { "schema": { "type": "string" } } } }
+        })) }),
+    );
     let mut list_callbacks = op(
         "control_callbacks",
         "Callbacks sent",

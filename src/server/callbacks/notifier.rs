@@ -28,6 +28,7 @@ use crate::lifecycle::Span;
 use crate::server::api::render::{self, TaskView};
 use crate::server::app::App;
 use crate::server::callbacks::Attempt;
+use crate::server::metrics::CallbackOutcome;
 use crate::server::store::journal::Entry;
 use crate::server::store::tasks::{Surface, Task};
 
@@ -161,6 +162,17 @@ impl Label<'_> {
     }
 }
 
+/// Keeps an attempt for `GET /__mock/callbacks` and counts it in the metrics.
+fn record(app: &App, attempt: Attempt) {
+    let outcome = match (attempt.dropped, attempt.delivered) {
+        (true, _) => CallbackOutcome::Dropped,
+        (false, true) => CallbackOutcome::Delivered,
+        (false, false) => CallbackOutcome::Failed,
+    };
+    app.metrics.counters.callback(attempt.kind, outcome);
+    app.callbacks.record(attempt);
+}
+
 /// Sends one request to a callback URL and records it (attempts list and journal).
 async fn send(app: &App, url: &str, label: Label<'_>, body: Bytes) -> Result<(StatusCode, Bytes), String> {
     let (uri, host, port) = target(url)?;
@@ -175,7 +187,7 @@ async fn send(app: &App, url: &str, label: Label<'_>, body: Bytes) -> Result<(St
     attempt.delivered = error.is_none();
     attempt.http_status = http_status;
     attempt.error = error;
-    app.callbacks.record(attempt);
+    record(app, attempt);
     if app.control {
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -385,7 +397,7 @@ async fn send_due(app: &App, url: &str, task_id: &str, due: Due) {
     if fault.drop {
         let mut attempt = label.attempt(url, app.store.clock().now(), &due.body);
         attempt.dropped = true;
-        app.callbacks.record(attempt);
+        record(app, attempt);
         return;
     }
     for copy in 1..=fault.copies {
