@@ -233,15 +233,26 @@ pub fn app(config: Config, addr: SocketAddr, generation: u64) -> Arc<App> {
         },
         guard,
         replay_submits: replay::Submits::default(),
+        replay_files: replay::Files::default(),
         openapi: OnceLock::new(),
         metrics: metrics::Metrics::default(),
     })
 }
 
 /// Puts a recording's tasks into the store (replacing tasks of the same
-/// ids) and queues its submits.
-fn install_replay(app: &App, recording: replay::Recording) {
+/// ids) and queues its submits and files, their download links moved here.
+fn install_replay(app: &App, mut recording: replay::Recording) {
     let now = app.store.clock().now();
+    let relink = |answer: &mut tasks::Recorded| {
+        answer.body = replay::relink(&answer.body, &app.base_url, now / 1000, api::render::LINK_LIFETIME_SECS);
+    };
+    for task in &mut recording.tasks {
+        task.replay.answers_mut().for_each(relink);
+    }
+    for (file_id, mut answers) in recording.files {
+        answers.iter_mut().for_each(relink);
+        app.replay_files.add(file_id, answers);
+    }
     for task in recording.tasks {
         let request = tasks::Request {
             surface: task.surface,
