@@ -449,7 +449,10 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<Bo
             "{what} cut: the upstream did not finish its answer within --upstream-timeout ({timeout:?})"
         ));
     });
-    let deadline = tokio::time::Instant::from_std(arrived) + timeout;
+    // A timeout too long to add up waits for 30 years, as tokio's own do.
+    let deadline = tokio::time::Instant::from_std(arrived)
+        .checked_add(timeout)
+        .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365 * 30));
     let body = Deadline::new(body, deadline, timeout, on_cut);
     Ok(Response::from_parts(head, Either::Left(body)))
 }
