@@ -378,8 +378,13 @@ pub fn describe(catalog: &Catalog) -> String {
                 .as_ref()
                 .map(|f| format!("  fault {}", crate::lifecycle::scenarios::fault_json(f)))
                 .unwrap_or_default();
+            let callback = step
+                .callback
+                .as_ref()
+                .map(|c| format!("  callback {}", crate::lifecycle::scenarios::callback_json(c)))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "  {:<12} {:<10} {:<9} {span}{fault}\n",
+                "  {:<12} {:<10} {:<9} {span}{fault}{callback}\n",
                 step.status.as_str(),
                 step.minimax.as_str(),
                 progress
