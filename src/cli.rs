@@ -140,10 +140,10 @@ pub struct ProxyArgs {
     /// Port to listen on; 0 picks a free port (the ready line tells which).
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// How long the upstream has to start answering; then 504.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration_arg)]
+    /// How long a whole exchange may take: no answer by then is 504, a body still streaming is cut.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration_arg)]
     pub upstream_timeout: Duration,
-    /// Trust only the CAs in this PEM file for an https:// upstream (default: the system's).
+    /// Trust only the certificates in this PEM file for an https:// upstream: CAs, or the upstream's own self-signed certificate, pinned (default: the system's CAs).
     #[arg(long, value_name = "PEM")]
     pub upstream_ca: Option<PathBuf>,
     /// Turn consistency warnings into errors, and report fields the documentation does not know.
@@ -406,8 +406,13 @@ pub fn describe(catalog: &Catalog) -> String {
             } else {
                 format!("  openai {}", step.openai)
             };
+            let callback = step
+                .callback
+                .as_ref()
+                .map(|c| format!("  callback {}", crate::lifecycle::scenarios::callback_json(c)))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "  {:<12} {:<10} {:<9} {span}{openai}{fault}\n",
+                "  {:<12} {:<10} {:<9} {span}{openai}{fault}{callback}\n",
                 step.status.as_str(),
                 step.minimax.as_str(),
                 progress

@@ -2,7 +2,8 @@
 //! so a client's retries, timeouts and own validation can be tested.
 //!
 //! The data and the body transformations are pure; the server applies the
-//! delay, the status and the connection reset.
+//! delay, the status and the connection reset. Callback faults
+//! ([`CallbackFault`]) are data too; the notifier applies them.
 
 use std::time::Duration;
 
@@ -157,6 +158,77 @@ impl FaultSpec {
     }
 }
 
+/// The most copies a `duplicate` sends: enough to test idempotence, few
+/// enough that a typo cannot flood a receiver.
+pub const MAX_COPIES: u32 = 100;
+
+/// What goes wrong with the status update a task sends when it enters a
+/// step (a step's `callback`): late, never, or more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallbackFault {
+    /// Sent this long after the status change, on the mock's clock: later
+    /// updates overtake it.
+    pub delay: Option<Duration>,
+    /// Never sent (recorded as dropped).
+    pub drop: bool,
+    /// How many times it is sent in a row (1: once).
+    pub copies: u32,
+}
+
+/// A callback fault as written in a scenario step: `{"delay": "10s"}`,
+/// `{"drop": true}`, `{"duplicate": 3}`, or a delay with a duplicate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackFaultSpec {
+    pub delay: Option<String>,
+    #[serde(default)]
+    pub drop: bool,
+    pub duplicate: Option<u32>,
+}
+
+impl CallbackFaultSpec {
+    /// Checks and builds the fault; the error names the field (relative to it).
+    pub fn build(&self) -> Result<CallbackFault, (String, String)> {
+        let delay = match &self.delay {
+            None => None,
+            Some(text) => {
+                let d = parse_duration(text).map_err(|e| ("/delay".to_owned(), e))?;
+                if d.is_zero() {
+                    return Err(("/delay".to_owned(), "a delay must be more than zero".to_owned()));
+                }
+                Some(d)
+            }
+        };
+        let copies = match self.duplicate {
+            None => 1,
+            Some(n) if !(2..=MAX_COPIES).contains(&n) => {
+                return Err((
+                    "/duplicate".to_owned(),
+                    format!("the number of times the update is sent, 2..{MAX_COPIES}, not {n}"),
+                ))
+            }
+            Some(n) => n,
+        };
+        if self.drop && (delay.is_some() || copies > 1) {
+            return Err((
+                "/drop".to_owned(),
+                "a dropped update is never sent: it takes neither delay nor duplicate".to_owned(),
+            ));
+        }
+        if !self.drop && delay.is_none() && copies == 1 {
+            return Err((
+                String::new(),
+                "an empty callback fault: give delay, drop or duplicate".to_owned(),
+            ));
+        }
+        Ok(CallbackFault {
+            delay,
+            drop: self.drop,
+            copies,
+        })
+    }
+}
+
 fn check_pointer(pointer: &str) -> Result<(), String> {
     if pointer.starts_with('/') {
         Ok(())
@@ -261,6 +333,20 @@ mod tests {
             "/break/remove/0"
         );
         assert_eq!(spec(r#"{"retry_after": 3}"#).unwrap_err().0, "/retry_after");
+    }
+
+    #[test]
+    fn callback_faults_build_and_refuse() {
+        let spec = |json: &str| serde_json::from_str::<CallbackFaultSpec>(json).unwrap().build();
+        let f = spec(r#"{"delay": "10s", "duplicate": 2}"#).unwrap();
+        assert_eq!((f.delay, f.drop, f.copies), (Some(Duration::from_secs(10)), false, 2));
+        assert!(spec(r#"{"drop": true}"#).unwrap().drop);
+        assert_eq!(spec(r#"{"drop": true, "delay": "1s"}"#).unwrap_err().0, "/drop");
+        assert_eq!(spec(r#"{"duplicate": 1}"#).unwrap_err().0, "/duplicate");
+        assert_eq!(spec(r#"{"duplicate": 101}"#).unwrap_err().0, "/duplicate");
+        assert_eq!(spec(r#"{"delay": "0s"}"#).unwrap_err().0, "/delay");
+        assert_eq!(spec(r#"{"delay": "soon"}"#).unwrap_err().0, "/delay");
+        assert_eq!(spec(r#"{"drop": false}"#).unwrap_err().0, "");
     }
 
     #[test]

@@ -260,6 +260,8 @@ pub struct Step {
     pub span: Span,
     /// What goes wrong on the wire while this step is current.
     pub fault: Option<faults::Fault>,
+    /// What goes wrong with the status update sent on entering this step.
+    pub callback: Option<faults::CallbackFault>,
 }
 
 impl Step {
@@ -274,6 +276,7 @@ impl Step {
             base_resp: BaseResp::success(),
             span,
             fault: None,
+            callback: None,
         }
     }
 
@@ -467,6 +470,18 @@ impl Scenario {
                         format!("OpenAI status goes backwards: {} after {}", step.openai, prev.openai),
                     ));
                 }
+                // An update is sent when MiniMax's status word changes
+                // (v2's and the lowercase words fold more steps together).
+                if step.callback.is_some() && step.minimax == prev.minimax {
+                    return Err(step_error(
+                        i,
+                        "callback",
+                        format!(
+                            "entering this step sends no status update (MiniMax's status stays {}), so it has no callback to fault",
+                            step.minimax
+                        ),
+                    ));
+                }
                 if from < prev.progress.1 {
                     return Err(step_error(
                         i,
@@ -500,6 +515,18 @@ impl Scenario {
 
     pub fn steps(&self) -> &[Step] {
         &self.steps
+    }
+
+    /// Whether entering step `index` changes MiniMax's status word (the
+    /// first step always does: a task reports its first status), which is
+    /// what sends a v1 status update.
+    pub fn sends_update(&self, index: usize) -> bool {
+        index == 0
+            || self
+                .steps
+                .get(index)
+                .zip(self.steps.get(index - 1))
+                .is_some_and(|(s, p)| s.minimax != p.minimax)
     }
 
     /// The same steps, each lasting one poll: the deterministic twin for tests.
@@ -762,6 +789,19 @@ mod tests {
         ]);
         assert_eq!(e.pointer, "/steps/1/minimax_status");
         assert_eq!(e.reason, "MiniMax status goes backwards: Preparing after Queueing");
+        // SUBMITTED is Preparing as NOT_START is: no update to fault.
+        let mut submitted = Step::new(GatewayStatus::Submitted, Span::Polls(1));
+        submitted.callback = Some(faults::CallbackFault {
+            delay: None,
+            drop: true,
+            copies: 1,
+        });
+        let e = err(vec![
+            Step::new(GatewayStatus::NotStart, Span::Polls(1)),
+            submitted,
+            Step::new(GatewayStatus::Success, Span::Terminal),
+        ]);
+        assert_eq!(e.pointer, "/steps/1/callback");
         let mut wrong = Step::new(GatewayStatus::Queued, Span::Polls(0));
         wrong.minimax = MinimaxStatus::Success;
         assert_eq!(err(vec![wrong]).pointer, "/steps/0/minimax_status");

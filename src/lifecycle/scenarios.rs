@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::duration::{format_duration, parse_duration};
-use super::faults::{Effect, Fault, FaultSpec};
+use super::faults::{CallbackFault, CallbackFaultSpec, Effect, Fault, FaultSpec};
 use crate::contract::jsonpos;
 use crate::lifecycle::{BaseResp, GatewayStatus, MinimaxStatus, OpenAiStatus, Phase, Scenario, Span, Step, StepError};
 
@@ -59,6 +59,8 @@ pub struct StepSpec {
     pub polls: Option<u32>,
     /// What goes wrong on the wire during the step (see [`FaultSpec`]).
     pub fault: Option<FaultSpec>,
+    /// What goes wrong with the update sent on entering the step (see [`CallbackFaultSpec`]).
+    pub callback: Option<CallbackFaultSpec>,
 }
 
 /// `50` or `[30, 99]` (rising through the step). Read as any integer, so
@@ -191,6 +193,13 @@ impl StepSpec {
                     .map_err(|(pointer, reason)| err(&format!("fault{pointer}"), reason))?,
             );
         }
+        if let Some(callback) = &self.callback {
+            step.callback = Some(
+                callback
+                    .build()
+                    .map_err(|(pointer, reason)| err(&format!("callback{pointer}"), reason))?,
+            );
+        }
         if status == GatewayStatus::Failure {
             match (step.fail_reason.as_deref(), step.base_resp.status_code) {
                 (None | Some(""), 0) => {
@@ -301,6 +310,7 @@ pub fn builtin() -> Vec<Scenario> {
     );
     vec![
         flaky(),
+        rough_delivery(),
         success.poll_driven("success-polls"),
         fail.poll_driven("fail-polls"),
         success,
@@ -355,6 +365,27 @@ fn flaky() -> Scenario {
     Scenario::new("flaky", steps)
         .expect("the flaky scenario is valid")
         .described("Meets every fault once, one a poll, then SUCCESS: 429, 502, a delay, truncated, 503, malformed, reset, a contract-breaking body.")
+}
+
+/// `success`, with its status updates delivered as real delivery does at
+/// its worst: one late (overtaken by every later one), one twice, one
+/// never. Each fault sits on a step that sends an update on every API.
+fn rough_delivery() -> Scenario {
+    let fault = |delay: Option<u64>, drop: bool, copies: u32| {
+        Some(CallbackFault {
+            delay: delay.map(Duration::from_secs),
+            drop,
+            copies,
+        })
+    };
+    let mut steps = success_steps(1.0);
+    steps[0].callback = fault(Some(15), false, 1);
+    steps[2].callback = fault(None, false, 2);
+    steps[3].callback = fault(None, true, 1);
+    steps[4].callback = fault(None, false, 2);
+    Scenario::new("rough-delivery", steps)
+        .expect("the rough-delivery scenario is valid")
+        .described("Like success, its callbacks delivered badly: the first update 15 s late (after SUCCESS), Queueing twice, Processing never, SUCCESS twice.")
 }
 
 impl Default for Catalog {
@@ -575,7 +606,25 @@ pub fn step_json(step: &Step) -> Value {
     if let Some(fault) = &step.fault {
         s["fault"] = fault_json(fault);
     }
+    if let Some(callback) = &step.callback {
+        s["callback"] = callback_json(callback);
+    }
     s
+}
+
+/// A callback fault in the scenarios-file format.
+pub fn callback_json(fault: &CallbackFault) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(d) = fault.delay {
+        out.insert("delay".into(), json!(format_duration(d)));
+    }
+    if fault.drop {
+        out.insert("drop".into(), json!(true));
+    }
+    if fault.copies > 1 {
+        out.insert("duplicate".into(), json!(fault.copies));
+    }
+    Value::Object(out)
 }
 
 #[cfg(test)]
@@ -594,6 +643,7 @@ mod tests {
                 "flaky",
                 "instant",
                 "openai-unknown",
+                "rough-delivery",
                 "slow",
                 "success",
                 "success-polls"
@@ -648,7 +698,7 @@ mod tests {
         );
         assert_eq!(
             error("{\"rules\": [{\"task_id\": \"a*\", \"scenario\": \"nope\"}]}"),
-            "s.json:1:42: /rules/0/scenario: unknown scenario \"nope\"; known: fail, fail-polls, flaky, instant, openai-unknown, slow, success, success-polls"
+            "s.json:1:42: /rules/0/scenario: unknown scenario \"nope\"; known: fail, fail-polls, flaky, instant, openai-unknown, rough-delivery, slow, success, success-polls"
         );
         let unknown = error("{\"scenario\": {}}");
         assert!(
@@ -733,6 +783,56 @@ mod tests {
         assert_eq!(saved["steps"][0]["for"], "0.000500000s");
         let spec: ScenarioSpec = serde_json::from_value(saved).unwrap();
         assert_eq!(spec.build("x").unwrap().steps(), x.steps());
+    }
+
+    /// A callback fault sits on a step whose entry sends an update; a
+    /// mistake names the line and pointer; what is saved loads back.
+    #[test]
+    fn callback_faults_are_checked_and_saved() {
+        assert_eq!(
+            error("{\"scenarios\": {\"x\": {\"steps\": [\n {\"status\": \"NOT_START\", \"polls\": 1},\n {\"status\": \"SUBMITTED\", \"polls\": 1, \"callback\": {\"drop\": true}},\n {\"status\": \"SUCCESS\"}]}}}"),
+            "s.json:3:50: /scenarios/x/steps/1/callback: entering this step sends no status update (MiniMax's status stays Preparing), so it has no callback to fault"
+        );
+        assert_eq!(
+            error("{\"scenarios\": {\"x\": {\"steps\": [\n {\"status\": \"SUCCESS\", \"callback\": {\"duplicate\": 0}}]}}}"),
+            "s.json:2:50: /scenarios/x/steps/0/callback/duplicate: the number of times the update is sent, 2..100, not 0"
+        );
+        assert!(
+            error(r#"{"scenarios": {"x": {"steps": [{"status": "SUCCESS", "callback": {"late": "1s"}}]}}}"#)
+                .contains("/scenarios/x/steps/0/callback/late: unknown field `late`")
+        );
+        let c = Catalog::from_text(
+            "s.json",
+            r#"{"scenarios": {"x": {"steps": [
+                {"status": "QUEUED", "for": "1s", "callback": {"delay": "1.5s", "duplicate": 3}},
+                {"status": "IN_PROGRESS", "for": "1s", "callback": {"drop": true}},
+                {"status": "SUCCESS"}]}}}"#,
+        )
+        .unwrap();
+        let x = c.get("x").unwrap();
+        let saved = json!({ "steps": steps_json(x) });
+        assert_eq!(
+            saved["steps"][0]["callback"],
+            json!({"delay": "1500ms", "duplicate": 3})
+        );
+        assert_eq!(saved["steps"][1]["callback"], json!({"drop": true}));
+        let spec: ScenarioSpec = serde_json::from_value(saved).unwrap();
+        assert_eq!(spec.build("x").unwrap().steps(), x.steps());
+        // The built-in one faults only steps that send an update, and
+        // answers queries as success does.
+        let rough = c.get("rough-delivery").unwrap();
+        for (i, step) in rough.steps().iter().enumerate() {
+            assert!(step.callback.is_none() || rough.sends_update(i), "step {i}");
+        }
+        let without: Vec<Step> = rough
+            .steps()
+            .iter()
+            .map(|s| Step {
+                callback: None,
+                ..s.clone()
+            })
+            .collect();
+        assert_eq!(without, c.get("success").unwrap().steps());
     }
 
     #[test]

@@ -15,9 +15,12 @@
 //! `serve`), `validate` (the judge, the report) and `contract` (paths);
 //! `server` knows nothing of it.
 
+pub mod deadline;
 pub mod exchange;
 pub mod findings;
 pub mod har;
+pub mod metrics;
+pub mod pin;
 pub mod redact;
 pub mod tee;
 pub mod upstream;
@@ -27,6 +30,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -44,8 +48,10 @@ use crate::server::http::connection::next_client;
 use crate::server::http::{json, preflight, query_param, task_note, Reply, ANY_ORIGIN};
 use crate::server::store::journal::{Filter, Journal};
 use crate::validate::Endpoint;
+use deadline::Deadline;
 use exchange::{Captured, Exchange};
 use findings::Findings;
+use metrics::ProxyMetrics;
 use tee::Tee;
 use upstream::{Failure, Upstream, UpstreamError};
 use worker::{Job, Worker};
@@ -53,10 +59,18 @@ use worker::{Job, Worker};
 /// The largest body copied for judging and recording (larger ones stream
 /// through unjudged and are recorded without their text).
 pub const DEFAULT_TEE_CAP: usize = 1024 * 1024;
+/// The default of `--upstream-timeout`: generous, since a video download
+/// streams through within it.
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(300);
 /// How long requests in flight may take to finish at shutdown.
 const HOW_LONG_TO_FINISH: Duration = Duration::from_secs(10);
 /// The control routes the proxy answers itself.
-const OWN_ROUTES: [&str; 3] = ["/__mock/health", "/__mock/findings", "/__mock/requests"];
+const OWN_ROUTES: [&str; 4] = [
+    "/__mock/health",
+    "/__mock/findings",
+    "/__mock/requests",
+    "/__mock/metrics",
+];
 
 /// What the proxy needs to run; built by the binary or by tests.
 #[derive(Debug, Clone)]
@@ -65,7 +79,8 @@ pub struct Config {
     pub port: u16,
     /// `http://` or `https://` URL, optionally with a path prefix.
     pub upstream: String,
-    /// How long the upstream has to start answering.
+    /// How long a whole exchange may take: the upstream's answer head
+    /// (else 504), then its body (else it is cut).
     pub upstream_timeout: Duration,
     /// Trust only the CAs in this PEM file for an HTTPS upstream.
     pub upstream_ca: Option<PathBuf>,
@@ -81,13 +96,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults for `upstream`: 127.0.0.1 port 0, 60 s, quiet.
+    /// Defaults for `upstream`: 127.0.0.1 port 0, 5 min, quiet.
     pub fn new(upstream: impl Into<String>) -> Self {
         Self {
             host: "127.0.0.1".to_owned(),
             port: 0,
             upstream: upstream.into(),
-            upstream_timeout: Duration::from_secs(60),
+            upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             upstream_ca: None,
             strict: false,
             record: None,
@@ -124,6 +139,8 @@ pub struct Proxy {
     upstream: Upstream,
     pub findings: Arc<Findings>,
     pub journal: Arc<Journal>,
+    /// What `GET /__mock/metrics` shows.
+    pub metrics: Arc<ProxyMetrics>,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     quiet: bool,
     keep_secrets: bool,
@@ -180,10 +197,12 @@ pub async fn bind(config: Config) -> Result<Bound, StartError> {
         .map_err(|source| StartError::Listen { addr, source })?;
     let findings = Arc::new(Findings::default());
     let journal = Arc::new(Journal::default());
+    let metrics = Arc::new(ProxyMetrics::default());
     let recording = record.is_some();
     let (jobs, worker) = Worker {
         findings: findings.clone(),
         journal: journal.clone(),
+        metrics: metrics.clone(),
         record,
         strict: config.strict,
         keep_secrets: config.keep_secrets,
@@ -196,6 +215,7 @@ pub async fn bind(config: Config) -> Result<Bound, StartError> {
         upstream,
         findings,
         journal,
+        metrics,
         jobs: Mutex::new(Some(jobs)),
         quiet: config.quiet,
         keep_secrets: config.keep_secrets,
@@ -262,8 +282,9 @@ impl Bound {
     }
 }
 
-/// What the client gets: the upstream's body streamed, or one of ours.
-pub type Body = Either<Tee<Incoming>, Full<Bytes>>;
+/// What the client gets: the upstream's body streamed (until the
+/// exchange's deadline), or one of ours.
+pub type Body = Either<Deadline<Tee<Incoming>>, Full<Bytes>>;
 
 async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let arrived = Instant::now();
@@ -287,6 +308,7 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<Bo
         Ok(uri) => uri,
         Err(e) => {
             let message = format!("cannot forward {target} to upstream {}: {e}", proxy.upstream.url);
+            proxy.metrics.exchange(metrics::Outcome::Invalid, 400);
             return Ok(ours(
                 &proxy,
                 &parts,
@@ -327,6 +349,7 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<Bo
                 "upstream {} did not answer within {after:?}: raise --upstream-timeout if it is only slow",
                 proxy.upstream.url
             );
+            proxy.metrics.exchange(metrics::Outcome::Timeout, 504);
             return Ok(ours(
                 &proxy,
                 &parts,
@@ -338,6 +361,7 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<Bo
         }
         Err(Failure::Unreachable(cause)) => {
             let message = format!("upstream {} is unreachable: {cause}", proxy.upstream.url);
+            proxy.metrics.exchange(metrics::Outcome::Unreachable, 502);
             return Ok(ours(
                 &proxy,
                 &parts,
@@ -349,6 +373,7 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<Bo
         }
     };
     let wait = arrived.elapsed();
+    proxy.metrics.upstream_latency(wait);
     let (mut head, body) = response.into_parts();
     let upstream_headers = std::mem::take(&mut head.headers);
     head.headers = without_hop_by_hop(&upstream_headers);
@@ -397,7 +422,15 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<Bo
         response_body: Captured::default(),
     };
     let worker = proxy.clone();
+    let cut = Arc::new(AtomicBool::new(false));
+    let was_cut = cut.clone();
     let on_end = Box::new(move |captured: Captured| {
+        let outcome = if was_cut.load(Ordering::Relaxed) {
+            metrics::Outcome::Cut
+        } else {
+            metrics::Outcome::Forwarded
+        };
+        worker.metrics.exchange(outcome, exchange.status.as_u16());
         exchange.total = arrived.elapsed();
         exchange.response_body = captured;
         if let Some(request) = request_copy.lock().unwrap_or_else(|e| e.into_inner()).take() {
@@ -406,6 +439,21 @@ async fn handle(proxy: Arc<Proxy>, req: Request<Incoming>) -> Result<Response<Bo
         worker.send(Job::Exchange(Box::new(exchange)));
     });
     let body = Tee::new(body, keep_response, proxy.tee_cap, on_end);
+    // The whole exchange within --upstream-timeout: a body that stalls is cut.
+    let timeout = proxy.upstream.timeout;
+    let logger = proxy.clone();
+    let what = format!("{} {}", parts.method, parts.uri.path());
+    let on_cut = Box::new(move || {
+        cut.store(true, Ordering::Relaxed);
+        logger.log(format_args!(
+            "{what} cut: the upstream did not finish its answer within --upstream-timeout ({timeout:?})"
+        ));
+    });
+    // A timeout too long to add up waits for 30 years, as tokio's own do.
+    let deadline = tokio::time::Instant::from_std(arrived)
+        .checked_add(timeout)
+        .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365 * 30));
+    let body = Deadline::new(body, deadline, timeout, on_cut);
     Ok(Response::from_parts(head, Either::Left(body)))
 }
 
@@ -442,10 +490,11 @@ fn ours(
     reply.map(Either::Right)
 }
 
-/// `GET /__mock/health`, `GET|DELETE /__mock/findings`, `GET|DELETE /__mock/requests`.
+/// `GET /__mock/health`, `GET|DELETE /__mock/findings`, `GET|DELETE /__mock/requests`,
+/// `GET /__mock/metrics`.
 fn control(proxy: &Proxy, parts: &Parts) -> Reply {
     let path = parts.uri.path();
-    let allowed = if path == "/__mock/health" {
+    let allowed = if path == "/__mock/health" || path == "/__mock/metrics" {
         "GET, OPTIONS"
     } else {
         "GET, DELETE, OPTIONS"
@@ -454,6 +503,11 @@ fn control(proxy: &Proxy, parts: &Parts) -> Reply {
     match (path, &parts.method) {
         (_, &Method::OPTIONS) => preflight(allowed, &parts.headers),
         ("/__mock/health", &Method::GET) => ok(json!({"status": "ok", "upstream": proxy.upstream.url})),
+        ("/__mock/metrics", &Method::GET) => crate::server::http::reply(
+            StatusCode::OK,
+            HeaderValue::from_static(crate::server::metrics::text::CONTENT_TYPE),
+            Bytes::from(proxy.metrics.scrape()),
+        ),
         ("/__mock/findings", &Method::GET) => ok(proxy.findings.to_json()),
         ("/__mock/findings", &Method::DELETE) => {
             proxy.findings.clear();

@@ -17,6 +17,7 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::CertificateDer;
 use rustls::RootCertStore;
 
+use super::pin::Pinned;
 use super::tee::Tee;
 
 /// How long an idle pooled connection to the upstream is kept.
@@ -133,10 +134,12 @@ fn cause(error: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
-/// rustls with ring: the system's roots, or only the CAs of `ca` (as
-/// `curl --cacert` does). An `http://` upstream reads no roots at all.
+/// rustls with ring: the system's roots, or only the certificates of `ca`
+/// (as `curl --cacert` does: CAs, and a server's own certificate, pinned).
+/// An `http://` upstream reads no roots at all.
 fn tls_config(https: bool, ca: Option<&Path>) -> Result<rustls::ClientConfig, UpstreamError> {
     let mut roots = RootCertStore::empty();
+    let mut pinned = Vec::new();
     match ca {
         Some(path) => {
             let bad = |reason: String| UpstreamError::Ca {
@@ -146,6 +149,7 @@ fn tls_config(https: bool, ca: Option<&Path>) -> Result<rustls::ClientConfig, Up
             let certs = CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))?;
             for cert in certs {
                 let cert = cert.map_err(|e| bad(e.to_string()))?;
+                pinned.push(cert.clone());
                 roots
                     .add(cert)
                     .map_err(|e| bad(format!("not a usable CA certificate: {e}")))?;
@@ -170,10 +174,18 @@ fn tls_config(https: bool, ca: Option<&Path>) -> Result<rustls::ClientConfig, Up
         None => {}
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| UpstreamError::Tls(e.to_string()))?
-        .with_root_certificates(roots)
+        .map_err(|e| UpstreamError::Tls(e.to_string()))?;
+    if pinned.is_empty() {
+        return Ok(builder.with_root_certificates(roots).with_no_client_auth());
+    }
+    let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| UpstreamError::Tls(e.to_string()))?;
+    Ok(builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pinned::new(pinned, inner)))
         .with_no_client_auth())
 }
 

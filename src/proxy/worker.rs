@@ -36,6 +36,8 @@ pub enum Job {
 pub struct Worker {
     pub findings: Arc<Findings>,
     pub journal: Arc<Journal>,
+    /// Counts what judging found, for `GET /__mock/metrics`.
+    pub metrics: Arc<super::metrics::ProxyMetrics>,
     pub record: Option<(PathBuf, Recorder)>,
     pub strict: bool,
     pub keep_secrets: bool,
@@ -144,6 +146,8 @@ impl Worker {
         // Counted last: once an answer counts as judged, its entry is
         // recorded and journaled too (what a test or script waits for).
         if let Some(found) = judged {
+            let (errors, warnings) = found.as_ref().map_or((0, 0), |r| (r.errors.len(), r.warnings.len()));
+            self.metrics.judged(errors, warnings);
             self.findings.judged(found);
         }
     }

@@ -53,8 +53,12 @@ pub struct App {
     pub guard: Guard,
     /// Recorded submit answers still to give (`--replay`).
     pub replay_submits: crate::server::replay::Submits,
+    /// Recorded files/retrieve answers, by file id (`--replay`).
+    pub replay_files: crate::server::replay::Files,
     /// The OpenAPI document of this server, made on first request.
     pub openapi: OnceLock<Bytes>,
+    /// What `/__mock/metrics` shows: counters the request path adds to.
+    pub metrics: crate::server::metrics::Metrics,
 }
 
 /// Forgotten tasks are logged at most this often.

@@ -5,7 +5,8 @@
 //! every handler), `api` (the surfaces and their rendering), `store` (the
 //! task store, the one seam to the state a request changes), `persist`
 //! (the state file), `control` (the control API, its gate and the
-//! dashboard), `callbacks`, `media` (clips and download links), and
+//! dashboard), `callbacks`, `media` (clips and download links), `metrics`
+//! (counters for `/__mock/metrics`), and
 //! `routes`, the one file that knows every surface. `app` is the state
 //! they share: one `Arc<App>` whose locks are never held across an `.await`.
 
@@ -15,6 +16,7 @@ pub mod callbacks;
 pub mod control;
 pub mod http;
 pub mod media;
+pub mod metrics;
 pub mod persist;
 pub mod probe;
 pub mod replay;
@@ -232,14 +234,26 @@ pub fn app(config: Config, addr: SocketAddr, generation: u64) -> Arc<App> {
         },
         guard,
         replay_submits: replay::Submits::default(),
+        replay_files: replay::Files::default(),
         openapi: OnceLock::new(),
+        metrics: metrics::Metrics::default(),
     })
 }
 
 /// Puts a recording's tasks into the store (replacing tasks of the same
-/// ids) and queues its submits.
-fn install_replay(app: &App, recording: replay::Recording) {
+/// ids) and queues its submits and files, their download links moved here.
+fn install_replay(app: &App, mut recording: replay::Recording) {
     let now = app.store.clock().now();
+    let relink = |answer: &mut tasks::Recorded| {
+        answer.body = replay::relink(&answer.body, &app.base_url, now / 1000, api::render::LINK_LIFETIME_SECS);
+    };
+    for task in &mut recording.tasks {
+        task.replay.answers_mut().for_each(relink);
+    }
+    for (file_id, mut answers) in recording.files {
+        answers.iter_mut().for_each(relink);
+        app.replay_files.add(file_id, answers);
+    }
     for task in recording.tasks {
         let request = tasks::Request {
             surface: task.surface,

@@ -5,12 +5,15 @@
 //! Each task seen in the recording becomes a task of the store whose
 //! queries answer the recorded bodies byte for byte, one per poll, in the
 //! recorded order, then keep the last one; recorded submits answer the next
-//! submits through the same API, in order. Everything the recording does
-//! not cover is served as usual. The recorded answers hang off the task
+//! submits through the same API, in order; recorded files/retrieve answers
+//! answer that file id, in order, then the last again. Download links in
+//! recorded bodies are moved to the replaying mock ([`relink`]), which
+//! serves their video. Everything the recording does not cover is served as
+//! usual. The recorded answers hang off the task
 //! ([`crate::server::store::tasks::Task::replay`], boxed, so tasks that are not
 //! replayed stay small) and are picked by `server::api::poll` before rendering.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -22,7 +25,8 @@ use serde_json::Value;
 
 use crate::contract::jsonpos;
 use crate::contract::{
-    NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, QUERY_PATH, SUBMIT_PATH, V2_QUERY_PREFIX, V2_SUBMIT_PATH,
+    FILES_RETRIEVE_PATH, GATEWAY_FILES_RETRIEVE_PATH, NATIVE_QUERY_PATH, NATIVE_SUBMIT_PATH, QUERY_PATH, SUBMIT_PATH,
+    V2_QUERY_PREFIX, V2_SUBMIT_PATH,
 };
 use crate::server::http::{percent_decode, query_param, JSON};
 use crate::server::store::tasks::{slot, Recorded, Replay, Surface, SURFACES};
@@ -65,7 +69,10 @@ pub struct Recording {
     pub tasks: Vec<RecordedTask>,
     /// Recorded submit answers, per API, in order.
     pub submits: [Vec<Recorded>; SURFACES],
-    /// Entries that are neither a query nor a submit (downloads, other URLs).
+    /// Recorded files/retrieve answers (either path), per file id, in the
+    /// order the ids were first seen.
+    pub files: Vec<(String, Vec<Recorded>)>,
+    /// Entries that are neither a query, a submit nor files/retrieve (downloads, other URLs).
     pub other: usize,
 }
 
@@ -116,10 +123,12 @@ pub fn load(path: &Path) -> Result<Recording, ReplayError> {
     parse(&file, &text)
 }
 
-/// What the query or submit at `url` is, and the task a query names.
+/// What the query, submit or files/retrieve at `url` is, and the task or
+/// file it names.
 enum Kind {
     Query(Surface, String),
     Submit(Surface),
+    Files(String),
 }
 
 fn kind(method: &str, url: &str) -> Option<Kind> {
@@ -140,6 +149,11 @@ fn kind(method: &str, url: &str) -> Option<Kind> {
         SUBMIT_PATH if post => Kind::Submit(Surface::Gateway),
         NATIVE_SUBMIT_PATH if post => Kind::Submit(Surface::Native),
         V2_SUBMIT_PATH if post => Kind::Submit(Surface::V2),
+        FILES_RETRIEVE_PATH | GATEWAY_FILES_RETRIEVE_PATH if get => Kind::Files(
+            query_param(query, "file_id")
+                .map(|f| f.into_owned())
+                .filter(|f| !f.is_empty())?,
+        ),
         p if get && p.starts_with(V2_QUERY_PREFIX) => {
             let id = percent_decode(&p[V2_QUERY_PREFIX.len()..]).into_owned();
             if id.is_empty() {
@@ -168,6 +182,7 @@ pub fn parse(file: &str, text: &str) -> Result<Recording, ReplayError> {
         file: file.to_owned(),
         tasks: Vec::new(),
         submits: Default::default(),
+        files: Vec::new(),
         other: 0,
     };
     for (index, entry) in har.log.entries.into_iter().enumerate() {
@@ -206,6 +221,10 @@ pub fn parse(file: &str, text: &str) -> Result<Recording, ReplayError> {
         };
         match kind {
             Kind::Submit(surface) => recording.submits[slot(surface)].push(recorded),
+            Kind::Files(id) => match recording.files.iter_mut().find(|(f, _)| *f == id) {
+                Some((_, answers)) => answers.push(recorded),
+                None => recording.files.push((id, vec![recorded])),
+            },
             Kind::Query(surface, id) => {
                 let at = match recording.tasks.iter().position(|t| t.id == id) {
                     Some(at) => at,
@@ -246,6 +265,113 @@ impl Submits {
     fn lock(&self) -> std::sync::MutexGuard<'_, [VecDeque<Recorded>; SURFACES]> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Recorded files/retrieve answers not given yet, per file id: each id's
+/// in order, then its last again.
+#[derive(Debug, Default)]
+pub struct Files(Mutex<HashMap<String, (Vec<Recorded>, usize)>>);
+
+impl Files {
+    pub fn add(&self, file_id: String, answers: Vec<Recorded>) {
+        if !answers.is_empty() {
+            self.lock().insert(file_id, (answers, 0));
+        }
+    }
+
+    /// The answer to the next files/retrieve of `file_id`, if recorded.
+    pub fn next(&self, file_id: &str) -> Option<Recorded> {
+        let mut files = self.lock();
+        let (answers, played) = files.get_mut(file_id)?;
+        let answer = answers[(*played).min(answers.len() - 1)].clone();
+        *played += 1;
+        Some(answer)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<Recorded>, usize)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Where download links sit in MiniMax's bodies: v1's file record, the
+/// gateway's, and v2's `content.url`.
+const LINK_KEYS: [&str; 3] = ["download_url", "backup_download_url", "url"];
+
+/// The body with its recorded download links moved to `base_url` (the
+/// replaying mock), which serves the video of any such path; the rest of
+/// the bytes stay as recorded. A link whose `Expires` has passed by `now`
+/// (Unix seconds) gets a fresh one, `lifetime` from now, so a replay long
+/// after the recording still downloads. Only links to a video object
+/// (`/inference_output…`, `/backup/inference_output…`) are moved.
+pub fn relink(body: &Bytes, base_url: &str, now: u64, lifetime: u64) -> Bytes {
+    fn links<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match value.as_str() {
+                        Some(link) if LINK_KEYS.contains(&key.as_str()) => out.push(link),
+                        _ => links(value, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| links(v, out)),
+            _ => {}
+        }
+    }
+    let Ok(doc) = serde_json::from_slice::<Value>(body) else {
+        return body.clone();
+    };
+    let mut found = Vec::new();
+    links(&doc, &mut found);
+    let mut text = body.to_vec();
+    for link in found {
+        let Some(moved) = moved(link, base_url, now, lifetime) else {
+            continue;
+        };
+        // As the body spells them (serde_json writes what it reads unescaped).
+        let (from, to) = (
+            serde_json::to_string(link).expect("a string serializes"),
+            serde_json::to_string(&moved).expect("a string serializes"),
+        );
+        text = replace_all(&text, from.as_bytes(), to.as_bytes());
+    }
+    Bytes::from(text)
+}
+
+/// `link` at `base_url`, its `Expires` renewed if it is past; `None` for
+/// a link that is not to a video object.
+fn moved(link: &str, base_url: &str, now: u64, lifetime: u64) -> Option<String> {
+    let rest = link.strip_prefix("https://").or_else(|| link.strip_prefix("http://"))?;
+    let target = &rest[rest.find('/')?..];
+    if !(target.starts_with("/inference_output") || target.starts_with("/backup/inference_output")) {
+        return None;
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let query: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.strip_prefix("Expires=").map(str::parse::<u64>) {
+            Some(Ok(at)) if at < now => format!("Expires={}", now.saturating_add(lifetime)),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    Some(if query.is_empty() {
+        format!("{base_url}{path}")
+    } else {
+        format!("{base_url}{path}?{}", query.join("&"))
+    })
+}
+
+fn replace_all(text: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(to);
+        rest = &rest[at + from.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// One line about a recorded answer: the status it shows.
@@ -306,6 +432,19 @@ pub fn describe(recording: &Recording) -> String {
             for (i, recorded) in answers.iter().enumerate() {
                 out.push_str(&format!("      poll {:<3} {}\n", i + 1, step(surface, recorded)));
             }
+        }
+    }
+    for (file_id, answers) in &recording.files {
+        out.push_str(&format!(
+            "  files/retrieve file_id={file_id}, in order, then the last again:\n"
+        ));
+        for (i, recorded) in answers.iter().enumerate() {
+            out.push_str(&format!(
+                "      call {:<3} HTTP {} {} bytes\n",
+                i + 1,
+                recorded.status.as_u16(),
+                recorded.body.len()
+            ));
         }
     }
     if recording.other > 0 {
@@ -384,6 +523,39 @@ mod tests {
         let shown = describe(&r);
         assert!(shown.contains("task 7\n"), "{shown}");
         assert!(shown.contains("poll 2   HTTP 200 SUCCESS"), "{shown}");
+    }
+
+    #[test]
+    fn files_are_learned_and_links_moved() {
+        let link =
+            "https://cdn.example/inference_output%2Fvideo%2Fx%2F1280x720%2Foutput.mp4?Expires=100&Signature=s%3D";
+        let file = format!(
+            r#"{{"file":{{"file_id":7,"download_url":"{link}","other":"https://cdn.example/x"}},"base_resp":{{"status_code":0}}}}"#
+        );
+        let text = har(vec![
+            entry("GET", "http://h/v1/files/retrieve?file_id=7", 200, &file),
+            entry("GET", "http://h/minimax/v1/files/retrieve?file_id=7", 200, "{}"),
+            entry("GET", "http://h/v1/files/retrieve", 200, "{}"),
+        ]);
+        let r = parse("s.har", &text).unwrap();
+        assert_eq!((r.files.len(), r.files[0].1.len(), r.other), (1, 2, 1));
+        let files = Files::default();
+        files.add("7".to_owned(), r.files[0].1.clone());
+        assert_eq!(files.next("7").unwrap().body, file);
+        assert_eq!(files.next("7").unwrap().body, "{}");
+        assert_eq!(files.next("7").unwrap().body, "{}");
+        assert!(files.next("8").is_none());
+        // Still valid at 50: only the host moves; expired at 200: renewed.
+        let body = Bytes::from(file.clone());
+        let moved = relink(&body, "http://127.0.0.1:9", 50, 1000);
+        assert_eq!(
+            moved,
+            file.replace("https://cdn.example/inference", "http://127.0.0.1:9/inference")
+        );
+        let renewed = relink(&body, "http://127.0.0.1:9", 200, 1000);
+        assert!(String::from_utf8_lossy(&renewed).contains("output.mp4?Expires=1200&Signature=s%3D\""));
+        assert!(String::from_utf8_lossy(&renewed).contains("\"other\":\"https://cdn.example/x\""));
+        assert_eq!(relink(&Bytes::from_static(b"not json"), "http://x", 0, 0), "not json");
     }
 
     #[test]

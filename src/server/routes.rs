@@ -5,7 +5,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::body::Incoming;
@@ -23,6 +23,7 @@ use crate::server::app::App;
 use crate::server::control::{self, dashboard};
 use crate::server::http::{self, connection, discard_body, has_bearer, json, preflight, reply, Outcome, Reply, JSON};
 use crate::server::media;
+use crate::server::metrics;
 use crate::server::store::journal;
 use crate::server::store::tasks::Surface;
 
@@ -59,11 +60,13 @@ async fn answer(
     signals: &connection::Signals,
     req: Request<Incoming>,
 ) -> Result<Reply, ConnectionReset> {
-    // With --quiet nothing is timed or formatted: this is the hot path.
-    // Health probes (every few seconds, from a container runtime) are not logged.
-    let started = (!app.quiet && req.uri().path() != LIVE_PATH).then(Instant::now);
+    // Two clock reads for the metrics' durations and three relaxed atomic
+    // adds; with --quiet nothing is formatted. Health probes (every few
+    // seconds, from a container runtime) are not logged.
+    let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let outcome = route(app, &parts, body).await;
+    let found = Route::of(parts.uri.path(), app.control);
+    let outcome = route(app, &parts, found, body).await;
     let Outcome {
         mut reply,
         task_id,
@@ -76,14 +79,16 @@ async fn answer(
         reply.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     }
     let status = (!do_reset).then(|| reply.status());
-    if let Some(started) = started {
+    let took = started.elapsed();
+    meter(app, found, &parts.method, status, task_id.is_some(), took);
+    if !app.quiet && found != Some(Route::Live) {
         let task = http::task_note(task_id.as_deref(), &parts.uri);
         let status = status.map_or_else(|| "reset".to_owned(), |s| s.as_u16().to_string());
         app.log(format_args!(
             "{} {}{task} {status} {:.2}ms",
             parts.method,
             parts.uri.path(),
-            started.elapsed().as_secs_f64() * 1000.0
+            took.as_secs_f64() * 1000.0
         ));
     }
     // Without the control API nothing can read the journal: no need to keep it.
@@ -191,9 +196,61 @@ impl Route {
     }
 }
 
-async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
+/// The metrics of one answered request: its count, status and time, and
+/// for a submit whether it created a task.
+fn meter(app: &App, route: Option<Route>, method: &Method, status: Option<StatusCode>, task: bool, took: Duration) {
+    let counters = &app.metrics.counters;
+    counters.request(metered(route), status.map(|s| s.as_u16()), took);
+    let submitted = match route {
+        Some(Route::Submit(surface)) => Some(surface),
+        Some(Route::OpenAi(openai::Endpoint::Videos | openai::Endpoint::Generations)) => Some(Surface::OpenAi),
+        Some(Route::V2Regenerate) => Some(Surface::V2),
+        _ => None,
+    };
+    if let Some(surface) = submitted {
+        if method == Method::POST {
+            counters.submit(metrics::Api::of(surface), task);
+        }
+    }
+}
+
+/// The `api` and `route` labels of a route in the metrics: one arm each.
+fn metered(route: Option<Route>) -> metrics::Endpoint {
+    use metrics::Endpoint as E;
+    match route {
+        Some(Route::Submit(Surface::Gateway)) => E::GatewaySubmit,
+        Some(Route::Query(Surface::Gateway)) => E::GatewayQuery,
+        Some(Route::Files(Surface::Gateway)) => E::GatewayFiles,
+        Some(Route::Submit(Surface::Native)) => E::NativeSubmit,
+        Some(Route::Query(Surface::Native)) => E::NativeQuery,
+        Some(Route::Files(Surface::Native)) => E::NativeFiles,
+        Some(Route::Submit(Surface::V2)) => E::V2Submit,
+        Some(Route::Query(Surface::V2)) => E::V2Query,
+        Some(Route::V2List) => E::V2List,
+        Some(Route::V2Task) => E::V2Delete,
+        Some(Route::V2Regenerate) => E::V2Regenerate,
+        Some(Route::OpenAi(openai::Endpoint::Videos | openai::Endpoint::Generations)) => E::OpenAiSubmit,
+        Some(Route::OpenAi(openai::Endpoint::Video)) => E::OpenAiVideo,
+        Some(Route::OpenAi(openai::Endpoint::Content)) => E::OpenAiContent,
+        Some(Route::OpenAi(openai::Endpoint::Generation)) => E::OpenAiGeneration,
+        // The other APIs have no submit, query or files/retrieve here.
+        Some(Route::Submit(Surface::OpenAi) | Route::Query(Surface::OpenAi) | Route::Files(Surface::OpenAi)) => {
+            E::NotFound
+        }
+        Some(Route::Live) => E::Live,
+        // No files/retrieve on v2: its query carries the URL.
+        Some(Route::Files(Surface::V2)) => E::NotFound,
+        Some(Route::Video) => E::Video,
+        Some(Route::Control) => E::Control,
+        Some(Route::Dashboard | Route::DashboardRedirect) => E::Dashboard,
+        Some(Route::OpenApi) => E::OpenApi,
+        None => E::NotFound,
+    }
+}
+
+async fn route(app: &App, parts: &Parts, found: Option<Route>, body: Incoming) -> Outcome {
     let path = parts.uri.path();
-    let Some(route) = Route::of(path, app.control) else {
+    let Some(route) = found else {
         // Every answer waits for the body (within the limit), so that a
         // client still sending one gets it on a connection that stays open.
         discard_body(app.max_body, &parts.headers, body).await;
@@ -293,6 +350,13 @@ async fn serve_control(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         return control_answer(Outcome {
             allow_origin,
             ..preflight(Route::Control.allowed(parts.uri.path()), &parts.headers).into()
+        });
+    }
+    if parts.uri.path() == metrics::PATH {
+        discard_body(app.max_body, &parts.headers, body).await;
+        return control_answer(Outcome {
+            allow_origin,
+            ..metrics::serve::reply_to(app, parts).into()
         });
     }
     let outcome = match submit::body_or_error(app, &parts.headers, body, Surface::Gateway).await {

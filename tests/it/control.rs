@@ -522,6 +522,7 @@ async fn preflights_name_each_control_paths_own_methods() {
         ("/__mock/callbacks", "GET, DELETE, OPTIONS"),
         ("/__mock/reset", "POST, OPTIONS"),
         ("/__mock/next", "GET, PUT, DELETE, OPTIONS"),
+        ("/__mock/metrics", "GET, OPTIONS"),
     ] {
         let r = server
             .send(

@@ -437,6 +437,24 @@ fn the_timeline_marks_faults_on_their_steps_and_where_the_task_is() {
     );
 }
 
+#[test]
+#[ignore = "needs Chromium: cargo test --test dashboard -- --ignored"]
+fn the_timeline_marks_callback_faults_where_their_updates_are_sent() {
+    let server = mock(config());
+    let id = submit(&server, "rough-delivery");
+    let mut page = open(&server);
+    page.wait_for(
+        "the task's timeline",
+        "document.querySelectorAll('#timeline-svg g.step').length === 5",
+    );
+    let marks = page.eval("[...document.querySelectorAll('#timeline-svg g.step')].map(g => g.dataset.callback || '')");
+    assert_eq!(marks, json!(["late 15\u{a0}s", "", "×2", "dropped", "×2"]), "{id}");
+    assert_eq!(
+        page.eval("document.querySelectorAll('#timeline-svg text.callback').length"),
+        4
+    );
+}
+
 /// The README's picture, taken by the same browser: set
 /// `MINIMAX_MOCK_SCREENSHOT=docs/dashboard.png` to write it.
 #[test]

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod callback_faults;
 mod cli;
 mod clients;
 mod control;
@@ -14,6 +15,7 @@ mod layout;
 mod lifecycle;
 mod limits;
 mod live;
+mod metrics;
 mod openai;
 mod openapi;
 mod properties;

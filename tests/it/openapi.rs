@@ -118,6 +118,7 @@ async fn the_document_is_openapi_3_1_self_contained_and_covers_every_surface() {
         "DELETE /__mock/next",
         "GET /__mock/callbacks",
         "DELETE /__mock/callbacks",
+        "GET /__mock/metrics",
     ] {
         assert!(operations.remove(wanted), "no {wanted}");
     }
@@ -624,10 +625,12 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
     let attempts = send(s, c, "GET", "/__mock/callbacks", &[], "").await.json();
     assert!(!attempts["callbacks"].as_array().unwrap().is_empty());
     send(s, c, "DELETE", "/__mock/callbacks", &[], "").await;
+    send(s, c, "GET", "/__mock/metrics", &[], "").await;
+    send(s, c, "POST", "/__mock/metrics", &[], "").await;
     send(s, c, "DELETE", "/__mock/requests", &[], "").await;
     send(s, c, "POST", "/__mock/reset", &[], "").await;
     send(s, c, "GET", "/__mock/reset", &[], "").await;
-    assert_eq!(c.checked, 119);
+    assert_eq!(c.checked, 121);
 }
 
 /// With --require-auth the document says so (a bearer scheme, 401 on the

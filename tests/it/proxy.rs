@@ -451,15 +451,28 @@ async fn tls_upstream(backend: SocketAddr) -> (u16, String, Arc<AtomicUsize>) {
     let key = KeyPair::generate().unwrap();
     let params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
     let cert = params.signed_by(&key, &ca).unwrap();
+    let (port, accepted) = tls_front(
+        backend,
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .await;
+    (port, ca.pem(), accepted)
+}
+
+/// A TLS front for `backend` presenting `chain`: its port, and the count of
+/// connections it accepted.
+async fn tls_front(
+    backend: SocketAddr,
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> (u16, Arc<AtomicUsize>) {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let server = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
+        .with_single_cert(chain, key)
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -482,7 +495,63 @@ async fn tls_upstream(backend: SocketAddr) -> (u16, String, Arc<AtomicUsize>) {
             });
         }
     });
-    (port, ca.pem(), accepted)
+    (port, accepted)
+}
+
+/// A self-signed certificate for localhost as `openssl req -x509` makes it
+/// (marked CA:TRUE), written to `dir`: its PEM path, chain and key. Made with
+/// rcgen, the same way, where the openssl CLI is missing.
+fn self_signed(
+    dir: &Path,
+) -> (
+    PathBuf,
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+) {
+    use rustls::pki_types::pem::PemObject as _;
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=DNS:localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output();
+    match made {
+        Ok(out) if out.status.success() => {
+            let text = std::process::Command::new("openssl")
+                .args(["x509", "-noout", "-text", "-in"])
+                .arg(&cert)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&text.stdout);
+            assert!(text.contains("CA:TRUE"), "openssl req -x509 marks it a CA: {text}");
+        }
+        _ => {
+            let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            let pair = rcgen::KeyPair::generate().unwrap();
+            let made = params.self_signed(&pair).unwrap();
+            std::fs::write(&cert, made.pem()).unwrap();
+            std::fs::write(&key, pair.serialize_pem()).unwrap();
+        }
+    }
+    let chain = rustls::pki_types::CertificateDer::pem_file_iter(&cert)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
+    (cert, chain, key)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -574,12 +643,17 @@ async fn a_recording_redacts_secrets_validates_and_replays_poll_by_poll() {
         })
         .collect();
     assert_eq!(statuses, ["NOT_START", "SUBMITTED", "QUEUED", "IN_PROGRESS", "SUCCESS"]);
-    proxy.judged(6).await;
+    let done: Value = serde_json::from_slice(polls.last().unwrap()).unwrap();
+    let file_id = done["data"]["data"]["file_id"].as_str().unwrap().to_owned();
+    let files = format!("/minimax/v1/files/retrieve?file_id={file_id}");
+    let file = proxy.get(&files).await;
+    assert_eq!(file.status, 200, "{}", file.body);
+    proxy.judged(7).await;
 
     // Complete while the proxy still runs.
     let running = read_har(&har);
     assert_eq!(running["log"]["version"], "1.2");
-    assert_eq!(running["log"]["entries"].as_array().unwrap().len(), 6);
+    assert_eq!(running["log"]["entries"].as_array().unwrap().len(), 7);
     let text = std::fs::read_to_string(&har).unwrap();
     assert!(!text.contains("sk-live"), "a secret was recorded");
     let first = &running["log"]["entries"][0];
@@ -604,10 +678,11 @@ async fn a_recording_redacts_secrets_validates_and_replays_poll_by_poll() {
 
     // validate judges it: every entry valid.
     let (valid, invalid) = validate(&har);
-    assert_eq!((valid, invalid), (6, Vec::<String>::new()));
+    assert_eq!((valid, invalid), (7, Vec::<String>::new()));
 
-    // Replayed: the recorded submit, then the recorded polls byte for byte,
-    // in order, then the last one again; the clock and scenario play no part.
+    // Replayed: the recorded submit, then the recorded polls byte for byte
+    // (but for the download links, which point at the replaying mock), in
+    // order, then the last one again; the clock and scenario play no part.
     let recording = replay::load(&har).unwrap();
     let replayed = start(Config {
         replay: vec![recording],
@@ -624,9 +699,21 @@ async fn a_recording_redacts_secrets_validates_and_replays_poll_by_poll() {
         .await;
     assert_eq!(resubmitted.raw, submitted.raw);
     let query = format!("/minimax/v1/query/video_generation?task_id={task}");
+    let (recorded_at, replayed_at) = (url(&upstream), replayed.mock.uri());
+    let moved = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace(&recorded_at, &replayed_at);
     for recorded in polls.iter().chain([polls.last().unwrap(), polls.last().unwrap()]) {
-        assert_eq!(&replayed.get(&query).await.raw, recorded);
+        assert_eq!(replayed.get(&query).await.body, moved(recorded));
     }
+    // files/retrieve too, and its link downloads from the replaying mock.
+    let replayed_file = replayed.get(&files).await;
+    assert_eq!(replayed_file.body, moved(&file.raw));
+    assert!(file.body.contains(&recorded_at), "{}", file.body);
+    let link = replayed_file.json()["file"]["download_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let video = replayed.get(&link[replayed_at.len()..]).await;
+    assert_eq!((video.status, video.header("content-type")), (200, Some("video/mp4")));
     let shown = replayed.get(&format!("/__mock/tasks/{task}")).await.json();
     assert_eq!(shown["replay"], json!({"gateway": 5, "native": 0, "v2": 0}));
     // Not in the recording: served as usual.
@@ -696,4 +783,189 @@ fn the_recording_survives_the_process() {
         let (valid, invalid) = validate(&har);
         assert_eq!((valid, invalid.len()), (3, 0), "{invalid:?}");
     }
+}
+
+/// `--upstream-ca` with the upstream's own `openssl req -x509` certificate
+/// (CA:TRUE, which webpki alone refuses as `CaUsedAsEndEntity`): pinned, so
+/// accepted when presented byte for byte, as curl does; its name, its
+/// validity and a certificate that is not the pinned one still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_signed_upstream_certificate_is_pinned() {
+    let upstream = start(config()).await;
+    let dir = TempDir::new("pinned");
+    let (pem, chain, key) = self_signed(&dir.0);
+    let (port, _) = tls_front(upstream.addr, chain, key).await;
+    let proxy = start_proxy(proxy::Config {
+        upstream_ca: Some(pem.clone()),
+        ..proxy_to(&format!("https://localhost:{port}"))
+    })
+    .await;
+    let submitted = proxy
+        .send(
+            "POST",
+            "/v1/video_generation",
+            &[("Prefer", "scenario=instant")],
+            SUBMIT,
+        )
+        .await;
+    assert_eq!(submitted.status, 200, "{}", submitted.body);
+    let task = submitted.json()["task_id"].as_str().unwrap().to_owned();
+    let polled = proxy.get(&format!("/v1/query/video_generation?task_id={task}")).await;
+    assert_eq!(polled.json()["status"], "Success");
+    proxy.stop().await;
+
+    // The name is still checked: the certificate names localhost only.
+    let by_ip = start_proxy(proxy::Config {
+        upstream_ca: Some(pem.clone()),
+        ..proxy_to(&format!("https://127.0.0.1:{port}"))
+    })
+    .await;
+    let r = by_ip.get("/v1/query/video_generation?task_id=1").await;
+    assert_eq!(r.status, 502);
+    let message = r.json()["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("not valid for name \"127.0.0.1\""), "{message}");
+    by_ip.stop().await;
+
+    // Validity too: an expired certificate, pinned, is refused.
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let pair = rcgen::KeyPair::generate().unwrap();
+    let expired = params.self_signed(&pair).unwrap();
+    let expired_pem = dir.0.join("expired.pem");
+    std::fs::write(&expired_pem, expired.pem()).unwrap();
+    let (old_port, _) = tls_front(
+        upstream.addr,
+        vec![expired.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(pair.serialize_der().into()),
+    )
+    .await;
+    let stale = start_proxy(proxy::Config {
+        upstream_ca: Some(expired_pem.clone()),
+        ..proxy_to(&format!("https://localhost:{old_port}"))
+    })
+    .await;
+    let message = stale.get("/v1/query/video_generation?task_id=1").await.json()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.to_lowercase().contains("expired"), "{message}");
+    stale.stop().await;
+
+    // Only the pinned certificate is trusted for itself: another one is not.
+    let other = start_proxy(proxy::Config {
+        upstream_ca: Some(expired_pem),
+        ..proxy_to(&format!("https://localhost:{port}"))
+    })
+    .await;
+    let r = other.get("/v1/query/video_generation?task_id=1").await;
+    assert_eq!(r.status, 502, "{}", r.body);
+    other.stop().await;
+}
+
+/// An upstream that stalls: before its answer head, 504 in the gateway's
+/// envelope (above); in the middle of its body, the body is cut at
+/// `--upstream-timeout` and the client's connection closed, not left hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_stalled_mid_body_is_cut_at_the_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    let (hold, held) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"partial\":";
+        stream.write_all(answer.as_bytes()).await.unwrap();
+        // Then nothing, for as long as the test runs.
+        let _ = held.await;
+    });
+    let proxy = start_proxy(proxy::Config {
+        upstream_timeout: Duration::from_millis(300),
+        ..proxy_to(&format!("http://{upstream}"))
+    })
+    .await;
+    let started = Instant::now();
+    let mut client = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    client
+        .write_all(b"GET /v1/query/video_generation?task_id=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), client.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "the client was left hanging");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.ends_with("{\"partial\":"), "what came, then the cut: {text}");
+    // Counted as cut, once the body is gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = proxy.get("/__mock/metrics").await.body;
+        if metrics.contains("minimax_mock_proxy_exchanges_total{outcome=\"cut\",status=\"200\"} 1\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        tokio::task::yield_now().await;
+    }
+    drop(hold);
+    proxy.stop().await;
+}
+
+/// The proxy's `GET /__mock/metrics`, read by an independent parser:
+/// exchanges by outcome and status, the upstream's latency, what judging found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_counts_exchanges_latency_and_findings() {
+    let upstream = fixed_upstream(wrong).await;
+    let proxy = start_proxy(proxy_to(&format!("http://{upstream}"))).await;
+    assert_eq!(
+        proxy.get("/minimax/v1/query/video_generation?task_id=1").await.status,
+        200
+    );
+    assert_eq!(proxy.get("/v1/query/video_generation?task_id=1").await.status, 200);
+    assert_eq!(proxy.get("/elsewhere").await.status, 404);
+    proxy.judged(2).await;
+    let r = proxy.get("/__mock/metrics").await;
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let m = prometheus_parse::Scrape::parse(r.body.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        m.samples
+            .iter()
+            .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match &s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => *v,
+                prometheus_parse::Value::Histogram(b) => b.iter().map(|b| b.count).fold(0.0, f64::max),
+                other => panic!("{other:?}"),
+            })
+            .unwrap_or(0.0)
+    };
+    let exchanges = "minimax_mock_proxy_exchanges_total";
+    assert_eq!(value(exchanges, &[("outcome", "forwarded"), ("status", "200")]), 2.0);
+    assert_eq!(value(exchanges, &[("outcome", "forwarded"), ("status", "404")]), 1.0);
+    assert_eq!(value("minimax_mock_proxy_upstream_seconds", &[]), 3.0);
+    assert_eq!(value("minimax_mock_proxy_upstream_seconds_count", &[]), 3.0);
+    assert_eq!(value("minimax_mock_proxy_judged_total", &[("result", "findings")]), 2.0);
+    assert!(value("minimax_mock_proxy_findings_total", &[("severity", "error")]) >= 2.0);
+    proxy.stop().await;
+
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let nowhere = start_proxy(proxy_to(&format!("http://127.0.0.1:{port}"))).await;
+    assert_eq!(nowhere.get("/x").await.status, 502);
+    let text = nowhere.get("/__mock/metrics").await.body;
+    assert!(
+        text.contains("minimax_mock_proxy_exchanges_total{outcome=\"unreachable\",status=\"502\"} 1\n"),
+        "{text}"
+    );
+    nowhere.stop().await;
 }

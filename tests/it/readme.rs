@@ -55,6 +55,7 @@ fn example_scenarios_file_defines_its_scenarios_rules_and_default() {
             "openai-unknown",
             "quick",
             "rejected",
+            "rough-delivery",
             "slow",
             "stalls",
             "success",
@@ -164,6 +165,34 @@ fn scenarios_page_quotes_the_loaders_own_error() {
     assert!(
         page.contains(bad),
         "docs/scenarios.md must show the bad file as tested here"
+    );
+    assert!(
+        page.contains(&format!("minimax-mock: {error}\n")),
+        "docs/scenarios.md must quote the error: {error}"
+    );
+}
+
+/// The callback-fault mistake docs/scenarios.md shows is the one the
+/// loader reports.
+#[test]
+fn the_callback_fault_error_in_the_docs_is_the_real_one() {
+    let late = r#"{
+  "scenarios": {
+    "late": {
+      "steps": [
+        {"status": "NOT_START", "polls": 1},
+        {"status": "SUBMITTED", "polls": 1, "callback": {"delay": "5s"}},
+        {"status": "SUCCESS"}
+      ]
+    }
+  }
+}
+"#;
+    let error = Catalog::from_text("late.json", late).unwrap_err().to_string();
+    let page = section(SCENARIOS, "## Callback faults");
+    assert!(
+        page.contains(late),
+        "docs/scenarios.md must show late.json as tested here"
     );
     assert!(
         page.contains(&format!("minimax-mock: {error}\n")),

@@ -108,6 +108,19 @@ fn schemas() -> Vec<(&'static str, Value)> {
             }),
         ),
         (
+            "control.callback_fault",
+            json!({
+                "description": "What goes wrong with the status update sent on entering the step: `delay` (sent that long after the change, on the mock's clock), `drop` (never sent), `duplicate` (sent 2..100 times in a row); `delay` combines with `duplicate`. Only on a step whose entry changes MiniMax's status.",
+                "type": "object",
+                "properties": {
+                    "delay": string_or_null(),
+                    "drop": { "type": "boolean" },
+                    "duplicate": u32_or_null()
+                },
+                "additionalProperties": false
+            }),
+        ),
+        (
             "control.step",
             json!({
                 "description": "A step as the mock shows it (the scenarios-file format): `for` (a duration) or `polls` (a count), or neither for the terminal step.",
@@ -121,7 +134,8 @@ fn schemas() -> Vec<(&'static str, Value)> {
                     "for": { "type": "string", "pattern": "^[0-9]+ms$" },
                     "polls": { "type": "integer", "minimum": 1 },
                     "fail_reason": { "type": "string" },
-                    "fault": schema_ref("control.fault")
+                    "fault": schema_ref("control.fault"),
+                    "callback": schema_ref("control.callback_fault")
                 },
                 "required": ["status", "minimax_status", "progress", "base_resp"]
             }),
@@ -147,7 +161,8 @@ fn schemas() -> Vec<(&'static str, Value)> {
                     "base_resp": { "anyOf": [base_resp, { "type": "null" }] },
                     "for": string_or_null(),
                     "polls": u32_or_null(),
-                    "fault": { "anyOf": [schema_ref("control.fault"), { "type": "null" }] }
+                    "fault": { "anyOf": [schema_ref("control.fault"), { "type": "null" }] },
+                    "callback": { "anyOf": [schema_ref("control.callback_fault"), { "type": "null" }] }
                 },
                 "additionalProperties": false
             }),
@@ -363,7 +378,11 @@ fn schemas() -> Vec<(&'static str, Value)> {
                                 "delivered": { "type": "boolean" },
                                 "http_status": { "type": ["integer", "null"] },
                                 "error": string_or_null(),
-                                "body": {}
+                                "body": {},
+                                "dropped": { "type": "boolean", "description": "Not sent: the step's callback fault drops it." },
+                                "delayed": { "type": "string", "description": "Held this long after the status change by the step's callback fault." },
+                                "copy": { "type": "integer", "minimum": 1, "description": "Which copy of a duplicated update." },
+                                "copies": { "type": "integer", "minimum": 2 }
                             },
                             "required": ["time", "task_id", "url", "kind", "status", "attempt", "delivered", "http_status", "error", "body"]
                         }
@@ -471,6 +490,12 @@ pub(super) fn paths(paths: &mut Map<String, Value>, components: &mut Map<String,
             "put": with_body(op("control_set_next", "Set the next submits' scenario", "Whatever API the submits come through: for clients that cannot send Prefer.", json!({ "200": ok("What was set.", "control.next") })), "control.next_spec"),
             "delete": op("control_clear_next", "Drop the next submits' scenario", "", json!({ "204": no_content("Dropped.") })),
         }),
+    );
+    paths.insert(
+        path("metrics"),
+        json!({ "get": op("control_metrics", "Metrics", "Counters for soak and load runs in the Prometheus text format: requests by API, route and status, their durations, submits, polls, faults, callbacks, and the tasks by status now. Guarded like the rest of the control API.", json!({
+            "200": { "description": "The metrics.", "content": { "text/plain": { "schema": { "type": "string" } } } }
+        })) }),
     );
     let mut list_callbacks = op(
         "control_callbacks",

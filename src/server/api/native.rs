@@ -13,7 +13,7 @@ use crate::server::api::poll::{deliver, poll};
 use crate::server::api::render;
 use crate::server::api::submit::INVALID_PARAMS;
 use crate::server::app::App;
-use crate::server::http::{json, query_param, Outcome};
+use crate::server::http::{json, query_param, reply, Outcome};
 use crate::server::store::tasks::Surface;
 
 fn refused(message: String) -> Outcome {
@@ -39,7 +39,8 @@ pub async fn query(app: &App, parts: &Parts, surface: Surface) -> Outcome {
 
 /// `GET /v1/files/retrieve?file_id=ID` and the gateway's passthrough
 /// `/minimax/v1/files/retrieve`: the file of a task whose last poll (or
-/// whose time) shows it succeeded. Not a poll: it moves no lifecycle.
+/// whose time) shows it succeeded, or a recorded answer for that id
+/// (`--replay`). Not a poll: it moves no lifecycle.
 pub async fn files(app: &App, parts: &Parts) -> Outcome {
     let param = parts
         .uri
@@ -48,6 +49,9 @@ pub async fn files(app: &App, parts: &Parts) -> Outcome {
         .unwrap_or_default();
     if param.is_empty() {
         return refused("invalid params, file_id is required".to_owned());
+    }
+    if let Some(recorded) = app.replay_files.next(&param) {
+        return reply(recorded.status, recorded.content_type, recorded.body).into();
     }
     let Ok(file_id) = param.parse::<u64>() else {
         return refused(format!("invalid params, file_id {param:?} is not an integer"));

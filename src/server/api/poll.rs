@@ -13,6 +13,7 @@ use crate::lifecycle::faults::{self, Fault};
 use crate::server::api::render::{self, TaskView};
 use crate::server::app::App;
 use crate::server::http::{json, reply, Outcome, EXPOSED};
+use crate::server::metrics::{Api, FaultKind, Shown};
 use crate::server::store::tasks::{Recorded, Request, Surface, Task};
 use crate::server::store::Poll;
 
@@ -48,6 +49,7 @@ pub async fn poll_task(
     let show = |task: &Task, poll: Poll| {
         app.note_polled(task);
         if let Some(recorded) = task.replay.as_deref().and_then(|r| r.next(surface)) {
+            app.metrics.counters.poll(Api::of(surface), Shown::Replayed);
             return Polled {
                 body: Vec::new(),
                 recorded: Some(recorded),
@@ -59,6 +61,9 @@ pub async fn poll_task(
             app.callbacks.changed.notify_waiters();
         }
         let view = task.view(poll.now, poll.before, &app.base_url);
+        app.metrics
+            .counters
+            .poll(Api::of(surface), Shown::Phase(view.moment.phase()));
         Polled {
             body: render(task, &view),
             recorded: None,
@@ -105,7 +110,12 @@ pub async fn deliver(app: &App, task_id: &str, surface: Surface, polled: Polled)
     let Some(fault) = fault else {
         return json(StatusCode::OK, body).into();
     };
+    let counters = &app.metrics.counters;
+    if let Some(kind) = fault.effect.as_ref().map(fault_kind) {
+        counters.fault(Api::of(surface), kind);
+    }
     if let Some((min, max)) = fault.delay {
+        counters.fault(Api::of(surface), FaultKind::Delay);
         // Random but reproducible: keyed by the seed, the task and the poll.
         let mut rng = rng_for(app.store.tasks().seed(), &format!("{task_id}/delay/{polls}"));
         let ms: u64 = fake::Fake::fake_with_rng(&(min.as_millis() as u64..=max.as_millis() as u64), &mut rng);
@@ -129,6 +139,17 @@ pub async fn deliver(app: &App, task_id: &str, surface: Surface, polled: Polled)
             ..json(StatusCode::OK, Bytes::new()).into()
         },
         Some(effect) => json(StatusCode::OK, faults::mangle(body, &effect)).into(),
+    }
+}
+
+/// The metrics' name for an effect.
+fn fault_kind(effect: &faults::Effect) -> FaultKind {
+    match effect {
+        faults::Effect::Status { .. } => FaultKind::Status,
+        faults::Effect::Truncated => FaultKind::Truncated,
+        faults::Effect::Malformed => FaultKind::Malformed,
+        faults::Effect::Reset => FaultKind::Reset,
+        faults::Effect::Break { .. } => FaultKind::Break,
     }
 }
 

@@ -66,8 +66,20 @@ pub struct Attempt {
     pub delivered: bool,
     pub http_status: Option<u16>,
     pub error: Option<String>,
-    /// What was sent.
+    /// What was sent (or, dropped, what would have been).
     pub body: Value,
+    /// Not sent: the step's callback fault drops it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dropped: bool,
+    /// Held this long after the status change by the step's callback fault
+    /// (`"15000ms"`), so later updates may have overtaken it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delayed: Option<String>,
+    /// Which copy of a duplicated update this is, 1 to `copies`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copies: Option<u32>,
 }
 
 /// The callback settings and what was sent.

@@ -21,9 +21,14 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode, Uri};
 use serde_json::{json, Value};
 
+use crate::lifecycle::clock::UnixMillis;
+use crate::lifecycle::duration::format_duration;
+use crate::lifecycle::faults::CallbackFault;
+use crate::lifecycle::Span;
 use crate::server::api::render::{self, TaskView};
 use crate::server::app::App;
 use crate::server::callbacks::Attempt;
+use crate::server::metrics::CallbackOutcome;
 use crate::server::store::journal::Entry;
 use crate::server::store::tasks::{Surface, Task};
 
@@ -121,17 +126,55 @@ async fn post(uri: &Uri, host: &str, port: u16, body: Bytes, timeout: Duration) 
     }
 }
 
-/// Sends one request to a callback URL and records it (attempts list and journal).
-#[allow(clippy::too_many_arguments)]
-async fn send(
-    app: &App,
-    url: &str,
-    task_id: Option<&str>,
+/// What one request to a callback URL is, for its record.
+#[derive(Debug, Clone, Copy)]
+struct Label<'a> {
+    task_id: Option<&'a str>,
+    /// `challenge` or `update`.
     kind: &'static str,
-    status: Option<&str>,
+    status: Option<&'a str>,
+    /// 1 for the first try, 2 for the first retry, ...
     attempt: u32,
-    body: Bytes,
-) -> Result<(StatusCode, Bytes), String> {
+    /// The step's callback fault held the update this long.
+    delayed: Option<Duration>,
+    /// This copy of a duplicated update, and how many there are.
+    copy: Option<(u32, u32)>,
+}
+
+impl Label<'_> {
+    fn attempt(&self, url: &str, time: UnixMillis, body: &Bytes) -> Attempt {
+        Attempt {
+            time,
+            task_id: self.task_id.map(str::to_owned),
+            url: url.to_owned(),
+            kind: self.kind,
+            status: self.status.map(str::to_owned),
+            attempt: self.attempt,
+            delivered: false,
+            http_status: None,
+            error: None,
+            body: serde_json::from_slice(body).unwrap_or(Value::Null),
+            dropped: false,
+            delayed: self.delayed.map(format_duration),
+            copy: self.copy.map(|(copy, _)| copy),
+            copies: self.copy.map(|(_, copies)| copies),
+        }
+    }
+}
+
+/// Keeps an attempt for `GET /__mock/callbacks` and counts it in the metrics.
+fn record(app: &App, attempt: Attempt) {
+    let outcome = match (attempt.dropped, attempt.delivered) {
+        (true, _) => CallbackOutcome::Dropped,
+        (false, true) => CallbackOutcome::Delivered,
+        (false, false) => CallbackOutcome::Failed,
+    };
+    app.metrics.counters.callback(attempt.kind, outcome);
+    app.callbacks.record(attempt);
+}
+
+/// Sends one request to a callback URL and records it (attempts list and journal).
+async fn send(app: &App, url: &str, label: Label<'_>, body: Bytes) -> Result<(StatusCode, Bytes), String> {
     let (uri, host, port) = target(url)?;
     let result = post(&uri, &host, port, body.clone(), app.callbacks.timeout).await;
     let time = app.store.clock().now();
@@ -140,18 +183,11 @@ async fn send(
         Ok((s, _)) => (Some(s.as_u16()), Some(format!("answered HTTP {}", s.as_u16()))),
         Err(e) => (None, Some(e.clone())),
     };
-    app.callbacks.record(Attempt {
-        time,
-        task_id: task_id.map(str::to_owned),
-        url: url.to_owned(),
-        kind,
-        status: status.map(str::to_owned),
-        attempt,
-        delivered: error.is_none(),
-        http_status,
-        error,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-    });
+    let mut attempt = label.attempt(url, time, &body);
+    attempt.delivered = error.is_none();
+    attempt.http_status = http_status;
+    attempt.error = error;
+    record(app, attempt);
     if app.control {
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -161,7 +197,7 @@ async fn send(
             &headers,
             &body,
             result.as_ref().ok().map(|(s, _)| *s),
-            task_id.map(str::to_owned),
+            label.task_id.map(str::to_owned),
         );
         entry.outgoing = true;
         entry.time = time;
@@ -177,7 +213,15 @@ pub async fn verify(app: &App, url: &str) -> Result<(), String> {
     allowed(app, url, &host, port).await?;
     let challenge = random_challenge();
     let body = Bytes::from(json!({ "challenge": challenge }).to_string());
-    let (status, answer) = send(app, url, None, "challenge", None, 1, body)
+    let label = Label {
+        task_id: None,
+        kind: "challenge",
+        status: None,
+        attempt: 1,
+        delayed: None,
+        copy: None,
+    };
+    let (status, answer) = send(app, url, label, body)
         .await
         .map_err(|e| format!("callback_url {url}: {e}"))?;
     if !status.is_success() {
@@ -229,6 +273,29 @@ fn update_body(task: &Task, view: &TaskView<'_>, word: &str) -> Vec<u8> {
     }
 }
 
+/// An update waiting in a task's queue for its time (mock time).
+struct Due {
+    due: UnixMillis,
+    word: &'static str,
+    body: Bytes,
+    fault: Option<CallbackFault>,
+}
+
+/// When the task entered step `index`, on the mock's clock: exact when only
+/// time led there; when a poll did, the moment the watcher saw it (`now`:
+/// it is woken by the poll, so at once).
+fn changed_at(task: &Task, index: usize, now: UnixMillis) -> UnixMillis {
+    let steps = task.scenario.steps();
+    if steps[..index.min(steps.len())]
+        .iter()
+        .any(|s| matches!(s.span, Span::Polls(_)))
+    {
+        return now;
+    }
+    let entered = u64::try_from(task.scenario.entering(index).entered.as_millis()).unwrap_or(u64::MAX);
+    task.submitted_at.saturating_add(entered).min(now)
+}
+
 /// Starts the watcher that sends `task`'s status updates: from its first
 /// change on, or (`resume`, a task restored from `--state`) from now on.
 pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
@@ -259,6 +326,9 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
                 (0, "")
             }
         };
+        // Updates not sent yet, in the order of the changes: a delayed one
+        // waits here while later ones, due sooner, go out before it.
+        let mut queue: Vec<Due> = Vec::new();
         loop {
             // Created before looking, so a change while we look still wakes us.
             let woken = changed.notified();
@@ -268,32 +338,57 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
                 return;
             }
             let seen_polls = task.polls().saturating_sub(1);
+            let now = app.store.clock().now();
             // A cancelled task reports the steps it went through before, then `cancelled`.
             let cancelled = task.cancelled_at();
-            let until = cancelled.unwrap_or_else(|| app.store.clock().now());
+            let until = cancelled.unwrap_or(now);
             let current = task.moment(until, seen_polls).index;
             while next <= current {
                 let mut view = TaskView {
                     moment: task.scenario.entering(next),
-                    ..task.view(app.store.clock().now(), seen_polls, &app.base_url)
+                    ..task.view(now, seen_polls, &app.base_url)
                 };
                 view.v2.cancelled_at = None;
                 let word = status_word(&app, &task, &view);
                 if word != sent_word {
-                    let body = Bytes::from(update_body(&task, &view, word));
-                    deliver(&app, &url, &task.id, word, body).await;
+                    let fault = task.scenario.steps()[next].callback;
+                    let delay = fault.and_then(|f| f.delay).map_or(0, |d| d.as_millis());
+                    queue.push(Due {
+                        due: changed_at(&task, next, now).saturating_add(u64::try_from(delay).unwrap_or(u64::MAX)),
+                        word,
+                        body: Bytes::from(update_body(&task, &view, word)),
+                        fault,
+                    });
                     sent_word = word;
                 }
                 next += 1;
             }
+            // In the order they fall due; ties keep the order of the changes.
+            queue.sort_by_key(|d| d.due);
+            let ready = queue.partition_point(|d| d.due <= now);
+            for due in queue.drain(..ready).collect::<Vec<_>>() {
+                send_due(&app, &url, &task.id, due).await;
+            }
             if cancelled.is_some() {
+                // The cancellation is the last update: any still held back go first.
+                for due in std::mem::take(&mut queue) {
+                    send_due(&app, &url, &task.id, due).await;
+                }
                 let view = task.view(until, seen_polls, &app.base_url);
                 let word = status_word(&app, &task, &view);
                 let body = Bytes::from(update_body(&task, &view, word));
-                deliver(&app, &url, &task.id, word, body).await;
+                let label = Label {
+                    task_id: Some(&task.id),
+                    kind: "update",
+                    status: Some(word),
+                    attempt: 1,
+                    delayed: None,
+                    copy: None,
+                };
+                deliver(&app, &url, label, body).await;
                 return;
             }
-            if next > 0 && task.scenario.steps()[next - 1].phase().is_terminal() {
+            if queue.is_empty() && next > 0 && task.scenario.steps()[next - 1].phase().is_terminal() {
                 return;
             }
             let running = !app.store.clock().is_frozen();
@@ -310,11 +405,42 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
     });
 }
 
+/// Sends an update that fell due as its step's callback fault says: not at
+/// all (recorded as dropped), or once or more in a row, each with retries.
+async fn send_due(app: &App, url: &str, task_id: &str, due: Due) {
+    let fault = due.fault.unwrap_or(CallbackFault {
+        delay: None,
+        drop: false,
+        copies: 1,
+    });
+    let label = Label {
+        task_id: Some(task_id),
+        kind: "update",
+        status: Some(due.word),
+        attempt: 1,
+        delayed: fault.delay,
+        copy: None,
+    };
+    if fault.drop {
+        let mut attempt = label.attempt(url, app.store.clock().now(), &due.body);
+        attempt.dropped = true;
+        record(app, attempt);
+        return;
+    }
+    for copy in 1..=fault.copies {
+        let label = Label {
+            copy: (fault.copies > 1).then_some((copy, fault.copies)),
+            ..label
+        };
+        deliver(app, url, label, due.body.clone()).await;
+    }
+}
+
 /// Delivers one update, retrying with backoff; gives up after [`ATTEMPTS`].
-async fn deliver(app: &App, url: &str, task_id: &str, word: &str, body: Bytes) {
+async fn deliver(app: &App, url: &str, label: Label<'_>, body: Bytes) {
     let mut backoff = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
-        match send(app, url, Some(task_id), "update", Some(word), attempt, body.clone()).await {
+        match send(app, url, Label { attempt, ..label }, body.clone()).await {
             Ok((status, _)) if status.is_success() => return,
             _ if attempt < ATTEMPTS => {
                 tokio::time::sleep(backoff).await;

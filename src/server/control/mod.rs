@@ -407,7 +407,7 @@ pub fn allowed(path: &str) -> &'static str {
         Some(("tasks", _)) => "GET, PUT, DELETE, OPTIONS",
         Some(_) => "OPTIONS",
         None => match route {
-            "health" | "tasks" | "scenarios" => "GET, OPTIONS",
+            "health" | "tasks" | "scenarios" | "metrics" => "GET, OPTIONS",
             "clock" => "GET, POST, OPTIONS",
             "requests" | "callbacks" => "GET, DELETE, OPTIONS",
             "reset" => "POST, OPTIONS",
@@ -570,7 +570,7 @@ fn unknown(parts: &Parts) -> Answer {
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "no control route {} {}; see /__mock/ (the dashboard), /__mock/health, /__mock/tasks, /__mock/scenarios, /__mock/clock, /__mock/requests, /__mock/next, /__mock/callbacks, /__mock/reset",
+            "no control route {} {}; see /__mock/ (the dashboard), /__mock/health, /__mock/tasks, /__mock/scenarios, /__mock/clock, /__mock/requests, /__mock/next, /__mock/callbacks, /__mock/metrics, /__mock/reset",
             parts.method,
             parts.uri.path()
         ),

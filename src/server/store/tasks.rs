@@ -230,6 +230,11 @@ impl Replay {
     pub fn answers(&self, surface: Surface) -> &[Recorded] {
         &self.answers[slot(surface)]
     }
+
+    /// Every recorded answer, to rewrite (the download links of a replay).
+    pub fn answers_mut(&mut self) -> impl Iterator<Item = &mut Recorded> {
+        self.answers.iter_mut().flatten()
+    }
 }
 
 /// Which API a task was submitted through. The gateway and MiniMax's
