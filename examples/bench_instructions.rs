@@ -98,6 +98,17 @@ fn targets() -> Vec<Target> {
             goal: Some(1.4),
         },
         Target {
+            name: "live OpenAI-compatible task",
+            mock_args: Some(&[]),
+            setup: Setup::Task {
+                submit: "/v1/videos",
+                body: r#"{"prompt":"cat"}"#,
+                key: "id",
+                query: "/v1/videos/{id}",
+            },
+            goal: Some(1.4),
+        },
+        Target {
             name: "live v2 task",
             mock_args: Some(&[]),
             setup: Setup::Task {

@@ -93,7 +93,8 @@ async fn answer(
     }
     // Without the control API nothing can read the journal: no need to keep it.
     if record && app.control {
-        let entry = journal::Entry::new(
+        let entry = journal::Entry::received_at(
+            started,
             &parts.method,
             &parts.uri,
             &parts.headers,

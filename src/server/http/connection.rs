@@ -111,13 +111,34 @@ impl Connection {
     /// woken, and the keep-alive deadline starts now.
     fn rearm(&mut self, cx: &mut Context<'_>) {
         if let Some(deadline) = self.deadline() {
-            if deadline != self.armed {
-                self.armed = deadline;
-                self.timer.as_mut().reset(deadline);
-            }
-            // Ready means the deadline passed: the read that follows fails.
+            self.arm(deadline);
+            // Ready means the timer went off: the read that follows looks again.
             let _ = self.timer.as_mut().poll(cx);
         }
+    }
+
+    /// Sets the timer for `deadline` only when that is sooner than it is
+    /// set for. A later deadline (the next request's keep-alive) leaves it:
+    /// it goes off early, and [`Connection::expired`] sets it again. Moving
+    /// a timer costs about as much as the rest of the connection's work on
+    /// a request, and a busy connection's deadline moves on every one.
+    fn arm(&mut self, deadline: Instant) {
+        if deadline < self.armed {
+            self.armed = deadline;
+            self.timer.as_mut().reset(deadline);
+        }
+    }
+
+    /// Whether the timer going off means `deadline` has passed; if it has
+    /// not (the timer was set for an earlier one), it is set for `deadline`
+    /// and polled again, so that it wakes this task then.
+    fn expired(&mut self, deadline: Instant, cx: &mut Context<'_>) -> bool {
+        if Instant::now() >= deadline {
+            return true;
+        }
+        self.armed = deadline;
+        self.timer.as_mut().reset(deadline);
+        self.timer.as_mut().poll(cx).is_ready()
     }
 }
 
@@ -146,16 +167,13 @@ impl AsyncRead for Connection {
                 let Some(deadline) = deadline else {
                     return Poll::Pending;
                 };
-                if deadline != this.armed {
-                    this.armed = deadline;
-                    this.timer.as_mut().reset(deadline);
-                }
+                this.arm(deadline);
                 match this.timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                    Poll::Ready(()) if this.expired(deadline, cx) => Poll::Ready(Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
                         "the client sent no complete request in time",
                     ))),
-                    Poll::Pending => Poll::Pending,
+                    _ => Poll::Pending,
                 }
             }
         }

@@ -62,6 +62,21 @@ impl Entry {
         status: Option<StatusCode>,
         task_id: Option<String>,
     ) -> Self {
+        Self::received_at(std::time::Instant::now(), method, uri, headers, body, status, task_id)
+    }
+
+    /// [`Entry::new`] for a request that arrived at `at`: the server reads
+    /// the clock once a request, for its metrics, and orders the journal
+    /// by the same reading.
+    pub fn received_at(
+        at: std::time::Instant,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        status: Option<StatusCode>,
+        task_id: Option<String>,
+    ) -> Self {
         let target = uri.path_and_query().map_or_else(|| uri.path(), |pq| pq.as_str());
         let mut lines = String::with_capacity(target.len() + 1 + headers.len() * 40);
         lines.push_str(target);
@@ -76,7 +91,7 @@ impl Entry {
         Self {
             seq: 0,
             id: 0,
-            at: std::time::Instant::now(),
+            at,
             time: 0,
             method: method.clone(),
             // Not shrunk to fit: that would copy it once more.
