@@ -23,8 +23,8 @@ use crate::server::app::App;
 use crate::server::control::{self, dashboard};
 use crate::server::http::{self, connection, has_bearer, json, preflight, reply, Outcome, Reply, JSON};
 use crate::server::media;
-use crate::server::store::journal;
 use crate::server::store::tasks::Surface;
+use crate::server::store::{journal, namespaces};
 
 /// Returned by the service to drop the connection: with [`ResettableStream`]
 /// the peer gets a TCP reset instead of an answer.
@@ -58,8 +58,26 @@ async fn answer(
 ) -> Result<Reply, ConnectionReset> {
     // With --quiet nothing is timed or formatted: this is the hot path.
     let started = (!app.quiet).then(Instant::now);
-    let (parts, body) = req.into_parts();
-    let outcome = route(app, &parts, body).await;
+    let (mut parts, body) = req.into_parts();
+    // `/ns/{name}/...`: that namespace answers what follows the prefix; the
+    // journal and the log keep the path as received. Unprefixed requests
+    // (the default namespace) pay for this one comparison only.
+    let mut received = None;
+    let scoped;
+    let (app, outcome) = if parts.uri.path().starts_with(namespaces::PREFIX) {
+        match enter_namespace(app, &mut parts) {
+            Ok((namespace, uri)) => {
+                received = Some(uri);
+                scoped = namespace;
+                let outcome = route(&scoped, &parts, body).await;
+                (&scoped, outcome)
+            }
+            Err((status, code, message)) => (app, json(status, render::error(code, &message)).into()),
+        }
+    } else {
+        (app, route(app, &parts, body).await)
+    };
+    let uri = received.as_ref().unwrap_or(&parts.uri);
     let Outcome {
         mut reply,
         task_id,
@@ -73,25 +91,18 @@ async fn answer(
     }
     let status = (!do_reset).then(|| reply.status());
     if let Some(started) = started {
-        let task = http::task_note(task_id.as_deref(), &parts.uri);
+        let task = http::task_note(task_id.as_deref(), uri);
         let status = status.map_or_else(|| "reset".to_owned(), |s| s.as_u16().to_string());
         app.log(format_args!(
             "{} {}{task} {status} {:.2}ms",
             parts.method,
-            parts.uri.path(),
+            uri.path(),
             started.elapsed().as_secs_f64() * 1000.0
         ));
     }
     // Without the control API nothing can read the journal: no need to keep it.
     if record && app.control {
-        let entry = journal::Entry::new(
-            &parts.method,
-            &parts.uri,
-            &parts.headers,
-            &request_body,
-            status,
-            task_id,
-        );
+        let entry = journal::Entry::new(&parts.method, uri, &parts.headers, &request_body, status, task_id);
         app.store.record(entry).await;
     }
     if do_reset {
@@ -99,6 +110,57 @@ async fn answer(
         return Err(ConnectionReset);
     }
     Ok(reply)
+}
+
+/// Why a `/ns/...` request reaches no namespace: the status, the code and
+/// the message of the gateway's envelope.
+type Refusal = (StatusCode, &'static str, String);
+
+/// The namespace a `/ns/{name}/...` request is for, made on its first
+/// request, with `parts.uri` rewritten to what follows the prefix; the URI
+/// as received comes back too. A name that is not one is answered 400, and
+/// `/ns/` paths with namespaces off 404, in the gateway's envelope.
+fn enter_namespace(app: &App, parts: &mut Parts) -> Result<(Arc<App>, hyper::Uri), Refusal> {
+    let refuse = |status, code, message: String| Err((status, code, message));
+    let (name, rest) = match namespaces::split(parts.uri.path()) {
+        Some(Ok(split)) => split,
+        Some(Err(e)) => return refuse(StatusCode::BAD_REQUEST, "invalid_namespace", e.to_string()),
+        None => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no route for {}", parts.uri.path()),
+            )
+        }
+    };
+    let off = || {
+        format!(
+            "no route for {} {}: namespaces are off (--max-namespaces 0)",
+            parts.method,
+            parts.uri.path()
+        )
+    };
+    let Some(namespace) = app.namespace(name) else {
+        return refuse(StatusCode::NOT_FOUND, "not_found", off());
+    };
+    let target = match parts.uri.query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest.to_owned(),
+    };
+    let mut uri = parts.uri.clone().into_parts();
+    // Cannot fail (a part of a valid URI), but is an answer if it does.
+    let inner = target.parse().ok().and_then(|target| {
+        uri.path_and_query = Some(target);
+        hyper::Uri::from_parts(uri).ok()
+    });
+    let Some(inner) = inner else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("cannot read {}", parts.uri),
+        );
+    };
+    Ok((namespace, std::mem::replace(&mut parts.uri, inner)))
 }
 
 /// The endpoints, found by path before the method is looked at.
@@ -213,7 +275,7 @@ async fn route(app: &App, parts: &Parts, body: Incoming) -> Outcome {
         },
         Route::DashboardRedirect if get => Outcome {
             record: false,
-            ..dashboard::redirect(parts.uri.query()).into()
+            ..dashboard::redirect(&app.prefix, parts.uri.query()).into()
         },
         _ => {
             let allowed = route.allowed(path);

@@ -13,6 +13,7 @@ mod http;
 mod layout;
 mod lifecycle;
 mod limits;
+mod namespaces;
 mod openapi;
 mod properties;
 mod proxy;
