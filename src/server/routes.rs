@@ -45,7 +45,13 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Result<Reply, ConnectionReset> {
     signals.busy.store(true, Ordering::Relaxed);
-    let result = answer(&app, &signals, req).await;
+    // Unprefixed requests (the default namespace) pay for this one
+    // comparison only: no lock, no lookup.
+    let result = if req.uri().path().starts_with(namespaces::PREFIX) {
+        answer_in_namespace(&app, &signals, req).await
+    } else {
+        answer(&app, &signals, req).await
+    };
     signals.answered.fetch_add(1, Ordering::Relaxed);
     signals.busy.store(false, Ordering::Relaxed);
     result
@@ -58,26 +64,41 @@ async fn answer(
 ) -> Result<Reply, ConnectionReset> {
     // With --quiet nothing is timed or formatted: this is the hot path.
     let started = (!app.quiet).then(Instant::now);
+    let (parts, body) = req.into_parts();
+    let outcome = route(app, &parts, body).await;
+    finish(app, signals, &parts, &parts.uri, outcome, started).await
+}
+
+/// `/ns/{name}/...`: that namespace answers what follows the prefix; the
+/// journal and the log keep the path as received.
+async fn answer_in_namespace(
+    root: &Arc<App>,
+    signals: &connection::Signals,
+    req: Request<Incoming>,
+) -> Result<Reply, ConnectionReset> {
+    let started = (!root.quiet).then(Instant::now);
     let (mut parts, body) = req.into_parts();
-    // `/ns/{name}/...`: that namespace answers what follows the prefix; the
-    // journal and the log keep the path as received. Unprefixed requests
-    // (the default namespace) pay for this one comparison only.
-    let mut received = None;
-    let scoped;
-    let (app, outcome) = if parts.uri.path().starts_with(namespaces::PREFIX) {
-        match enter_namespace(app, &mut parts) {
-            Ok((namespace, uri)) => {
-                received = Some(uri);
-                scoped = namespace;
-                let outcome = route(&scoped, &parts, body).await;
-                (&scoped, outcome)
-            }
-            Err((status, code, message)) => (app, json(status, render::error(code, &message)).into()),
+    match enter_namespace(root, &mut parts) {
+        Ok((app, received)) => {
+            let outcome = route(&app, &parts, body).await;
+            finish(&app, signals, &parts, &received, outcome, started).await
         }
-    } else {
-        (app, route(app, &parts, body).await)
-    };
-    let uri = received.as_ref().unwrap_or(&parts.uri);
+        Err((status, code, message)) => {
+            let outcome = json(status, render::error(code, &message)).into();
+            finish(root, signals, &parts, &parts.uri, outcome, started).await
+        }
+    }
+}
+
+/// After the answer: the log line and the journal entry (`uri` as received).
+async fn finish(
+    app: &App,
+    signals: &connection::Signals,
+    parts: &Parts,
+    uri: &hyper::Uri,
+    outcome: Outcome,
+    started: Option<Instant>,
+) -> Result<Reply, ConnectionReset> {
     let Outcome {
         mut reply,
         task_id,

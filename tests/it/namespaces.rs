@@ -378,3 +378,29 @@ async fn the_in_process_handle_is_a_namespace_of_its_own() {
     assert!(t1.task("job").is_none() && t1.requests().is_empty());
     assert!(server.mock.task(&plain).is_some());
 }
+
+#[tokio::test]
+async fn a_namespace_s_control_api_is_behind_the_same_guard() {
+    let server = start(Config {
+        control_token: Some("s3cret-token".to_owned()),
+        ..config()
+    })
+    .await;
+    assert_eq!(server.get("/ns/t1/__mock/health").await.status, 401);
+    let r = server
+        .send(
+            "GET",
+            "/ns/t1/__mock/health",
+            &[("Authorization", "Bearer s3cret-token")],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = server
+        .send("GET", "/ns/t1/__mock/health", &[("Origin", "http://evil.example")], "")
+        .await;
+    assert_eq!(r.status, 403);
+    // The API under the prefix stays open, as without one.
+    assert_eq!(status(&server, "/ns/t1", "nope").await, Value::Null);
+    assert_eq!(query(&server, "/ns/t1", "nope").await["code"], "task_not_exist");
+}
