@@ -106,6 +106,9 @@ pub struct ServeArgs {
     /// Keep at most N tasks: past it the oldest is forgotten (its queries answer task_not_exist).
     #[arg(long, value_name = "N", default_value_t = crate::server::store::tasks::DEFAULT_MAX_TASKS)]
     pub max_tasks: usize,
+    /// Keep at most N namespaces (/ns/NAME/...), each with its own tasks, clock and journal: past it the one idle longest is forgotten with its tasks; 0 turns namespaces off.
+    #[arg(long, value_name = "N", default_value_t = crate::server::store::namespaces::DEFAULT_MAX_NAMESPACES)]
+    pub max_namespaces: usize,
     /// Close a connection that has not sent a whole request head in this time.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration_arg)]
     pub header_timeout: Duration,
@@ -369,6 +372,7 @@ impl ServeArgs {
             allowed_hosts: self.allowed_hosts.clone(),
             control_token: self.control_token.clone(),
             replay: self.scenarios.recordings()?,
+            max_namespaces: self.max_namespaces,
         })
     }
 }

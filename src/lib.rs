@@ -17,7 +17,7 @@ pub mod proxy;
 pub mod server;
 pub mod validate;
 
-pub use mock_server::MockServer;
+pub use mock_server::{MockServer, Namespace};
 
 /// The README's Rust examples are compiled and run by `cargo test`, so the
 /// documentation cannot drift from the API.

@@ -17,6 +17,7 @@ use crate::lifecycle::scenarios::{Catalog, StepSpec};
 use crate::server::callbacks::Attempt;
 use crate::server::control::{self, ClockSpec, ControlError, NextSpec, ScriptSpec};
 use crate::server::store::journal::{Entry, Filter};
+use crate::server::store::namespaces;
 use crate::server::{self, App, Config};
 
 /// A running mock of the gateway. Dropping it shuts it down.
@@ -187,11 +188,163 @@ impl MockServer {
 
     /// Scripts `task_id` to follow a scenario (by name) from now on.
     pub fn script(&self, task_id: &str, scenario: &str) -> Result<(), ControlError> {
+        self.default_namespace().script(task_id, scenario)
+    }
+
+    /// Scripts `task_id` with inline steps, in the scenarios-file format:
+    /// `json!([{"status": "QUEUED", "polls": 1}, {"status": "SUCCESS"}])`.
+    pub fn script_steps(&self, task_id: &str, steps: Value) -> Result<(), ControlError> {
+        self.default_namespace().script_steps(task_id, steps)
+    }
+
+    /// Scripts `task_id` with the full control-API body, for any API:
+    /// `json!({"scenario": "fail", "surface": "v2", "ratio": "9:16"})`.
+    pub fn script_with(&self, task_id: &str, spec: Value) -> Result<(), ControlError> {
+        self.default_namespace().script_with(task_id, spec)
+    }
+
+    /// The next `count` submits, through any API, follow `scenario`: how
+    /// tests choose the lifecycle of clients that cannot send `Prefer`.
+    pub fn next_submits(&self, scenario: &str, count: u32) -> Result<(), ControlError> {
+        self.default_namespace().next_submits(scenario, count)
+    }
+
+    /// Every callback request sent for `task_id` (challenges have none), oldest first.
+    pub fn callbacks(&self, task_id: &str) -> Vec<Attempt> {
+        self.default_namespace().callbacks(task_id)
+    }
+
+    /// Waits for `task_id`'s delivered callback update number `seen` (0 for
+    /// the first) and returns it; `None` after `timeout`. Drive the task
+    /// (poll it, or [`MockServer::advance`]) before waiting.
+    pub async fn next_callback(&self, task_id: &str, seen: usize, timeout: Duration) -> Option<Attempt> {
+        self.default_namespace().next_callback(task_id, seen, timeout).await
+    }
+
+    /// Moves the mock clock forward: every lifecycle moves with it.
+    pub fn advance(&self, by: Duration) {
+        self.default_namespace().advance(by);
+    }
+
+    /// Every request received, oldest first (the control API's are not; and
+    /// none if the control API was turned off in the config).
+    pub fn requests(&self) -> Vec<Entry> {
+        self.default_namespace().requests()
+    }
+
+    /// A task's state and timeline, as `GET /__mock/tasks/{id}` shows it.
+    pub fn task(&self, task_id: &str) -> Option<Value> {
+        self.default_namespace().task(task_id)
+    }
+
+    /// Tasks, clock and journal back to the start (of the default
+    /// namespace; named ones are left as they are).
+    pub fn reset(&self) {
+        self.default_namespace().reset();
+    }
+
+    /// A namespace of this server, for one test of many sharing it: its
+    /// own tasks, clock, task-id sequence, next-submits, journal and
+    /// callbacks record, at [`Namespace::uri`] (`http://127.0.0.1:PORT/ns/NAME`).
+    /// Made on first use (here or by a request under its prefix); the
+    /// scenarios and settings are the server's.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use minimax_mock::MockServer;
+    ///
+    /// let server = MockServer::start_blocking();
+    /// let (a, b) = (server.namespace("test-a"), server.namespace("test-b"));
+    /// a.script("job", "fail").unwrap();
+    /// b.script("job", "success").unwrap();
+    /// a.advance(Duration::from_secs(60));
+    /// let url = |ns: &minimax_mock::Namespace| format!("{}/minimax/v1/query/video_generation?task_id=job", ns.uri());
+    /// let status = |ns| -> String {
+    ///     let body: serde_json::Value = ureq::get(&url(ns)).call().unwrap().body_mut().read_json().unwrap();
+    ///     body["data"]["status"].as_str().unwrap().to_owned()
+    /// };
+    /// assert_eq!(status(&a), "FAILURE");
+    /// assert_eq!(status(&b), "NOT_START"); // b's clock did not move
+    /// assert_eq!(a.requests().len(), 1);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `name` is not 1 to 64 of `[A-Za-z0-9._-]`, or the server was
+    /// started with `max_namespaces: 0`.
+    pub fn namespace(&self, name: &str) -> Namespace {
+        assert!(
+            namespaces::valid_name(name),
+            "{name:?} is not a namespace name (1 to 64 of A-Z a-z 0-9 . _ -)"
+        );
+        assert!(self.app.namespaces.max() > 0, "namespaces are off (max_namespaces: 0)");
+        let namespace = Namespace {
+            root: self.app.clone(),
+            name: Some(name.to_owned()),
+            addr: self.addr,
+        };
+        namespace.app();
+        namespace
+    }
+
+    fn default_namespace(&self) -> Namespace {
+        Namespace {
+            root: self.app.clone(),
+            name: None,
+            addr: self.addr,
+        }
+    }
+
+    /// The server's state, for tests that need more than the methods above.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+}
+
+/// One namespace of a [`MockServer`] ([`MockServer::namespace`]): the same
+/// operations as the server's, on this namespace's tasks, clock and
+/// journal only. A namespace forgotten to stay within `max_namespaces` is
+/// made again, empty, by the next operation.
+#[derive(Clone)]
+pub struct Namespace {
+    root: Arc<App>,
+    /// `None`: the default namespace.
+    name: Option<String>,
+    addr: SocketAddr,
+}
+
+impl Namespace {
+    /// `http://127.0.0.1:PORT/ns/NAME`: the base URL to give your client.
+    pub fn uri(&self) -> String {
+        match &self.name {
+            Some(name) => format!("http://{}{}{name}", self.addr, namespaces::PREFIX),
+            None => format!("http://{}", self.addr),
+        }
+    }
+
+    /// The namespace's name (`None`: the server's default namespace).
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// This namespace's state (made again if it was forgotten).
+    pub fn app(&self) -> Arc<App> {
+        match &self.name {
+            Some(name) => self
+                .root
+                .namespace(name)
+                .expect("namespaces are on: checked by MockServer::namespace"),
+            None => self.root.clone(),
+        }
+    }
+
+    /// Scripts `task_id` to follow a scenario (by name) from now on.
+    pub fn script(&self, task_id: &str, scenario: &str) -> Result<(), ControlError> {
         let spec = ScriptSpec {
             scenario: Some(scenario.to_owned()),
             ..ScriptSpec::default()
         };
-        control::script(&self.app, task_id, &spec).map(drop)
+        control::script(&self.app(), task_id, &spec).map(drop)
     }
 
     /// Scripts `task_id` with inline steps, in the scenarios-file format:
@@ -205,7 +358,7 @@ impl MockServer {
             steps: Some(steps),
             ..ScriptSpec::default()
         };
-        control::script(&self.app, task_id, &spec).map(drop)
+        control::script(&self.app(), task_id, &spec).map(drop)
     }
 
     /// Scripts `task_id` with the full control-API body, for any API:
@@ -215,7 +368,7 @@ impl MockServer {
             pointer: "/".to_owned(),
             reason: e.to_string(),
         })?;
-        control::script(&self.app, task_id, &spec).map(drop)
+        control::script(&self.app(), task_id, &spec).map(drop)
     }
 
     /// The next `count` submits, through any API, follow `scenario`: how
@@ -226,17 +379,17 @@ impl MockServer {
             steps: None,
             count,
         };
-        control::next(&self.app, &spec)
+        control::next(&self.app(), &spec)
     }
 
     /// Every callback request sent for `task_id` (challenges have none), oldest first.
     pub fn callbacks(&self, task_id: &str) -> Vec<Attempt> {
-        self.app.callbacks.list(Some(task_id))
+        self.app().callbacks.list(Some(task_id))
     }
 
     /// Waits for `task_id`'s delivered callback update number `seen` (0 for
     /// the first) and returns it; `None` after `timeout`. Drive the task
-    /// (poll it, or [`MockServer::advance`]) before waiting.
+    /// (poll it, or [`Namespace::advance`]) before waiting.
     pub async fn next_callback(&self, task_id: &str, seen: usize, timeout: Duration) -> Option<Attempt> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -258,7 +411,7 @@ impl MockServer {
     /// Moves the mock clock forward: every lifecycle moves with it.
     pub fn advance(&self, by: Duration) {
         let _ = control::clock(
-            &self.app,
+            &self.app(),
             &ClockSpec {
                 advance: Some(format!("{}ms", by.as_millis())),
                 ..ClockSpec::default()
@@ -269,26 +422,19 @@ impl MockServer {
     /// Every request received, oldest first (the control API's are not; and
     /// none if the control API was turned off in the config).
     pub fn requests(&self) -> Vec<Entry> {
-        self.app.store.journal().list(&Filter::default())
+        self.app().store.journal().list(&Filter::default())
     }
 
     /// A task's state and timeline, as `GET /__mock/tasks/{id}` shows it.
     pub fn task(&self, task_id: &str) -> Option<Value> {
-        self.app
-            .store
-            .tasks()
-            .get(task_id)
-            .map(|t| control::task_json(&self.app, &t))
+        let app = self.app();
+        let task = app.store.tasks().get(task_id)?;
+        Some(control::task_json(&app, &task))
     }
 
-    /// Tasks, clock and journal back to the start.
+    /// Tasks, clock, journal and callbacks back to the start, this namespace's only.
     pub fn reset(&self) {
-        control::reset(&self.app);
-    }
-
-    /// The server's state, for tests that need more than the methods above.
-    pub fn app(&self) -> &Arc<App> {
-        &self.app
+        control::reset(&self.app());
     }
 }
 

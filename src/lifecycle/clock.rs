@@ -45,6 +45,12 @@ impl Clock {
         }
     }
 
+    /// The time it was started at (`None`: the system time then): what a
+    /// clock made like this one starts from.
+    pub fn start(&self) -> Option<UnixMillis> {
+        self.initial.0
+    }
+
     /// Back to how it was started: the same start (or the system time now,
     /// if it started at the system time), running or frozen as it was.
     pub fn reset(&self) {

@@ -1,5 +1,6 @@
-//! The state every request sees: one `Arc<App>` shared by the connections,
-//! whose locks are never held across an `.await`.
+//! The state every request sees: one `Arc<App>` per namespace, shared by
+//! the connections, whose locks are never held across an `.await`; and
+//! [`Shared`], what the namespaces of an instance have in common.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -7,25 +8,24 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use bytes::Bytes;
 
 use crate::contract::Contract;
+use crate::lifecycle::clock::{Clock, UnixMillis};
 use crate::lifecycle::scenarios::Catalog;
 use crate::server::callbacks::Callbacks;
 use crate::server::control::guard::Guard;
 use crate::server::control::redact::Secrets;
 use crate::server::media::video::Library;
 use crate::server::persist::Persist;
-use crate::server::store::tasks::Task;
+use crate::server::store::namespaces::{self, Namespaces};
+use crate::server::store::tasks::{Task, TaskStore};
 use crate::server::store::Store;
 
-/// The state every request sees.
+/// What every namespace of an instance shares: the contract, the
+/// scenarios, the flags and the gates. Reached through [`App`]'s `Deref`,
+/// so `app.contract` reads the same in every handler.
 #[derive(Debug)]
-pub struct App {
-    /// The `Arc` this `App` lives in, for work that outlives a request (callbacks).
-    pub this: Weak<App>,
+pub struct Shared {
     pub contract: Arc<Contract>,
     pub catalog: Catalog,
-    /// Tasks, the clock, the journal: everything a request changes.
-    pub store: Store,
-    pub base_url: String,
     pub max_body: usize,
     pub quiet: bool,
     pub video: Library,
@@ -33,32 +33,63 @@ pub struct App {
     pub require_auth: bool,
     /// The documented example's bytes, looked up once.
     pub documented: Bytes,
-    /// `--state`: where changes are written.
-    pub persist: Option<Persist>,
-    /// Set when tasks or the clock change, for the state saver.
-    pub dirty: AtomicBool,
     /// What the gateway's query path answers with.
     pub gateway_query: QueryShape,
-    pub callbacks: Callbacks,
     /// The head and keep-alive timeouts of every connection.
     pub timeouts: crate::server::http::connection::Timeouts,
     /// Connections past this many are refused.
     pub max_connections: usize,
-    /// When forgotten tasks were last logged, and how many there were then.
-    pub forgotten_log: Mutex<Option<std::time::Instant>>,
-    pub forgotten_logged: AtomicU64,
     /// Whether the control API shows credentials shortened (the default) or in full.
     pub secrets: Secrets,
     /// Who may use the control API.
     pub guard: Guard,
+    /// How a new namespace's clock starts: at `--epoch` (`None`: the
+    /// system time then), frozen or running, as the server started.
+    pub clock_start: (Option<UnixMillis>, bool),
+    /// What `/__mock/metrics` shows: counters the request path adds to,
+    /// the instance's (every namespace's traffic together).
+    pub metrics: crate::server::metrics::Metrics,
+}
+
+/// The state every request sees: one namespace's (the default one's for
+/// an unprefixed path, `/ns/{name}`'s otherwise), and through `Deref` the
+/// instance's [`Shared`] settings.
+#[derive(Debug)]
+pub struct App {
+    /// The `Arc` this `App` lives in, for work that outlives a request (callbacks).
+    pub this: Weak<App>,
+    pub shared: Arc<Shared>,
+    /// Tasks, the clock, the journal: everything a request changes.
+    pub store: Store,
+    /// Base of the links this namespace hands out, its prefix included.
+    pub base_url: String,
+    /// `/ns/{name}` for a named namespace, empty for the default one.
+    pub prefix: String,
+    /// `--state`: where changes are written (the default namespace's only).
+    pub persist: Option<Persist>,
+    /// Set when tasks or the clock change, for the state saver.
+    pub dirty: AtomicBool,
+    pub callbacks: Callbacks,
+    /// When forgotten tasks were last logged, and how many there were then.
+    pub forgotten_log: Mutex<Option<std::time::Instant>>,
+    pub forgotten_logged: AtomicU64,
     /// Recorded submit answers still to give (`--replay`).
     pub replay_submits: crate::server::replay::Submits,
     /// Recorded files/retrieve answers, by file id (`--replay`).
     pub replay_files: crate::server::replay::Files,
     /// The OpenAPI document of this server, made on first request.
     pub openapi: OnceLock<Bytes>,
-    /// What `/__mock/metrics` shows: counters the request path adds to.
-    pub metrics: crate::server::metrics::Metrics,
+    /// The named namespaces: the default namespace's registry (empty in
+    /// the named ones, which hold no namespaces of their own).
+    pub namespaces: Namespaces<App>,
+}
+
+impl std::ops::Deref for App {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
 }
 
 /// Forgotten tasks are logged at most this often.
@@ -75,6 +106,63 @@ pub enum QueryShape {
 }
 
 impl App {
+    /// A namespace's state: `store` empty or restored, nothing sent yet.
+    pub fn new(
+        shared: Arc<Shared>,
+        store: Store,
+        base_url: String,
+        prefix: String,
+        persist: Option<Persist>,
+        callbacks: Callbacks,
+        max_namespaces: usize,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|this| App {
+            this: this.clone(),
+            shared,
+            store,
+            base_url,
+            prefix,
+            persist,
+            dirty: AtomicBool::new(false),
+            callbacks,
+            forgotten_log: Mutex::new(None),
+            forgotten_logged: AtomicU64::new(0),
+            replay_submits: crate::server::replay::Submits::default(),
+            replay_files: crate::server::replay::Files::default(),
+            openapi: OnceLock::new(),
+            namespaces: Namespaces::new(max_namespaces),
+        })
+    }
+
+    /// The namespace's name; `None` for the default namespace.
+    pub fn namespace_name(&self) -> Option<&str> {
+        self.prefix.strip_prefix(namespaces::PREFIX)
+    }
+
+    /// The namespace `name` (a [`namespaces::valid_name`]) of this, the
+    /// default namespace: made now, empty, if it does not exist (which may
+    /// forget the one idle longest); `None` with `--max-namespaces 0`.
+    pub fn namespace(&self, name: &str) -> Option<Arc<App>> {
+        self.namespaces.get_or_make(name, || {
+            let (start, frozen) = self.clock_start;
+            let tasks = TaskStore::bounded(
+                self.store.tasks().seed(),
+                self.store.tasks().max_tasks(),
+                self.catalog.has_task_id_rules(),
+            );
+            let prefix = format!("{}{name}", namespaces::PREFIX);
+            App::new(
+                self.shared.clone(),
+                Store::memory(Clock::new(start, frozen), tasks),
+                format!("{}{prefix}", self.base_url),
+                prefix,
+                None,
+                self.callbacks.fresh(),
+                0,
+            )
+        })
+    }
+
     /// Notes that tasks or the clock changed (polls count too), so that
     /// `--state` saves them. Without `--state` it touches nothing shared:
     /// every poll calls it.

@@ -26,8 +26,8 @@ pub mod store;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -108,6 +108,9 @@ pub struct Config {
     pub control_token: Option<String>,
     /// Recordings to replay (`--replay`), loaded.
     pub replay: Vec<replay::Recording>,
+    /// Past this many namespaces (`/ns/{name}/...`), the one idle longest
+    /// is forgotten; 0 turns namespaces off.
+    pub max_namespaces: usize,
 }
 
 impl Default for Config {
@@ -141,6 +144,7 @@ impl Default for Config {
             allowed_hosts: Vec::new(),
             control_token: None,
             replay: Vec::new(),
+            max_namespaces: store::namespaces::DEFAULT_MAX_NAMESPACES,
         }
     }
 }
@@ -206,38 +210,37 @@ pub fn app(config: Config, addr: SocketAddr, generation: u64) -> Arc<App> {
         config.control_token.as_deref(),
         config.control,
     );
-    Arc::new_cyclic(|this| App {
-        this: this.clone(),
+    let shared = Arc::new(app::Shared {
         documented: config.contract.documented_example().clone(),
         contract: config.contract,
         catalog: config.catalog,
-        store: store::Store::memory(config.clock, tasks),
-        base_url,
         max_body: config.max_body,
         quiet: config.quiet,
         video: config.video,
         control: config.control,
         require_auth: config.require_auth,
-        persist: config.state.map(|path| persist::Persist::new(path, generation)),
-        dirty: AtomicBool::new(false),
         gateway_query: config.gateway_query,
-        callbacks: callbacks::Callbacks::new(config.callback_timeout, config.allowed_callback_hosts)
-            .with_status_words(config.callback_status),
         timeouts: config.timeouts,
         max_connections: config.max_connections,
-        forgotten_log: std::sync::Mutex::new(None),
-        forgotten_logged: std::sync::atomic::AtomicU64::new(0),
         secrets: if config.keep_secrets {
             redact::Secrets::Keep
         } else {
             redact::Secrets::Redact
         },
         guard,
-        replay_submits: replay::Submits::default(),
-        replay_files: replay::Files::default(),
-        openapi: OnceLock::new(),
         metrics: metrics::Metrics::default(),
-    })
+        clock_start: (config.clock.start(), config.clock.is_frozen()),
+    });
+    App::new(
+        shared,
+        store::Store::memory(config.clock, tasks),
+        base_url,
+        String::new(),
+        config.state.map(|path| persist::Persist::new(path, generation)),
+        callbacks::Callbacks::new(config.callback_timeout, config.allowed_callback_hosts)
+            .with_status_words(config.callback_status),
+        config.max_namespaces,
+    )
 }
 
 /// Puts a recording's tasks into the store (replacing tasks of the same

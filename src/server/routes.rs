@@ -24,8 +24,8 @@ use crate::server::control::{self, dashboard};
 use crate::server::http::{self, connection, discard_body, has_bearer, json, preflight, reply, Outcome, Reply, JSON};
 use crate::server::media;
 use crate::server::metrics;
-use crate::server::store::journal;
 use crate::server::store::tasks::Surface;
+use crate::server::store::{journal, namespaces};
 
 /// What the liveness probe answers with.
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
@@ -49,7 +49,13 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Result<Reply, ConnectionReset> {
     signals.busy.store(true, Ordering::Relaxed);
-    let result = answer(&app, &signals, req).await;
+    // Unprefixed requests (the default namespace) pay for this one
+    // comparison only: no lock, no lookup.
+    let result = if req.uri().path().starts_with(namespaces::PREFIX) {
+        answer_in_namespace(&app, &signals, req).await
+    } else {
+        answer(&app, &signals, req).await
+    };
     signals.answered.fetch_add(1, Ordering::Relaxed);
     signals.busy.store(false, Ordering::Relaxed);
     result
@@ -67,6 +73,42 @@ async fn answer(
     let (parts, body) = req.into_parts();
     let found = Route::of(parts.uri.path(), app.control);
     let outcome = route(app, &parts, found, body).await;
+    finish(app, signals, &parts, &parts.uri, found, outcome, started).await
+}
+
+/// `/ns/{name}/...`: that namespace answers what follows the prefix; the
+/// journal and the log keep the path as received.
+async fn answer_in_namespace(
+    root: &Arc<App>,
+    signals: &connection::Signals,
+    req: Request<Incoming>,
+) -> Result<Reply, ConnectionReset> {
+    let started = Instant::now();
+    let (mut parts, body) = req.into_parts();
+    match enter_namespace(root, &mut parts) {
+        Ok((app, received)) => {
+            let found = Route::of(parts.uri.path(), app.control);
+            let outcome = route(&app, &parts, found, body).await;
+            finish(&app, signals, &parts, &received, found, outcome, started).await
+        }
+        Err((status, code, message)) => {
+            let outcome = json(status, render::error(code, &message)).into();
+            finish(root, signals, &parts, &parts.uri, None, outcome, started).await
+        }
+    }
+}
+
+/// After the answer: the metrics, the log line and the journal entry
+/// (`uri` as received).
+async fn finish(
+    app: &App,
+    signals: &connection::Signals,
+    parts: &Parts,
+    uri: &hyper::Uri,
+    found: Option<Route>,
+    outcome: Outcome,
+    started: Instant,
+) -> Result<Reply, ConnectionReset> {
     let Outcome {
         mut reply,
         task_id,
@@ -82,12 +124,12 @@ async fn answer(
     let took = started.elapsed();
     meter(app, found, &parts.method, status, task_id.is_some(), took);
     if !app.quiet && found != Some(Route::Live) {
-        let task = http::task_note(task_id.as_deref(), &parts.uri);
+        let task = http::task_note(task_id.as_deref(), uri);
         let status = status.map_or_else(|| "reset".to_owned(), |s| s.as_u16().to_string());
         app.log(format_args!(
             "{} {}{task} {status} {:.2}ms",
             parts.method,
-            parts.uri.path(),
+            uri.path(),
             took.as_secs_f64() * 1000.0
         ));
     }
@@ -96,7 +138,7 @@ async fn answer(
         let entry = journal::Entry::received_at(
             started,
             &parts.method,
-            &parts.uri,
+            uri,
             &parts.headers,
             &request_body,
             status,
@@ -109,6 +151,57 @@ async fn answer(
         return Err(ConnectionReset);
     }
     Ok(reply)
+}
+
+/// Why a `/ns/...` request reaches no namespace: the status, the code and
+/// the message of the gateway's envelope.
+type Refusal = (StatusCode, &'static str, String);
+
+/// The namespace a `/ns/{name}/...` request is for, made on its first
+/// request, with `parts.uri` rewritten to what follows the prefix; the URI
+/// as received comes back too. A name that is not one is answered 400, and
+/// `/ns/` paths with namespaces off 404, in the gateway's envelope.
+fn enter_namespace(app: &App, parts: &mut Parts) -> Result<(Arc<App>, hyper::Uri), Refusal> {
+    let refuse = |status, code, message: String| Err((status, code, message));
+    let (name, rest) = match namespaces::split(parts.uri.path()) {
+        Some(Ok(split)) => split,
+        Some(Err(e)) => return refuse(StatusCode::BAD_REQUEST, "invalid_namespace", e.to_string()),
+        None => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no route for {}", parts.uri.path()),
+            )
+        }
+    };
+    let off = || {
+        format!(
+            "no route for {} {}: namespaces are off (--max-namespaces 0)",
+            parts.method,
+            parts.uri.path()
+        )
+    };
+    let Some(namespace) = app.namespace(name) else {
+        return refuse(StatusCode::NOT_FOUND, "not_found", off());
+    };
+    let target = match parts.uri.query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest.to_owned(),
+    };
+    let mut uri = parts.uri.clone().into_parts();
+    // Cannot fail (a part of a valid URI), but is an answer if it does.
+    let inner = target.parse().ok().and_then(|target| {
+        uri.path_and_query = Some(target);
+        hyper::Uri::from_parts(uri).ok()
+    });
+    let Some(inner) = inner else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("cannot read {}", parts.uri),
+        );
+    };
+    Ok((namespace, std::mem::replace(&mut parts.uri, inner)))
 }
 
 /// The endpoints, found by path before the method is looked at.
@@ -304,7 +397,7 @@ async fn route(app: &App, parts: &Parts, found: Option<Route>, body: Incoming) -
         },
         Route::DashboardRedirect if get => Outcome {
             record: false,
-            ..dashboard::redirect(parts.uri.query()).into()
+            ..dashboard::redirect(&app.prefix, parts.uri.query()).into()
         },
         Route::Live if get => Outcome {
             record: false,

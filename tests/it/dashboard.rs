@@ -455,6 +455,47 @@ fn the_timeline_marks_callback_faults_where_their_updates_are_sent() {
     );
 }
 
+/// The namespace picker: the page shows and drives the namespace it is
+/// switched to (its control calls go under `/ns/NAME/__mock/`), lists the
+/// instance's namespaces, and opens in the one its address names.
+#[test]
+#[ignore = "needs Chromium: cargo test --test dashboard -- --ignored"]
+fn the_namespace_picker_switches_what_the_page_shows_and_drives() {
+    let server = mock(config());
+    server.script("job-default", "success").unwrap();
+    let t1 = server.namespace("t1");
+    t1.script("job-t1", "fail").unwrap();
+    let mut page = open(&server);
+    page.wait_for(
+        "the default namespace's task",
+        &cell_is("job-default", "c-scenario", "success"),
+    );
+    page.wait_for(
+        "the namespaces listed",
+        "document.querySelector('#ns-list option[value=\"t1\"]') !== null",
+    );
+    page.eval("(() => { const i = document.getElementById('ns-input'); i.value = 't1'; i.dispatchEvent(new Event('change')); })()");
+    page.wait_for("t1's task", &cell_is("job-t1", "c-scenario", "fail"));
+    assert_eq!(page.eval(&cell("job-default", "c-scenario")), Value::Null);
+    assert_eq!(page.eval("location.pathname"), "/ns/t1/__mock/");
+    // The buttons drive t1's clock, not the default one's.
+    page.click("button[data-advance='1m']");
+    page.wait_for("t1's task to fail", &cell_is("job-t1", "c-status", "FAILURE Fail"));
+    assert_eq!(t1.app().store.clock().now(), EPOCH_MS + 60_000);
+    assert_eq!(server.app().store.clock().now(), EPOCH_MS);
+    // Back to the default namespace.
+    page.eval("(() => { const i = document.getElementById('ns-input'); i.value = ''; i.dispatchEvent(new Event('change')); })()");
+    page.wait_for(
+        "the default task again",
+        &cell_is("job-default", "c-scenario", "success"),
+    );
+    assert_eq!(page.eval("location.pathname"), "/__mock/");
+    // Opened at a namespace's address, the page is in that namespace.
+    page.goto(&format!("{}/__mock/", t1.uri()));
+    page.wait_for("t1's task", &cell_is("job-t1", "c-scenario", "fail"));
+    assert_eq!(page.eval("document.getElementById('ns-input').value"), "t1");
+}
+
 /// The README's picture, taken by the same browser: set
 /// `MINIMAX_MOCK_SCREENSHOT=docs/dashboard.png` to write it.
 #[test]

@@ -16,6 +16,7 @@ mod lifecycle;
 mod limits;
 mod live;
 mod metrics;
+mod namespaces;
 mod openai;
 mod openapi;
 mod properties;

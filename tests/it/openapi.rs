@@ -119,6 +119,8 @@ async fn the_document_is_openapi_3_1_self_contained_and_covers_every_surface() {
         "GET /__mock/callbacks",
         "DELETE /__mock/callbacks",
         "GET /__mock/metrics",
+        "GET /__mock/namespaces",
+        "DELETE /__mock/namespaces/{name}",
     ] {
         assert!(operations.remove(wanted), "no {wanted}");
     }
@@ -628,9 +630,15 @@ async fn every_answer_of_every_api_is_documented_with_its_body() {
     send(s, c, "GET", "/__mock/metrics", &[], "").await;
     send(s, c, "POST", "/__mock/metrics", &[], "").await;
     send(s, c, "DELETE", "/__mock/requests", &[], "").await;
+    // Namespaces: listed, and forgotten once.
+    s.mock.namespace("t1").script("job", "fail").unwrap();
+    let listed = send(s, c, "GET", "/__mock/namespaces", &[], "").await.json();
+    assert_eq!(listed["namespaces"][0]["name"], "t1");
+    send(s, c, "DELETE", "/__mock/namespaces/t1", &[], "").await;
+    send(s, c, "DELETE", "/__mock/namespaces/t1", &[], "").await;
     send(s, c, "POST", "/__mock/reset", &[], "").await;
     send(s, c, "GET", "/__mock/reset", &[], "").await;
-    assert_eq!(c.checked, 121);
+    assert_eq!(c.checked, 124);
 }
 
 /// With --require-auth the document says so (a bearer scheme, 401 on the

@@ -395,8 +395,42 @@ fn schemas() -> Vec<(&'static str, Value)> {
             "control.health",
             json!({
                 "type": "object",
-                "properties": { "status": { "const": "ok" } },
+                "properties": {
+                    "status": { "const": "ok" },
+                    "tasks": { "type": "integer", "minimum": 0 },
+                    "max_tasks": { "type": "integer", "minimum": 1 },
+                    "forgotten": { "type": "integer", "minimum": 0 },
+                    "namespace": { "type": ["string", "null"], "description": "The namespace asked about (`/ns/{name}/__mock/health`); null for the default one." },
+                    "namespaces": { "type": "integer", "minimum": 0, "description": "Named namespaces now (the default namespace's health only)." },
+                    "max_namespaces": { "type": "integer", "minimum": 0 },
+                    "namespaces_forgotten": { "type": "integer", "minimum": 0 }
+                },
                 "required": ["status"]
+            }),
+        ),
+        (
+            "control.namespaces",
+            json!({
+                "description": "Every named namespace, by name.",
+                "type": "object",
+                "properties": {
+                    "namespaces": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "name": { "type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$" },
+                                "tasks": { "type": "integer", "minimum": 0 },
+                                "now": { "type": "integer", "description": "The namespace's clock, Unix milliseconds." },
+                                "idle_ms": { "type": "integer", "minimum": 0, "description": "Milliseconds since its last request." }
+                            },
+                            "required": ["name", "tasks", "now", "idle_ms"]
+                        }
+                    },
+                    "max_namespaces": { "type": "integer", "minimum": 0 },
+                    "forgotten": { "type": "integer", "minimum": 0, "description": "Namespaces forgotten so far to stay within --max-namespaces." }
+                },
+                "required": ["namespaces", "max_namespaces", "forgotten"]
             }),
         ),
     ]
@@ -512,4 +546,17 @@ pub(super) fn paths(paths: &mut Map<String, Value>, components: &mut Map<String,
             "delete": op("control_clear_callbacks", "Clear the callback record", "", json!({ "204": no_content("Cleared.") })),
         }),
     );
+    paths.insert(
+        path("namespaces"),
+        json!({ "get": op("control_namespaces", "The namespaces", "Every named namespace (`/ns/{name}/...`), with its task count, its clock and how long it has been idle. Answered outside any namespace only.", json!({ "200": ok("The namespaces.", "control.namespaces") })) }),
+    );
+    let mut namespace = json!({
+        "delete": op("control_delete_namespace", "Forget a namespace", "Its tasks, clock, journal and callbacks record are gone; its next request starts a new one.", json!({
+            "204": no_content("Forgotten."),
+            "404": refused("No such namespace (`not_found`).")
+        })),
+    });
+    namespace["parameters"] =
+        json!([{ "name": "name", "in": "path", "required": true, "schema": { "type": "string" } }]);
+    paths.insert(path("namespaces/{name}"), namespace);
 }

@@ -112,6 +112,11 @@ impl Callbacks {
         self
     }
 
+    /// The same settings, nothing sent yet: a new namespace's.
+    pub fn fresh(&self) -> Self {
+        Self::new(self.timeout, self.allowed_hosts.clone()).with_status_words(self.status_words)
+    }
+
     pub fn record(&self, attempt: Attempt) {
         let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
         if attempts.len() >= KEPT {

@@ -405,9 +405,10 @@ pub fn allowed(path: &str) -> &'static str {
     let route = path.strip_prefix(PREFIX).unwrap_or_default();
     match route.split_once('/') {
         Some(("tasks", _)) => "GET, PUT, DELETE, OPTIONS",
+        Some(("namespaces", _)) => "DELETE, OPTIONS",
         Some(_) => "OPTIONS",
         None => match route {
-            "health" | "tasks" | "scenarios" | "metrics" => "GET, OPTIONS",
+            "health" | "tasks" | "scenarios" | "metrics" | "namespaces" => "GET, OPTIONS",
             "clock" => "GET, POST, OPTIONS",
             "requests" | "callbacks" => "GET, DELETE, OPTIONS",
             "reset" => "POST, OPTIONS",
@@ -423,12 +424,7 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
     let method = &parts.method;
     match route.split_once('/') {
         None => match (route, method) {
-            ("health", &Method::GET) => ok(json!({
-                "status": "ok",
-                "tasks": app.store.tasks().len(),
-                "max_tasks": app.store.tasks().max_tasks(),
-                "forgotten": app.store.tasks().forgotten(),
-            })),
+            ("health", &Method::GET) => ok(health_json(app)),
             ("health", _) => not_allowed("GET"),
             ("tasks", &Method::GET) => match page(parts) {
                 Ok((after, limit)) => {
@@ -517,7 +513,20 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                 no_content()
             }
             ("callbacks", _) => not_allowed("GET, DELETE"),
+            ("namespaces", _) if app.namespace_name().is_some() => outside_namespaces(parts),
+            ("namespaces", &Method::GET) => ok(namespaces_json(app)),
+            ("namespaces", _) => not_allowed("GET"),
             _ => unknown(parts),
+        },
+        Some(("namespaces", _)) if app.namespace_name().is_some() => outside_namespaces(parts),
+        Some(("namespaces", name)) => match *method {
+            Method::DELETE if app.namespaces.remove(&percent_decode(name)) => no_content(),
+            Method::DELETE => error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no namespace {:?}", percent_decode(name)),
+            ),
+            _ => not_allowed("DELETE"),
         },
         Some(("tasks", id)) => {
             let id = percent_decode(id);
@@ -545,6 +554,60 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
     }
 }
 
+/// `GET /__mock/health`: ready, and how full the namespace is; the
+/// default namespace's also counts the named ones.
+fn health_json(app: &App) -> Value {
+    let mut health = json!({
+        "status": "ok",
+        "tasks": app.store.tasks().len(),
+        "max_tasks": app.store.tasks().max_tasks(),
+        "forgotten": app.store.tasks().forgotten(),
+        "namespace": app.namespace_name(),
+    });
+    if app.namespace_name().is_none() {
+        health["namespaces"] = json!(app.namespaces.len());
+        health["max_namespaces"] = json!(app.namespaces.max());
+        health["namespaces_forgotten"] = json!(app.namespaces.evicted());
+    }
+    health
+}
+
+/// `GET /__mock/namespaces`: every named namespace, by name, with its
+/// task count, its clock and how long since its last request.
+pub fn namespaces_json(app: &App) -> Value {
+    let namespaces: Vec<Value> = app
+        .namespaces
+        .list()
+        .into_iter()
+        .map(|listed| {
+            json!({
+                "name": listed.name,
+                "tasks": listed.value.store.tasks().len(),
+                "now": listed.value.store.clock().now(),
+                "idle_ms": listed.idle_ms,
+            })
+        })
+        .collect();
+    json!({
+        "namespaces": namespaces,
+        "max_namespaces": app.namespaces.max(),
+        "forgotten": app.namespaces.evicted(),
+    })
+}
+
+/// The namespaces are the instance's: listed and removed outside any of them.
+fn outside_namespaces(parts: &Parts) -> Answer {
+    error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "no control route {} {} in a namespace: namespaces are listed at /__mock/namespaces, without a /ns/ prefix",
+            parts.method,
+            parts.uri.path()
+        ),
+    )
+}
+
 /// How many tasks or journal entries a page holds when `limit` is not given.
 pub const DEFAULT_PAGE: usize = 1000;
 
@@ -570,7 +633,7 @@ fn unknown(parts: &Parts) -> Answer {
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "no control route {} {}; see /__mock/ (the dashboard), /__mock/health, /__mock/tasks, /__mock/scenarios, /__mock/clock, /__mock/requests, /__mock/next, /__mock/callbacks, /__mock/metrics, /__mock/reset",
+            "no control route {} {}; see /__mock/ (the dashboard), /__mock/health, /__mock/tasks, /__mock/scenarios, /__mock/clock, /__mock/requests, /__mock/next, /__mock/callbacks, /__mock/metrics, /__mock/namespaces, /__mock/reset",
             parts.method,
             parts.uri.path()
         ),

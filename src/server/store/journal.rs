@@ -195,7 +195,7 @@ pub struct Filter {
 
 impl Filter {
     pub fn matches(&self, entry: &Entry) -> bool {
-        self.path.as_deref().is_none_or(|p| entry.path() == p)
+        self.path.as_deref().is_none_or(|p| same_path(entry.path(), p))
             && self
                 .method
                 .as_deref()
@@ -205,6 +205,16 @@ impl Filter {
                 .as_deref()
                 .is_none_or(|t| entry.task_id().as_deref() == Some(t))
     }
+}
+
+/// Whether `path` (as received) is `wanted`, with or without its
+/// namespace's prefix: in `/ns/t1`, `?path=/v1/query/video_generation`
+/// finds `/ns/t1/v1/query/video_generation`.
+fn same_path(path: &str, wanted: &str) -> bool {
+    path == wanted
+        || super::namespaces::split(path)
+            .and_then(Result::ok)
+            .is_some_and(|(_, rest)| rest == wanted)
 }
 
 /// Shards, so the two worker threads do not contend for one lock and one

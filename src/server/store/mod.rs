@@ -15,6 +15,7 @@
 //! through it.
 
 pub mod journal;
+pub mod namespaces;
 pub mod next;
 pub mod tasks;
 

@@ -29,11 +29,13 @@ pub fn page() -> Reply {
     reply
 }
 
-/// `GET /__mock`: to the page, keeping the query (`?token=`).
-pub fn redirect(query: Option<&str>) -> Reply {
+/// `GET /__mock`: to the page, keeping the query (`?token=`); `prefix`
+/// is the namespace's (`/ns/{name}`, or empty).
+pub fn redirect(prefix: &str, query: Option<&str>) -> Reply {
+    let page = crate::contract::CONTROL_PREFIX;
     let location = match query {
-        Some(q) => format!("{}?{q}", crate::contract::CONTROL_PREFIX),
-        None => crate::contract::CONTROL_PREFIX.to_owned(),
+        Some(q) => format!("{prefix}{page}?{q}"),
+        None => format!("{prefix}{page}"),
     };
     let mut reply = reply(StatusCode::PERMANENT_REDIRECT, HTML, Bytes::new());
     if let Ok(location) = HeaderValue::from_str(&location) {
