@@ -87,6 +87,17 @@ fn targets() -> Vec<Target> {
             goal: Some(1.25),
         },
         Target {
+            name: "live gateway task, namespaced",
+            mock_args: Some(&[]),
+            setup: Setup::Task {
+                submit: "/ns/bench/minimax/v1/video_generation",
+                body: V1_BODY,
+                key: "task_id",
+                query: "/ns/bench/minimax/v1/query/video_generation?task_id={id}",
+            },
+            goal: Some(1.4),
+        },
+        Target {
             name: "live native task",
             mock_args: Some(&[]),
             setup: Setup::Task {
