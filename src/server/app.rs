@@ -46,9 +46,6 @@ pub struct Shared {
     /// How a new namespace's clock starts: at `--epoch` (`None`: the
     /// system time then), frozen or running, as the server started.
     pub clock_start: (Option<UnixMillis>, bool),
-    /// What `/__mock/metrics` shows: counters the request path adds to,
-    /// the instance's (every namespace's traffic together).
-    pub metrics: crate::server::metrics::Metrics,
 }
 
 /// The state every request sees: one namespace's (the default one's for
@@ -77,6 +74,9 @@ pub struct App {
     pub replay_submits: crate::server::replay::Submits,
     /// Recorded files/retrieve answers, by file id (`--replay`).
     pub replay_files: crate::server::replay::Files,
+    /// What `/__mock/metrics` shows: counters this namespace's requests,
+    /// polls, faults and callbacks add to.
+    pub metrics: crate::server::metrics::Metrics,
     /// The OpenAPI document of this server, made on first request.
     pub openapi: OnceLock<Bytes>,
     /// The named namespaces: the default namespace's registry (empty in
@@ -129,6 +129,7 @@ impl App {
             forgotten_logged: AtomicU64::new(0),
             replay_submits: crate::server::replay::Submits::default(),
             replay_files: crate::server::replay::Files::default(),
+            metrics: crate::server::metrics::Metrics::default(),
             openapi: OnceLock::new(),
             namespaces: Namespaces::new(max_namespaces),
         })

@@ -228,7 +228,6 @@ pub fn app(config: Config, addr: SocketAddr, generation: u64) -> Arc<App> {
             redact::Secrets::Redact
         },
         guard,
-        metrics: metrics::Metrics::default(),
         clock_start: (config.clock.start(), config.clock.is_frozen()),
     });
     App::new(

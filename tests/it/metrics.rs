@@ -279,3 +279,57 @@ async fn the_metrics_are_guarded_like_the_control_api() {
     .await;
     assert_eq!(closed.get("/__mock/metrics").await.status, 404);
 }
+
+/// One endpoint for the instance: a namespace's traffic is counted under its
+/// `namespace` label, the default namespace's without one; a namespace's own
+/// endpoint shows that namespace.
+#[tokio::test]
+async fn each_namespace_is_counted_under_its_label() {
+    let server = start(config()).await;
+    let body = r#"{"model": "MiniMax-Hailuo-02", "prompt": "x"}"#;
+    for _ in 0..2 {
+        let r = post(&server, "/ns/t1/minimax/v1/video_generation", &[], body).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let r = post(&server, "/minimax/v1/video_generation", &[], body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let all = scrape(&server).await;
+    let submits = |ns: Option<&str>| -> f64 {
+        all.samples
+            .iter()
+            .filter(|s| {
+                s.metric == "minimax_mock_requests_total"
+                    && s.labels.get("api") == Some("gateway")
+                    && s.labels.get("route") == Some("submit")
+                    && s.labels.get("namespace") == ns
+            })
+            .map(|s| match s.value {
+                Metric::Counter(v) => v,
+                _ => panic!("a counter"),
+            })
+            .sum()
+    };
+    assert_eq!((submits(None), submits(Some("t1"))), (1.0, 2.0));
+    assert_eq!(
+        value(
+            &all,
+            "minimax_mock_tasks",
+            &[("namespace", "t1"), ("api", "gateway"), ("status", "NOT_START")]
+        ),
+        2.0
+    );
+
+    let r = server.get("/ns/t1/__mock/metrics").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let own = Scrape::parse(r.body.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    assert!(own.samples.iter().all(|s| s.labels.get("namespace") == Some("t1")));
+    assert_eq!(
+        value(
+            &own,
+            "minimax_mock_submits_total",
+            &[("api", "gateway"), ("outcome", "accepted")]
+        ),
+        2.0
+    );
+}

@@ -53,7 +53,19 @@ pub fn reply_to(app: &App, parts: &Parts) -> Reply {
             .insert(header::ALLOW, HeaderValue::from_static("GET"));
         return refused;
     }
-    let body = scrape(&[(None, &app.metrics.counters, task_counts(app))]);
+    // The instance's endpoint lists every namespace, each under its
+    // `namespace` label; a namespace's own (`/ns/{name}/__mock/metrics`)
+    // lists that one.
+    let named = app.namespaces.list();
+    let mut parts = vec![(app.namespace_name(), &app.metrics.counters, task_counts(app))];
+    for listed in &named {
+        parts.push((
+            Some(listed.name.as_str()),
+            &listed.value.metrics.counters,
+            task_counts(&listed.value),
+        ));
+    }
+    let body = scrape(&parts);
     reply(
         StatusCode::OK,
         HeaderValue::from_static(text::CONTENT_TYPE),
