@@ -33,7 +33,12 @@ async fn rough_delivery(path: &str, body: Value, v2: bool) {
     let hook = receiver(Receiver::Echo).await;
     let server = start(config()).await; // frozen
     let mut body = body;
-    body["callback_url"] = json!(hook.url);
+    if path == "/v1/videos" {
+        // new-api takes MiniMax's fields, callback_url among them, in metadata.
+        body["metadata"] = json!({ "callback_url": hook.url });
+    } else {
+        body["callback_url"] = json!(hook.url);
+    }
     let r = post(
         &server,
         path,
@@ -120,6 +125,14 @@ async fn rough_delivery_through_the_gateway() {
 async fn rough_delivery_through_minimax_v1() {
     let body = json!({"model": "MiniMax-Hailuo-02", "prompt": "A cat"});
     rough_delivery("/v1/video_generation", body, false).await;
+}
+
+/// new-api's OpenAI-compatible API sends MiniMax's v1 updates, naming the
+/// `task_…` id.
+#[tokio::test]
+async fn rough_delivery_through_the_openai_compatible_api() {
+    let body = json!({"model": "MiniMax-Hailuo-02", "prompt": "A cat"});
+    rough_delivery("/v1/videos", body, false).await;
 }
 
 #[tokio::test]
