@@ -2,6 +2,10 @@
 //! (`--callback-timeout`, `--allow-callback-host`, `--callback-status`) and
 //! every attempt, for `GET /__mock/callbacks` and `MockServer::callbacks`.
 //! The sending is `notifier`'s.
+//!
+//! May use `store` (the tasks whose updates are due), `api::render` (the
+//! update bodies), `http` and `metrics`; the surfaces start a task's watcher
+//! at submit.
 
 pub mod notifier;
 

@@ -5,6 +5,11 @@
 //!
 //! A bad control request is answered 400 with a message naming the field or
 //! JSON pointer, and changes nothing.
+//!
+//! Owns the control plane: this API, its gate (`guard`), what it shows of
+//! credentials (`redact`) and the `dashboard`. May use `store`, `api::render`
+//! (a task's timeline), `callbacks`, `metrics`, `http` and the pure core; the
+//! API surfaces never use it.
 
 pub mod dashboard;
 pub mod guard;

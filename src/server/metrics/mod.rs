@@ -6,9 +6,8 @@
 //! allocation, no formatting. Everything else (label strings, the task
 //! gauge, the text) is made at scrape time ([`scrape`]).
 //!
-//! One [`Counters`] holds what one namespace counts; the server has one
-//! today, and [`scrape`] writes any number, each with its `namespace` label,
-//! so that namespaces can come without changing a sample's name.
+//! One [`Counters`] holds what one namespace counts, and [`scrape`] writes
+//! any number, each but the default namespace's with its `namespace` label.
 //!
 //! Uses `lifecycle` (phases, statuses), `store` (the tasks, for the gauge)
 //! and `http` (the reply); the request path reaches it through `App`.

@@ -8,6 +8,10 @@
 //! `MINIMAX_MOCK_TEST_PAUSE_WRITE=snapshot:N` or `log:N`, the N-th snapshot
 //! or log append is written half, synced, and the process then stops there,
 //! so a test can kill it at exactly that moment.
+//!
+//! Owns the state file (`state`: its format, read back). May use `store`
+//! (what it saves) and `lifecycle`; nothing on the request path waits for it:
+//! writes happen on a blocking thread.
 
 pub mod state;
 
