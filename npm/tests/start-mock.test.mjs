@@ -72,6 +72,27 @@ test("every test starts clean", async () => {
   assert.equal((await mock.clock()).now_unix, EPOCH);
 });
 
+test("a namespace is a mock of its own on the same server", async () => {
+  const worker = mock.namespace("worker-1");
+  assert.equal(worker.baseUrl, `${mock.baseUrl}/ns/worker-1`);
+  const submitted = await (
+    await fetch(worker.url("/minimax/v1/video_generation"), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "MiniMax-Hailuo-02", prompt: "A cat" }),
+    })
+  ).json();
+  await worker.advance("30s");
+  const done = await (await fetch(worker.url(`/minimax/v1/query/video_generation?task_id=${submitted.task_id}`))).json();
+  assert.equal(done.data.status, "SUCCESS");
+  // Its clock and tasks are its own: the default namespace's did not move.
+  assert.equal((await mock.clock()).now_unix, EPOCH);
+  assert.deepEqual(await mock.tasks(), []);
+  assert.equal((await worker.tasks()).length, 1);
+  await worker.reset();
+  assert.deepEqual(await worker.tasks(), []);
+});
+
 test("script a failure, inline steps, the next submits", async () => {
   const task = await mock.script("job-1", "fail");
   assert.deepEqual([task.task_id, task.scenario, task.current.status], ["job-1", "fail", "NOT_START"]);

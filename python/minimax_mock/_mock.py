@@ -81,7 +81,11 @@ class Mock:
         url = urlsplit(base_url)
         if url.scheme != "http" or not url.hostname:
             raise ValueError(f"the mock's base URL is http://HOST:PORT, not {base_url!r}")
-        self.base_url = f"http://{url.netloc}"
+        # A path is a namespace's prefix (http://HOST:PORT/ns/NAME): every
+        # request, control ones included, goes under it.
+        self._prefix = url.path.rstrip("/")
+        self._root = f"http://{url.netloc}"
+        self.base_url = self._root + self._prefix
         self.token = token
         self.timeout = timeout
         self.process = process
@@ -186,6 +190,13 @@ class Mock:
 
     # -- the control API -----------------------------------------------------
 
+    def namespace(self, name: str) -> "Mock":
+        """The namespace ``name`` of the same server, a mock of its own (its
+        tasks, clock, journal, reset): for tests that run in parallel against
+        one shared server (pytest-xdist workers, CI shards). Made by its
+        first request; ``base_url`` is ``http://HOST:PORT/ns/NAME``."""
+        return Mock(f"{self._root}/ns/{quote(name, safe='')}", token=self.token, timeout=self.timeout)
+
     def url(self, path: str = "/") -> str:
         """An absolute URL on the mock: ``mock.url("/v1/video_generation")``."""
         return self.base_url + (path if path.startswith("/") else "/" + path)
@@ -271,6 +282,7 @@ class Mock:
         body: Optional[Dict[str, Any]] = None,
         query: Optional[Mapping[str, Any]] = None,
     ) -> Any:
+        path = self._prefix + path
         if query:
             path += "?" + urlencode({k: v for k, v in query.items() if v is not None})
         headers = {"Accept": "application/json"}

@@ -96,6 +96,24 @@ def test_every_test_starts_clean_on_the_same_process(minimax_mock: Mock):
     assert call(minimax_mock.url(SUBMIT), JOB)["task_id"] == seen["first_task_id"]
 
 
+def test_a_namespace_is_a_mock_of_its_own_on_the_same_server(minimax_mock: Mock):
+    worker = minimax_mock.namespace("worker-1")
+    assert worker.base_url == minimax_mock.base_url + "/ns/worker-1"
+    submitted = call(worker.url(SUBMIT), JOB)
+    worker.advance("30s")
+    done = call(worker.url(QUERY + submitted["task_id"]))["data"]
+    assert done["status"] == "SUCCESS"
+    # Its clock, tasks and journal are its own: the default namespace's did not move.
+    assert minimax_mock.clock()["now_unix"] == EPOCH
+    assert minimax_mock.tasks() == [] and minimax_mock.requests() == []
+    assert [r["path"] for r in worker.requests()] == [
+        "/ns/worker-1" + SUBMIT,
+        "/ns/worker-1/minimax/v1/query/video_generation",
+    ]
+    worker.reset()
+    assert worker.tasks() == []
+
+
 def test_script_a_failure_and_advance(minimax_mock: Mock):
     task = minimax_mock.script("job-1", "fail")
     assert (task["task_id"], task["scenario"], task["current"]["status"]) == ("job-1", "fail", "NOT_START")

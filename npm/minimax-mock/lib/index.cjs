@@ -44,11 +44,15 @@ function duration(value) {
 function connectMock(baseUrl, extra = {}) {
   const base = new URL(baseUrl);
   if (base.protocol !== "http:") throw new TypeError(`the mock's base URL is http://HOST:PORT, not ${baseUrl}`);
-  const origin = base.origin;
+  // A path is a namespace's prefix (http://HOST:PORT/ns/NAME): every
+  // request, control ones included, goes under it.
+  const root = base.origin;
+  const origin = root + base.pathname.replace(/\/+$/, "");
   const token = extra.token ?? process.env[TOKEN_ENV] ?? null;
+  const under = (route) => new URL(origin + (route.startsWith("/") ? route : `/${route}`));
 
   async function call(method, route, body, query) {
-    const url = new URL(route, origin);
+    const url = under(route);
     for (const [key, value] of Object.entries(query || {})) {
       if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
     }
@@ -93,7 +97,8 @@ function connectMock(baseUrl, extra = {}) {
     baseUrl: origin,
     pid: extra.pid,
     logFile: extra.logFile,
-    url: (route = "/") => new URL(route, origin).href,
+    url: (route = "/") => under(route).href,
+    namespace: (name) => connectMock(`${root}/ns/${encodeURIComponent(name)}`, { token }),
     script: (taskId, scenario, fields = {}) =>
       call("PUT", `/__mock/tasks/${encodeURIComponent(taskId)}`, withScenario(scenario, fields)),
     next: (scenario, count = 1, fields = {}) =>

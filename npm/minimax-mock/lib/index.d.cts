@@ -132,6 +132,12 @@ export interface Mock {
   readonly logFile?: string;
   /** An absolute URL on the mock. */
   url(path?: string): string;
+  /**
+   * The namespace `name` of the same server, a mock of its own (its tasks,
+   * clock, journal, reset), for tests that run in parallel against one
+   * shared server: its `baseUrl` is `http://HOST:PORT/ns/NAME`.
+   */
+  namespace(name: string): Mock;
   /** Scripts a task id: a scenario by name, or `{ steps }` and other fields. */
   script(taskId: string, scenario?: string | null | ScriptFields, fields?: ScriptFields): Promise<Task>;
   /** The scenario of the next `count` submits, whatever API they come through. */
