@@ -159,14 +159,17 @@ class Receiver(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        # Handed over before answering: the mock sends the next update only
+        # once this one is answered, so the queue keeps the mock's order
+        # (each request has a thread of its own, which could put late).
+        if "challenge" not in body:
+            self.updates.put(body)
         answer = json.dumps({"challenge": body["challenge"]} if "challenge" in body else {}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
         self.wfile.write(answer)
-        if "challenge" not in body:
-            self.updates.put(body)
 
     def log_message(self, *args):
         pass
