@@ -130,6 +130,15 @@ pub struct ServeArgs {
     /// Show credentials (Authorization, API-key headers, cookies, key-like query parameters) in full in what the control API serves, instead of shortened.
     #[arg(long)]
     pub keep_secrets: bool,
+    /// Keep tasks, poll counts, the clock, the id sequence, next-submits, the journal and callbacks in Redis (redis://HOST:PORT[/DB]), shared by every replica started with the same URL and flags (docs/store.md).
+    #[arg(long, value_name = "URL", env = "MINIMAX_MOCK_STORE")]
+    pub store: Option<String>,
+    /// With --store: a Redis step slower than this fails its request with 503 (and /__mock/health says not ready).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration_arg)]
+    pub store_timeout: Duration,
+    /// With --store: how long a replica owns a task's callback updates without renewing; after it another replica takes them over.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_arg)]
+    pub store_lease: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -304,6 +313,15 @@ pub enum StartError {
     State(#[from] crate::server::persist::state::StateError),
     #[error(transparent)]
     Replay(#[from] crate::server::replay::ReplayError),
+    /// Flags that do not go together.
+    #[error("{0}")]
+    Flags(String),
+    #[error("{path}: cannot read it to compare with the other replicas': {source}")]
+    Digest {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl ScenariosArgs {
@@ -342,6 +360,7 @@ impl ServeArgs {
             Some(path) => crate::server::persist::state::load(path, self.seed, &catalog)?,
             None => None,
         };
+        let store = self.store_settings()?;
         Ok(Config {
             host: self.host.clone(),
             port: self.port,
@@ -373,8 +392,87 @@ impl ServeArgs {
             control_token: self.control_token.clone(),
             replay: self.scenarios.recordings()?,
             max_namespaces: self.max_namespaces,
+            store,
         })
     }
+
+    /// `--store`'s settings, with what this replica must agree on with the
+    /// others: the flags that shape what a task shows.
+    fn store_settings(&self) -> Result<Option<crate::server::store::remote::Settings>, StartError> {
+        use crate::server::store::remote::{self, Agreement, Settings};
+        let Some(url) = &self.store else { return Ok(None) };
+        let refuse = |why: &str| Err(StartError::Flags(format!("--store {url}: {why}")));
+        if self.state.is_some() {
+            return refuse("the state is in the store: --state is for one process without a store");
+        }
+        if !self.scenarios.replay.is_empty() {
+            return refuse("--replay is for one process without a store");
+        }
+        let loopback = matches!(self.host.as_str(), "localhost" | "127.0.0.1" | "::1")
+            || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if !self.no_control && !loopback && self.control_token.is_none() {
+            return refuse(&format!(
+                "replicas on {} need the same control token: give it with --control-token or {} (a made-up one would differ per replica)",
+                self.host,
+                crate::server::control::guard::TOKEN_ENV
+            ));
+        }
+        let contents = |path: &std::path::Path| {
+            read_all(path).map_err(|source| StartError::Digest {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        let scenarios = match &self.scenarios.file {
+            Some(path) => remote::digest(&[&contents(path)?]),
+            None => "built-in".to_owned(),
+        };
+        let contract = match (&self.schemas, &self.fixtures) {
+            (None, None) => "built-in".to_owned(),
+            (schemas, fixtures) => {
+                let mut parts = Vec::new();
+                for dir in [schemas, fixtures] {
+                    parts.push(match dir {
+                        Some(dir) => contents(dir)?,
+                        None => b"built-in".to_vec(),
+                    });
+                }
+                let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+                remote::digest(&parts)
+            }
+        };
+        Ok(Some(Settings {
+            url: url.clone(),
+            timeout: self.store_timeout,
+            lease: self.store_lease,
+            agreement: Agreement {
+                layout: remote::layout(),
+                seed: self.seed,
+                scenarios,
+                contract,
+                epoch: self.epoch,
+                frozen: self.frozen,
+                max_tasks: self.max_tasks,
+                gateway_query: format!("{:?}", self.gateway_query).to_lowercase(),
+                callback_status: format!("{:?}", self.callback_status).to_lowercase(),
+            },
+        }))
+    }
+}
+
+/// A file's bytes, or a directory's files' names and bytes in name order.
+fn read_all(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    if !path.is_dir() {
+        return std::fs::read(path);
+    }
+    let mut names: Vec<_> = std::fs::read_dir(path)?.collect::<Result<Vec<_>, _>>()?;
+    names.sort_by_key(|e| e.file_name());
+    let mut all = Vec::new();
+    for entry in names {
+        all.extend_from_slice(entry.file_name().as_encoded_bytes());
+        all.extend(read_all(&entry.path())?);
+    }
+    Ok(all)
 }
 
 /// A readable listing of the catalog, one scenario a block.

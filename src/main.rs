@@ -64,10 +64,7 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let (host, port) = (config.host.clone(), config.port);
-        let bound = server::bind(config)
-            .await
-            .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+        let bound = server::bind(config).await?;
         if let Some(token) = bound.app().guard.generated_token() {
             eprintln!(
                 "minimax-mock: the control API on {} needs Authorization: Bearer <token>; \

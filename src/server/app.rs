@@ -46,6 +46,46 @@ pub struct Shared {
     /// How a new namespace's clock starts: at `--epoch` (`None`: the
     /// system time then), frozen or running, as the server started.
     pub clock_start: (Option<UnixMillis>, bool),
+    /// Woken when the server stops: with `--store`, callback watchers give
+    /// their leases up for another replica to go on.
+    pub stopping: Arc<tokio::sync::Notify>,
+    pub stopped: AtomicBool,
+    /// Watchers holding a lease (`--store`), which a graceful stop waits for.
+    pub watchers: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a lease-holding watcher while it lives.
+#[derive(Debug)]
+pub struct Watching(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Shared {
+    pub fn is_stopping(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// A watcher holding a lease starts.
+    pub fn watching(&self) -> Watching {
+        self.watchers.fetch_add(1, Ordering::AcqRel);
+        Watching(self.watchers.clone())
+    }
+
+    /// Tells the watchers the server stops, and waits (at most `within`)
+    /// until those holding leases gave them up.
+    pub async fn stop_watchers(&self, within: std::time::Duration) {
+        self.stopped.store(true, Ordering::Release);
+        self.stopping.notify_waiters();
+        let deadline = tokio::time::Instant::now() + within;
+        while self.watchers.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            self.stopping.notify_waiters();
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
 }
 
 /// The state every request sees: one namespace's (the default one's for
@@ -152,9 +192,20 @@ impl App {
                 self.catalog.has_task_id_rules(),
             );
             let prefix = format!("{}{name}", namespaces::PREFIX);
+            let space = self.store.remote().map(|space| {
+                let space = space.remote.space(Some(name));
+                // Listed for every replica (`GET /__mock/namespaces`); a
+                // store that cannot be reached now misses only the listing.
+                let listed = space.clone();
+                let name = name.to_owned();
+                tokio::spawn(async move {
+                    let _ = listed.register(&name).await;
+                });
+                space
+            });
             App::new(
                 self.shared.clone(),
-                Store::memory(Clock::new(start, frozen), tasks),
+                Store::memory(Clock::new(start, frozen), tasks).shared(space),
                 format!("{}{prefix}", self.base_url),
                 prefix,
                 None,

@@ -111,6 +111,9 @@ pub struct Config {
     /// Past this many namespaces (`/ns/{name}/...`), the one idle longest
     /// is forgotten; 0 turns namespaces off.
     pub max_namespaces: usize,
+    /// `--store redis://…`: the shared store replicas keep their state in
+    /// (connected by [`bind`]); `None`, the in-memory default.
+    pub store: Option<store::remote::Settings>,
 }
 
 impl Default for Config {
@@ -145,6 +148,7 @@ impl Default for Config {
             control_token: None,
             replay: Vec::new(),
             max_namespaces: store::namespaces::DEFAULT_MAX_NAMESPACES,
+            store: None,
         }
     }
 }
@@ -155,13 +159,45 @@ pub struct Bound {
     app: Arc<App>,
 }
 
-/// Binds the listening socket (port 0 picks a free port).
-pub async fn bind(mut config: Config) -> std::io::Result<Bound> {
-    let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
-    let addr = listener.local_addr()?;
+/// Why a server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("cannot listen on {host}:{port}: {source}")]
+    Listen {
+        host: String,
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] store::remote::StartError),
+}
+
+/// Binds the listening socket (port 0 picks a free port), and with
+/// `--store` connects to the shared store and checks this replica agrees
+/// with it.
+pub async fn bind(mut config: Config) -> Result<Bound, BindError> {
+    let remote = match config.store.take() {
+        Some(settings) => Some(store::remote::connect(settings, config.catalog.clone()).await?),
+        None => None,
+    };
+    let listen = |source| BindError::Listen {
+        host: config.host.clone(),
+        port: config.port,
+        source,
+    };
+    let listener = TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .map_err(listen)?;
+    let addr = listener.local_addr().map_err(listen)?;
     let restore = config.restore.take();
     let replay = std::mem::take(&mut config.replay);
-    let app = app(config, addr, restore.as_ref().map_or(0, |r| r.generation));
+    let shared = remote.is_some();
+    let app = app_with(config, addr, restore.as_ref().map_or(0, |r| r.generation), remote);
+    if shared {
+        // Updates of tasks whose owner died are this replica's to send too.
+        notifier::take_over(&app);
+    }
     if let Some(restored) = restore {
         for task in state::restore(app.store.tasks(), app.store.clock(), restored) {
             // Updates already sent before the restart are not sent again.
@@ -195,6 +231,11 @@ pub async fn bind(mut config: Config) -> std::io::Result<Bound> {
 /// it yet (no restored state, no recordings): what `bind` starts from, and
 /// what the fuzz targets drive without a socket. Needs no runtime.
 pub fn app(config: Config, addr: SocketAddr, generation: u64) -> Arc<App> {
+    app_with(config, addr, generation, None)
+}
+
+/// [`app`], its state in the shared store `remote` (`--store`) if given.
+fn app_with(config: Config, addr: SocketAddr, generation: u64, remote: Option<Arc<store::remote::Remote>>) -> Arc<App> {
     let base_url = config
         .public_url
         .clone()
@@ -229,10 +270,14 @@ pub fn app(config: Config, addr: SocketAddr, generation: u64) -> Arc<App> {
         },
         guard,
         clock_start: (config.clock.start(), config.clock.is_frozen()),
+        stopping: Arc::new(tokio::sync::Notify::new()),
+        stopped: std::sync::atomic::AtomicBool::new(false),
+        watchers: Arc::default(),
     });
+    let space = remote.as_ref().map(|r| r.space(None));
     App::new(
         shared,
-        store::Store::memory(config.clock, tasks),
+        store::Store::memory(config.clock, tasks).shared(space),
         base_url,
         String::new(),
         config.state.map(|path| persist::Persist::new(path, generation)),
@@ -336,6 +381,10 @@ impl Bound {
         drop(listener);
         closed();
         let _ = tokio::time::timeout(HOW_LONG_TO_FINISH, graceful.shutdown()).await;
+        if app.store.remote().is_some() {
+            // Each watcher finishes the update it sends and gives its lease up.
+            app.stop_watchers(HOW_LONG_TO_FINISH).await;
+        }
         app.save_all();
     }
 }

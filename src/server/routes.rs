@@ -459,7 +459,7 @@ async fn serve_control(app: &App, parts: &Parts, body: Incoming) -> Outcome {
             ..outcome
         },
         Ok(body) => {
-            let answer = control::handle(app, parts, &body);
+            let answer = control::shared::handle(app, parts, &body).await;
             let mut reply = match answer.body {
                 Some(value) => json(answer.status, serde_json::to_vec(&value).expect("a Value serializes")),
                 None => reply(answer.status, JSON, Bytes::new()),

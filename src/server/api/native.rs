@@ -57,8 +57,10 @@ pub async fn files(app: &App, parts: &Parts) -> Outcome {
         return refused(format!("invalid params, file_id {param:?} is not an integer"));
     };
     let not_found = || refused(format!("invalid params, file_id {file_id} not found"));
-    let Some(task) = app.store.by_file(file_id).await else {
-        return not_found();
+    let task = match app.store.by_file(file_id).await {
+        Ok(Some(task)) => task,
+        Ok(None) => return not_found(),
+        Err(_) => return crate::server::api::poll::unavailable(app, Surface::Native),
     };
     let view = task.view(app.store.clock().now(), task.polls().saturating_sub(1), &app.base_url);
     if view.moment.phase() != crate::lifecycle::Phase::Success {

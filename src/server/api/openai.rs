@@ -350,6 +350,7 @@ async fn create(app: &App, preferred: Option<Arc<Scenario>>, asked: &Asked) -> O
             )
             .into()
         },
+        Err(refusal) if refusal.is_unavailable() => crate::server::api::poll::unavailable(app, Surface::OpenAi),
         Err(Refusal(message)) => refused(
             StatusCode::BAD_REQUEST,
             "2013",
@@ -403,8 +404,9 @@ pub async fn content(app: &App, parts: &Parts) -> Outcome {
         )
     } else {
         match app.store.get(&task_id, Surface::OpenAi).await {
-            None => error(StatusCode::NOT_FOUND, wire::content_not_found()),
-            Some(task) => {
+            Err(_) => crate::server::api::poll::unavailable(app, Surface::OpenAi),
+            Ok(None) => error(StatusCode::NOT_FOUND, wire::content_not_found()),
+            Ok(Some(task)) => {
                 let now = app.store.clock().now();
                 let view = task.view(now, task.polls().saturating_sub(1), &app.base_url);
                 let artifact = view.artifact;

@@ -25,6 +25,27 @@ pub struct Polled {
     pub fault: Option<Fault>,
     /// Polls before this one.
     pub polls: u64,
+    /// The shared store could not be reached (`--store`): delivered as
+    /// 503 in the surface's error body, so every query answers it alike.
+    pub unavailable: bool,
+}
+
+impl Polled {
+    fn unavailable() -> Self {
+        Self {
+            body: Vec::new(),
+            recorded: None,
+            fault: None,
+            polls: 0,
+            unavailable: true,
+        }
+    }
+}
+
+/// The answer when the shared store (`--store`) cannot be reached: 503 in
+/// `surface`'s error body. Nothing falls back to memory.
+pub fn unavailable(app: &App, surface: Surface) -> Outcome {
+    json(StatusCode::SERVICE_UNAVAILABLE, status_error(app, surface, 503)).into()
 }
 
 /// Polls `task_id` through `surface`'s query: `None` if there is no such
@@ -55,6 +76,7 @@ pub async fn poll_task(
                 recorded: Some(recorded),
                 fault: None,
                 polls: poll.before,
+                unavailable: false,
             };
         }
         if task.callback.is_some() {
@@ -69,10 +91,13 @@ pub async fn poll_task(
             recorded: None,
             fault: view.moment.step.fault.clone(),
             polls: poll.before,
+            unavailable: false,
         }
     };
-    if let Some(polled) = app.store.poll(task_id, surface, show).await {
-        return Some(polled);
+    match app.store.poll(task_id, surface, show).await {
+        Ok(Some(polled)) => return Some(polled),
+        Ok(None) => {}
+        Err(_) => return Some(Polled::unavailable()),
     }
     // A task id that a scenarios-file rule names exists from its first query on.
     let scenario = app.catalog.rule_for(task_id)?;
@@ -90,9 +115,15 @@ pub async fn poll_task(
             ..Request::default()
         },
     };
-    let task = app.store.create_named(task_id, scenario, request).await?;
+    let task = match app.store.create_named(task_id, scenario, request).await {
+        Ok(task) => task?,
+        Err(_) => return Some(Polled::unavailable()),
+    };
     app.note_task(&task);
-    app.store.poll(task_id, surface, show).await
+    match app.store.poll(task_id, surface, show).await {
+        Ok(polled) => polled,
+        Err(_) => Some(Polled::unavailable()),
+    }
 }
 
 /// Delivers a poll as its step's fault says: late, as an error in the
@@ -103,7 +134,11 @@ pub async fn deliver(app: &App, task_id: &str, surface: Surface, polled: Polled)
         recorded,
         fault,
         polls,
+        unavailable: down,
     } = polled;
+    if down {
+        return unavailable(app, surface);
+    }
     if let Some(recorded) = recorded {
         return reply(recorded.status, recorded.content_type, recorded.body).into();
     }

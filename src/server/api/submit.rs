@@ -40,6 +40,16 @@ pub struct Submission {
 #[derive(Debug)]
 pub struct Refusal(pub String);
 
+/// What [`create`]'s refusal says when the shared store (`--store`) cannot
+/// be reached: not the client's mistake, so the surfaces answer it 503.
+pub const UNAVAILABLE: &str = "the shared store is unavailable";
+
+impl Refusal {
+    pub fn is_unavailable(&self) -> bool {
+        self.0 == UNAVAILABLE
+    }
+}
+
 /// The body as JSON; the refusal says where it stops being JSON (as
 /// [`checked_json`]'s does).
 fn json_body(body: &[u8]) -> Result<Value, Refusal> {
@@ -232,7 +242,11 @@ pub async fn create(app: &App, preferred: Option<Arc<Scenario>>, submission: Sub
     } = submission;
     let next = match preferred {
         Some(preferred) => Some(preferred),
-        None => app.store.take_next().await,
+        None => app
+            .store
+            .take_next()
+            .await
+            .map_err(|_| Refusal(UNAVAILABLE.to_owned()))?,
     };
     let task = app
         .store
@@ -251,7 +265,8 @@ pub async fn create(app: &App, preferred: Option<Arc<Scenario>>, submission: Sub
             request,
             callback.as_deref(),
         )
-        .await;
+        .await
+        .map_err(|_| Refusal(UNAVAILABLE.to_owned()))?;
     app.note_task(&task);
     app.note_forgotten();
     if task.callback.is_some() {
@@ -304,6 +319,10 @@ pub async fn v1(app: &App, parts: &Parts, body: Incoming, surface: Surface) -> O
     };
     match created {
         Ok(task) => answer(StatusCode::OK, &task.id, &BaseResp::success(), &body),
+        Err(refusal) if refusal.is_unavailable() => Outcome {
+            request_body: body,
+            ..crate::server::api::poll::unavailable(app, surface)
+        },
         Err(Refusal(message)) => refuse(message, &body),
     }
 }

@@ -139,6 +139,10 @@ pub async fn create(app: &App, parts: &Parts, body: Bytes, parsed: Result<Submis
             task_id: Some(task.id.to_string()),
             ..json(StatusCode::OK, render::v2::submit_response(&task.id)).into()
         },
+        Err(refusal) if refusal.is_unavailable() => Outcome {
+            request_body: body,
+            ..crate::server::api::poll::unavailable(app, Surface::V2)
+        },
         Err(Refusal(message)) => Outcome {
             request_body: body,
             ..invalid(app, &message)

@@ -134,7 +134,9 @@ pub async fn list(app: &App, parts: &Parts) -> Outcome {
         Ok(q) => q,
         Err(message) => return invalid(app, &message),
     };
-    let (mut tasks, now) = app.store.v2_tasks(|task, now| query.keeps(task, now)).await;
+    let Ok((mut tasks, now)) = app.store.v2_tasks(|task, now| query.keeps(task, now)).await else {
+        return crate::server::api::poll::unavailable(app, Surface::V2);
+    };
     // Newest first; tasks submitted in the same millisecond, the later first.
     tasks.sort_by_key(|t| std::cmp::Reverse((t.submitted_at, t.created)));
     let start = (query.page_num - 1).saturating_mul(query.page_size);
@@ -159,6 +161,12 @@ pub async fn delete(app: &App, parts: &Parts) -> Outcome {
             _ => Deletion::Refuse,
         })
         .await;
+    let Ok(decided) = decided else {
+        return Outcome {
+            task_id: Some(task_id),
+            ..crate::server::api::poll::unavailable(app, Surface::V2)
+        };
+    };
     let outcome = match decided {
         None => error(app, StatusCode::BAD_REQUEST, INVALID_TASK_ID),
         Some((Deletion::Cancel, task)) => {
@@ -197,7 +205,12 @@ async fn regeneration(app: &App, body: &[u8]) -> Result<Submission, Refusal> {
         None => ("16:9", 5),
         Some(id) => {
             let refuse = |why: String| Err(Refusal(format!("source_task_id: task {id} {why}")));
-            let Some((source, now)) = app.store.v2_task(id).await else {
+            let found = app
+                .store
+                .v2_task(id)
+                .await
+                .map_err(|_| Refusal(crate::server::api::submit::UNAVAILABLE.to_owned()))?;
+            let Some((source, now)) = found else {
                 return refuse("is not a v2 task of the last 7 days (invalid task_id)".to_owned());
             };
             let asked = &source.request;

@@ -30,6 +30,7 @@ use crate::server::app::App;
 use crate::server::callbacks::Attempt;
 use crate::server::metrics::CallbackOutcome;
 use crate::server::store::journal::Entry;
+use crate::server::store::remote::lease::Lease;
 use crate::server::store::tasks::{Surface, Task};
 
 /// The largest answer read from a receiver.
@@ -162,15 +163,22 @@ impl Label<'_> {
     }
 }
 
-/// Keeps an attempt for `GET /__mock/callbacks` and counts it in the metrics.
-fn record(app: &App, attempt: Attempt) {
+/// Keeps an attempt for `GET /__mock/callbacks` and counts it in the
+/// metrics; with `--store`, in the store, for every replica to list.
+async fn record(app: &App, attempt: Attempt) {
     let outcome = match (attempt.dropped, attempt.delivered) {
         (true, _) => CallbackOutcome::Dropped,
         (false, true) => CallbackOutcome::Delivered,
         (false, false) => CallbackOutcome::Failed,
     };
     app.metrics.counters.callback(attempt.kind, outcome);
-    app.callbacks.record(attempt);
+    match app.store.remote() {
+        Some(space) => {
+            let json = serde_json::to_vec(&attempt).expect("an attempt serializes");
+            let _ = space.record_callback(&json).await;
+        }
+        None => app.callbacks.record(attempt),
+    }
 }
 
 /// Sends one request to a callback URL and records it (attempts list and journal).
@@ -187,7 +195,7 @@ async fn send(app: &App, url: &str, label: Label<'_>, body: Bytes) -> Result<(St
     attempt.delivered = error.is_none();
     attempt.http_status = http_status;
     attempt.error = error;
-    record(app, attempt);
+    record(app, attempt).await;
     if app.control {
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -200,8 +208,7 @@ async fn send(app: &App, url: &str, label: Label<'_>, body: Bytes) -> Result<(St
             label.task_id.map(str::to_owned),
         );
         entry.outgoing = true;
-        entry.time = time;
-        app.store.journal().record(entry);
+        app.store.record(entry).await;
     }
     result
 }
@@ -276,6 +283,9 @@ fn update_body(task: &Task, view: &TaskView<'_>, word: &str) -> Vec<u8> {
 /// An update waiting in a task's queue for its time (mock time).
 struct Due {
     due: UnixMillis,
+    /// The step whose change it reports: how far the updates went, for a
+    /// replica that takes the task over (`--store`).
+    step: usize,
     word: &'static str,
     body: Bytes,
     fault: Option<CallbackFault>,
@@ -296,34 +306,103 @@ fn changed_at(task: &Task, index: usize, now: UnixMillis) -> UnixMillis {
     task.submitted_at.saturating_add(entered).min(now)
 }
 
+/// Where a watcher starts.
+#[derive(Debug, Clone, Copy)]
+enum Start {
+    /// From the task's first change on (a new task).
+    First,
+    /// From now on (a task restored from `--state`: updates before the
+    /// restart were sent).
+    Now,
+    /// From step `n` on, the step after the last status the previous owner
+    /// reported (a task taken over from another replica, `--store`).
+    Step(usize),
+}
+
 /// Starts the watcher that sends `task`'s status updates: from its first
 /// change on, or (`resume`, a task restored from `--state`) from now on.
+/// With `--store`, only the replica that holds the task's lease sends them.
 pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
+    let lease = app.store.take_lease(&task.id);
+    if app.store.remote().is_some() && lease.is_none() {
+        return;
+    }
+    spawn_watcher(app, task, if resume { Start::Now } else { Start::First }, lease);
+}
+
+/// Why a watcher stops early.
+enum Stop {
+    /// Its lease is another replica's now: nothing more may be sent.
+    Lost,
+}
+
+/// With `--store`: renews the lease and reads the task as the store holds
+/// it (the poll count others made, a cancellation, the clock). `Ok(false)`:
+/// the task is gone.
+async fn refresh(app: &App, task: &Task, lease: &Lease) -> Result<bool, Stop> {
+    match lease.renew().await {
+        Ok(true) => {}
+        Ok(false) => return Err(Stop::Lost),
+        // The store is away: keep the lease's time, send nothing, try again.
+        Err(_) => return Ok(true),
+    }
+    match app.store.task(&task.id).await {
+        Ok((Some(now), _)) if now.created == task.created => {
+            task.set_polls(now.polls());
+            if let Some(at) = now.cancelled_at() {
+                task.cancel(at);
+            }
+            Ok(true)
+        }
+        Ok((Some(_), _)) => Ok(false),
+        Ok((None, _)) => Ok(false),
+        Err(_) => Ok(true),
+    }
+}
+
+/// How far the updates of `task` went: the first step not yet reported.
+fn progress(queue: &[Due], next: usize) -> usize {
+    queue.iter().map(|d| d.step).min().unwrap_or(next).min(next)
+}
+
+fn spawn_watcher(app: &App, task: &Arc<Task>, start: Start, lease: Option<Lease>) {
     let Some(url) = task.callback.clone() else { return };
     let Some(app) = app.this.upgrade() else { return };
     let task = task.clone();
     let weak = Arc::downgrade(&app);
     let changed = app.callbacks.changed.clone();
+    let stopping = app.stopping.clone();
+    let watching = lease.is_some().then(|| app.watching());
     drop(app);
     tokio::spawn(async move {
+        let _watching = watching;
         // The next step to look at, and the status last reported: a new
         // task reports its first status too; a restored one goes on from now.
         let (mut next, mut sent_word) = {
             let Some(app) = weak.upgrade() else { return };
-            if resume {
-                // A cancelled task has reported `cancelled` already.
-                if task.cancelled_at().is_some() {
-                    return;
+            match start {
+                Start::First => (0, ""),
+                Start::Now | Start::Step(_) => {
+                    // A cancelled task has reported `cancelled` already.
+                    if matches!(start, Start::Now) && task.cancelled_at().is_some() {
+                        return;
+                    }
+                    let now = app.store.clock().now();
+                    let index = match start {
+                        Start::Step(n) => n.checked_sub(1),
+                        _ => Some(task.moment(now, task.polls().saturating_sub(1)).index),
+                    };
+                    match index {
+                        None => (0, ""),
+                        Some(index) => {
+                            let view = TaskView {
+                                moment: task.scenario.entering(index),
+                                ..task.view(now, 0, &app.base_url)
+                            };
+                            (index + 1, status_word(&app, &task, &view))
+                        }
+                    }
                 }
-                let now = app.store.clock().now();
-                let index = task.moment(now, task.polls().saturating_sub(1)).index;
-                let view = TaskView {
-                    moment: task.scenario.entering(index),
-                    ..task.view(now, 0, &app.base_url)
-                };
-                (index + 1, status_word(&app, &task, &view))
-            } else {
-                (0, "")
             }
         };
         // Updates not sent yet, in the order of the changes: a delayed one
@@ -332,10 +411,27 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
         loop {
             // Created before looking, so a change while we look still wakes us.
             let woken = changed.notified();
+            let stop = stopping.notified();
             let Some(app) = weak.upgrade() else { return };
-            // The task was deleted or replaced: its updates stop.
-            if !app.store.tasks().get(&task.id).is_some_and(|t| Arc::ptr_eq(&t, &task)) {
-                return;
+            match &lease {
+                Some(lease) => {
+                    if app.is_stopping() {
+                        // A graceful stop: the next owner goes on from here.
+                        let _ = lease.release().await;
+                        return;
+                    }
+                    match refresh(&app, &task, lease).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            let _ = lease.progress("done").await;
+                            return;
+                        }
+                        Err(Stop::Lost) => return,
+                    }
+                }
+                // The task was deleted or replaced: its updates stop.
+                None if !app.store.tasks().get(&task.id).is_some_and(|t| Arc::ptr_eq(&t, &task)) => return,
+                None => {}
             }
             let seen_polls = task.polls().saturating_sub(1);
             let now = app.store.clock().now();
@@ -355,6 +451,7 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
                     let delay = fault.and_then(|f| f.delay).map_or(0, |d| d.as_millis());
                     queue.push(Due {
                         due: changed_at(&task, next, now).saturating_add(u64::try_from(delay).unwrap_or(u64::MAX)),
+                        step: next,
                         word,
                         body: Bytes::from(update_body(&task, &view, word)),
                         fault,
@@ -366,14 +463,24 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
             // In the order they fall due; ties keep the order of the changes.
             queue.sort_by_key(|d| d.due);
             let ready = queue.partition_point(|d| d.due <= now);
-            for due in queue.drain(..ready).collect::<Vec<_>>() {
-                send_due(&app, &url, &task.id, due).await;
-            }
+            let mut ready: std::collections::VecDeque<Due> = queue.drain(..ready).collect();
             if cancelled.is_some() {
                 // The cancellation is the last update: any still held back go first.
-                for due in std::mem::take(&mut queue) {
-                    send_due(&app, &url, &task.id, due).await;
+                ready.extend(std::mem::take(&mut queue));
+            }
+            while let Some(due) = ready.pop_front() {
+                if !send_due(&app, &url, &task.id, due, lease.as_ref()).await {
+                    return;
                 }
+                if let Some(lease) = &lease {
+                    let first_left = ready.iter().chain(&queue).map(|d| d.step).min();
+                    let done = first_left.map_or(next, |s| s.min(next));
+                    if let Ok(false) = lease.progress(&done.to_string()).await {
+                        return;
+                    }
+                }
+            }
+            if cancelled.is_some() {
                 let view = task.view(until, seen_polls, &app.base_url);
                 let word = status_word(&app, &task, &view);
                 let body = Bytes::from(update_body(&task, &view, word));
@@ -385,17 +492,32 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
                     delayed: None,
                     copy: None,
                 };
-                deliver(&app, &url, label, body).await;
+                if deliver(&app, &url, label, body, lease.as_ref()).await {
+                    if let Some(lease) = &lease {
+                        let _ = lease.progress("done").await;
+                    }
+                }
                 return;
             }
             if queue.is_empty() && next > 0 && task.scenario.steps()[next - 1].phase().is_terminal() {
+                if let Some(lease) = &lease {
+                    let _ = lease.progress("done").await;
+                }
                 return;
             }
-            let running = !app.store.clock().is_frozen();
+            if let Some(lease) = &lease {
+                if let Ok(false) = lease.progress(&progress(&queue, next).to_string()).await {
+                    return;
+                }
+            }
+            // Another replica's polls and clock changes wake no watcher here:
+            // with a store, look every tick.
+            let running = !app.store.clock().is_frozen() || lease.is_some();
             drop(app);
             if running {
                 tokio::select! {
                     () = woken => {},
+                    () = stop => {},
                     () = tokio::time::sleep(TICK) => {},
                 }
             } else {
@@ -405,9 +527,54 @@ pub fn watch(app: &App, task: &Arc<Task>, resume: bool) {
     });
 }
 
+/// With `--store`: takes over, every third of a lease, the callbacks of
+/// tasks whose owner is gone (its lease ran out or was given up), in every
+/// namespace, going on from how far their updates went.
+pub fn take_over(app: &Arc<App>) {
+    let Some(space) = app.store.remote() else { return };
+    let remote = space.remote.clone();
+    let every = (remote.lease / 3).max(Duration::from_millis(50));
+    let weak = Arc::downgrade(app);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(root) = weak.upgrade() else { return };
+            if root.is_stopping() {
+                return;
+            }
+            let mut apps = vec![root.clone()];
+            if let Ok(names) = remote.namespaces().await {
+                apps.extend(names.iter().filter_map(|name| root.namespace(name)));
+            }
+            for app in apps {
+                let Some(space) = app.store.remote() else { continue };
+                let Ok(pending) = space.pending_callbacks().await else {
+                    continue;
+                };
+                for (id, progress) in pending {
+                    let Ok(Some(lease)) = space.take_lease(&id).await else {
+                        continue;
+                    };
+                    let task = match app.store.task(&id).await {
+                        Ok((Some(task), _)) => task,
+                        _ => {
+                            // Gone meanwhile: nothing to send.
+                            let _ = lease.progress("done").await;
+                            continue;
+                        }
+                    };
+                    let step = progress.and_then(|p| p.parse().ok()).unwrap_or(0);
+                    spawn_watcher(&app, &task, Start::Step(step), Some(lease));
+                }
+            }
+        }
+    });
+}
+
 /// Sends an update that fell due as its step's callback fault says: not at
 /// all (recorded as dropped), or once or more in a row, each with retries.
-async fn send_due(app: &App, url: &str, task_id: &str, due: Due) {
+/// False when the lease was lost (`--store`): nothing more may be sent.
+async fn send_due(app: &App, url: &str, task_id: &str, due: Due, lease: Option<&Lease>) -> bool {
     let fault = due.fault.unwrap_or(CallbackFault {
         delay: None,
         drop: false,
@@ -424,24 +591,34 @@ async fn send_due(app: &App, url: &str, task_id: &str, due: Due) {
     if fault.drop {
         let mut attempt = label.attempt(url, app.store.clock().now(), &due.body);
         attempt.dropped = true;
-        record(app, attempt);
-        return;
+        record(app, attempt).await;
+        return true;
     }
     for copy in 1..=fault.copies {
         let label = Label {
             copy: (fault.copies > 1).then_some((copy, fault.copies)),
             ..label
         };
-        deliver(app, url, label, due.body.clone()).await;
+        if !deliver(app, url, label, due.body.clone(), lease).await {
+            return false;
+        }
     }
+    true
 }
 
 /// Delivers one update, retrying with backoff; gives up after [`ATTEMPTS`].
-async fn deliver(app: &App, url: &str, label: Label<'_>, body: Bytes) {
+/// With `--store` the lease is renewed before every attempt; false when it
+/// was lost (another replica sends the task's updates now).
+async fn deliver(app: &App, url: &str, label: Label<'_>, body: Bytes, lease: Option<&Lease>) -> bool {
     let mut backoff = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
+        if let Some(lease) = lease {
+            if let Ok(false) = lease.renew().await {
+                return false;
+            }
+        }
         match send(app, url, Label { attempt, ..label }, body.clone()).await {
-            Ok((status, _)) if status.is_success() => return,
+            Ok((status, _)) if status.is_success() => return true,
             _ if attempt < ATTEMPTS => {
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;
@@ -449,4 +626,5 @@ async fn deliver(app: &App, url: &str, label: Label<'_>, body: Bytes) {
             _ => {}
         }
     }
+    true
 }

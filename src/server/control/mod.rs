@@ -14,6 +14,7 @@
 pub mod dashboard;
 pub mod guard;
 pub mod redact;
+pub mod shared;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +35,8 @@ use crate::lifecycle::Span;
 use crate::server::app::App;
 use crate::server::control::redact::Secrets;
 use crate::server::http::{percent_decode, query_param};
-use crate::server::store::journal::Filter;
+use crate::server::store::journal::{Entry, Filter};
+use crate::server::store::remote::ClockOp;
 use crate::server::store::tasks::{v2_ratio, Request, Surface, Task, V2_RATIOS};
 
 /// The prefix of every control route.
@@ -103,6 +105,14 @@ pub struct ClockSpec {
 /// Scripts `task_id` to follow a scenario from now on, replacing any task
 /// of that id (its polls start again from zero).
 pub fn script(app: &App, task_id: &str, spec: &ScriptSpec) -> Result<Arc<Task>, ControlError> {
+    let task = scripted(app, task_id, spec)?;
+    let task = app.store.tasks().insert(task);
+    app.note_task(&task);
+    Ok(task)
+}
+
+/// The task [`script`] puts in, not yet stored.
+fn scripted(app: &App, task_id: &str, spec: &ScriptSpec) -> Result<Task, ControlError> {
     if task_id.is_empty() {
         return Err(bad("task_id", "a task id is needed"));
     }
@@ -137,16 +147,13 @@ pub fn script(app: &App, task_id: &str, spec: &ScriptSpec) -> Result<Arc<Task>, 
         }
         request.duration_s = d;
     }
-    let task = Task::new(
+    Ok(Task::new(
         task_id.to_owned(),
         scenario,
         app.store.clock().now(),
         request,
         app.store.tasks().seed(),
-    );
-    let task = app.store.tasks().insert(task);
-    app.note_task(&task);
-    Ok(task)
+    ))
 }
 
 /// A scenario by name, or built from inline steps, or the default.
@@ -188,6 +195,23 @@ pub fn next_json(app: &App) -> Value {
 
 /// Applies a clock change.
 pub fn clock(app: &App, spec: &ClockSpec) -> Result<(), ControlError> {
+    for op in clock_ops(app, spec)? {
+        let clock = app.store.clock();
+        match op {
+            ClockOp::Freeze => clock.set_frozen(true),
+            ClockOp::Resume => clock.set_frozen(false),
+            ClockOp::Advance(ms) => clock.advance(Duration::from_millis(ms)),
+            ClockOp::Read | ClockOp::Reset => {}
+        }
+    }
+    app.note_clock();
+    // Callback updates that became due go out now.
+    app.callbacks.changed.notify_waiters();
+    Ok(())
+}
+
+/// The steps of a clock change, in order, once it is checked.
+fn clock_ops(app: &App, spec: &ClockSpec) -> Result<Vec<ClockOp>, ControlError> {
     if spec.freeze && spec.resume {
         return Err(bad("/resume", "freeze and resume at once"));
     }
@@ -212,19 +236,17 @@ pub fn clock(app: &App, spec: &ClockSpec) -> Result<(), ControlError> {
             ));
         }
     }
+    let mut ops = Vec::new();
     if spec.freeze {
-        app.store.clock().set_frozen(true);
+        ops.push(ClockOp::Freeze);
     }
     if spec.resume {
-        app.store.clock().set_frozen(false);
+        ops.push(ClockOp::Resume);
     }
     if let Some(d) = advance {
-        app.store.clock().advance(d);
+        ops.push(ClockOp::Advance(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)));
     }
-    app.note_clock();
-    // Callback updates that became due go out now.
-    app.callbacks.changed.notify_waiters();
-    Ok(())
+    Ok(ops)
 }
 
 /// Tasks, clock and journal back to how the server started.
@@ -449,33 +471,9 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                 Err(e) => invalid(e),
             },
             ("clock", _) => not_allowed("GET, POST"),
-            ("requests", &Method::GET) => {
-                let q = parts.uri.query().unwrap_or("");
-                let filter = Filter {
-                    path: query_param(q, "path").map(|p| p.into_owned()),
-                    task_id: query_param(q, "task_id").map(|p| p.into_owned()),
-                    method: query_param(q, "method").map(|p| p.into_owned()),
-                };
-                // `?last=N`: only the newest N (the dashboard shows the last 200).
-                if let Some(last) = query_param(q, "last") {
-                    let Ok(last) = last.parse::<usize>() else {
-                        return invalid(bad("?last", "a number of requests, 0 or more"));
-                    };
-                    let listed = app.store.journal().list(&filter);
-                    let newest = &listed[listed.len().saturating_sub(last)..];
-                    let requests: Vec<Value> = newest.iter().map(|e| e.to_json(app.secrets)).collect();
-                    return ok(json!({ "requests": requests, "next": null }));
-                }
-                match page(parts) {
-                    Ok((after, limit)) => {
-                        let entries = app.store.journal().page(&filter, after, limit);
-                        let next = (entries.len() == limit).then(|| entries.last().map(|e| e.id.to_string()));
-                        let requests: Vec<Value> = entries.iter().map(|e| e.to_json(app.secrets)).collect();
-                        ok(json!({ "requests": requests, "next": next.flatten() }))
-                    }
-                    Err(e) => invalid(e),
-                }
-            }
+            ("requests", &Method::GET) => requests(app, parts, |filter, after, limit| {
+                app.store.journal().page(filter, after, limit)
+            }),
             ("requests", &Method::DELETE) => {
                 app.store.journal().clear();
                 no_content()
@@ -556,6 +554,37 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
             }
         }
         _ => unknown(parts),
+    }
+}
+
+/// `GET /__mock/requests`: the journal, filtered, paged (`?after`,
+/// `?limit`) or the newest `?last=N`; `page` lists it (a filter, a cursor
+/// and a limit), from this process or from the shared store.
+fn requests(app: &App, parts: &Parts, page_of: impl Fn(&Filter, Option<u64>, usize) -> Vec<Entry>) -> Answer {
+    let q = parts.uri.query().unwrap_or("");
+    let filter = Filter {
+        path: query_param(q, "path").map(|p| p.into_owned()),
+        task_id: query_param(q, "task_id").map(|p| p.into_owned()),
+        method: query_param(q, "method").map(|p| p.into_owned()),
+    };
+    // `?last=N`: only the newest N (the dashboard shows the last 200).
+    if let Some(last) = query_param(q, "last") {
+        let Ok(last) = last.parse::<usize>() else {
+            return invalid(bad("?last", "a number of requests, 0 or more"));
+        };
+        let listed = page_of(&filter, None, usize::MAX);
+        let newest = &listed[listed.len().saturating_sub(last)..];
+        let requests: Vec<Value> = newest.iter().map(|e| e.to_json(app.secrets)).collect();
+        return ok(json!({ "requests": requests, "next": null }));
+    }
+    match page(parts) {
+        Ok((after, limit)) => {
+            let entries = page_of(&filter, after, limit);
+            let next = (entries.len() == limit).then(|| entries.last().map(|e| e.id.to_string()));
+            let requests: Vec<Value> = entries.iter().map(|e| e.to_json(app.secrets)).collect();
+            ok(json!({ "requests": requests, "next": next.flatten() }))
+        }
+        Err(e) => invalid(e),
     }
 }
 

@@ -341,7 +341,7 @@ pub fn replay(path: &str, text: &str, seed: u64, catalog: &Catalog, restored: &m
 }
 
 /// A saved task, checked; the error is (pointer within the task, reason).
-fn task_of(t: &SavedTask, seed: u64, catalog: &Catalog) -> Result<Task, (String, String)> {
+pub fn task_of(t: &SavedTask, seed: u64, catalog: &Catalog) -> Result<Task, (String, String)> {
     let scenario = match &t.steps {
         Some(steps) => {
             let spec: ScenarioSpec = serde_json::from_value(serde_json::json!({ "steps": steps }))

@@ -185,7 +185,72 @@ fn epoch() -> std::time::Instant {
     *EPOCH.get_or_init(std::time::Instant::now)
 }
 
-/// Which entries to list.
+/// Which entries to list./// An entry as a shared store keeps it (`serve --store`): a few fixed
+/// fields, then the head and the body as they are, so a binary body comes
+/// back byte for byte. Read back with [`Entry::from_record`].
+impl Entry {
+    pub fn to_record(&self) -> Vec<u8> {
+        let method = self.method.as_str().as_bytes();
+        let task = self.named_task.as_deref().unwrap_or("").as_bytes();
+        let mut out = Vec::with_capacity(24 + method.len() + task.len() + self.head.len() + self.body.len());
+        out.extend_from_slice(&self.time.to_le_bytes());
+        out.extend_from_slice(&self.status.map_or(0u16, |s| s.as_u16()).to_le_bytes());
+        out.push(u8::from(self.outgoing) | (u8::from(self.named_task.is_some()) << 1));
+        for part in [method, task, self.head.as_bytes()] {
+            out.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            out.extend_from_slice(part);
+        }
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    /// The entry a record holds, as the `id`-th of a listing; `None` for
+    /// bytes that are not one.
+    pub fn from_record(record: &[u8], id: u64) -> Option<Self> {
+        let (time, rest) = record.split_first_chunk::<8>()?;
+        let (status, rest) = rest.split_first_chunk::<2>()?;
+        let (&flags, mut rest) = rest.split_first()?;
+        let mut parts = [&[][..]; 3];
+        for part in &mut parts {
+            let (len, after) = rest.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            if after.len() < len {
+                return None;
+            }
+            (*part, rest) = after.split_at(len);
+        }
+        let status = u16::from_le_bytes(*status);
+        Some(Self {
+            seq: 0,
+            id,
+            at: std::time::Instant::now(),
+            time: u64::from_le_bytes(*time),
+            method: Method::from_bytes(parts[0]).ok()?,
+            head: String::from_utf8(parts[2].to_vec()).ok()?,
+            body: Bytes::copy_from_slice(rest),
+            status: if status == 0 {
+                None
+            } else {
+                StatusCode::from_u16(status).ok()
+            },
+            outgoing: flags & 1 != 0,
+            named_task: (flags & 2 != 0).then(|| String::from_utf8_lossy(parts[1]).into_owned()),
+        })
+    }
+}
+
+/// Numbers `entries` (oldest first) as listed and keeps those `filter`
+/// matches with an `id` above `after`, at most `limit`: a shared store's
+/// journal, listed as [`Journal::page`] lists this process's.
+pub fn listed(mut entries: Vec<Entry>, filter: &Filter, after: Option<u64>, limit: usize) -> Vec<Entry> {
+    for (seq, entry) in entries.iter_mut().enumerate() {
+        entry.seq = seq as u64;
+    }
+    entries.retain(|e| filter.matches(e) && after.is_none_or(|after| e.id > after));
+    entries.truncate(limit);
+    entries
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub path: Option<String>,
@@ -312,6 +377,36 @@ mod tests {
             Some(StatusCode::OK),
             None,
         )
+    }
+
+    #[test]
+    fn records_come_back_byte_for_byte() {
+        let uri: Uri = "/v1/videos?x=1".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "multipart/form-data; boundary=x".parse().unwrap());
+        let mut entry = Entry::new(
+            &Method::POST,
+            &uri,
+            &headers,
+            b"\x00\xffbody",
+            Some(StatusCode::OK),
+            Some("t1".into()),
+        );
+        entry.time = 42;
+        entry.outgoing = true;
+        let back = Entry::from_record(&entry.to_record(), 7).unwrap();
+        assert_eq!((back.id, back.time, back.outgoing), (7, 42, true));
+        assert_eq!(
+            (&back.method, back.status, back.named_task.as_deref()),
+            (&Method::POST, Some(StatusCode::OK), Some("t1"))
+        );
+        assert_eq!((back.path(), back.query()), ("/v1/videos", Some("x=1")));
+        assert_eq!(&back.body[..], b"\x00\xffbody");
+        assert_eq!(
+            back.header("content-type").as_deref(),
+            Some("multipart/form-data; boundary=x")
+        );
+        assert!(Entry::from_record(&entry.to_record()[..5], 0).is_none());
     }
 
     #[test]

@@ -17,14 +17,19 @@
 pub mod journal;
 pub mod namespaces;
 pub mod next;
+pub mod remote;
 pub mod tasks;
 
 use std::sync::Arc;
 
+use crate::contract::DOCUMENTED_TASK_ID;
 use crate::lifecycle::clock::{Clock, UnixMillis};
 use crate::lifecycle::Scenario;
-use journal::{Entry, Journal};
+use journal::{Entry, Filter, Journal};
 use next::NextSubmits;
+use remote::lease::Lease;
+pub use remote::Unavailable;
+use remote::{codec, ClockOp, ClockReading, Held, NewTask, Space};
 use tasks::{Request, Surface, Task, TaskStore};
 
 /// Everything a request reads or changes.
@@ -34,6 +39,12 @@ pub struct Store {
     tasks: TaskStore,
     next: NextSubmits,
     journal: Journal,
+    /// `--store`: the shared store this namespace's state lives in; the
+    /// parts above are then this replica's copy of what it has seen.
+    remote: Option<Space>,
+    /// The callback leases this replica took with its submits, until its
+    /// watchers pick them up.
+    leases: std::sync::Mutex<std::collections::HashMap<Box<str>, Lease>>,
 }
 
 /// What a v2 `DELETE` does to a task.
@@ -64,36 +75,78 @@ impl Store {
             tasks,
             next: NextSubmits::default(),
             journal: Journal::default(),
+            remote: None,
+            leases: Default::default(),
         }
     }
 
-    // The request path.
+    /// The same store, its state in the shared store `space` (`--store`).
+    pub fn shared(mut self, space: Option<Space>) -> Self {
+        self.remote = space;
+        self
+    }
+
+    /// The shared store, with `--store`.
+    pub fn remote(&self) -> Option<&Space> {
+        self.remote.as_ref()
+    }
+
+    // The request path. In memory every step is ready at once; with
+    // `--store` each is a round trip (one script), and fails with
+    // [`Unavailable`] when the store cannot be reached.
 
     /// Counts a poll of task `id` through `surface` and shows it to `f` with
     /// the poll's count and time; `None` if there is no such task for that
     /// surface, or it is a v2 task older than v2's 7 days (nothing is
     /// counted then).
-    pub async fn poll<R>(&self, id: &str, surface: Surface, f: impl FnOnce(&Task, Poll) -> R) -> Option<R> {
-        let now = self.clock.now();
-        self.tasks
-            .with(id, |task| {
-                if !surface.answers(task.request.surface) || !task.in_window(now) {
-                    return None;
-                }
-                let before = task.poll();
-                Some(f(task, Poll { before, now }))
-            })
-            .flatten()
+    pub async fn poll<R>(
+        &self,
+        id: &str,
+        surface: Surface,
+        f: impl FnOnce(&Task, Poll) -> R,
+    ) -> Result<Option<R>, Unavailable> {
+        let Some(space) = &self.remote else {
+            let now = self.clock.now();
+            return Ok(self
+                .tasks
+                .with(id, |task| {
+                    if !surface.answers(task.request.surface) || !task.in_window(now) {
+                        return None;
+                    }
+                    let before = task.poll();
+                    Some(f(task, Poll { before, now }))
+                })
+                .flatten());
+        };
+        let cached = self.tasks.with(id, |t| t.created).unwrap_or(0);
+        let (clock, held) = space.poll(id, codec::family(surface), cached).await?;
+        self.mirror_clock(clock);
+        let Some(held) = held else { return Ok(None) };
+        let before = held.polls;
+        let Some(task) = self.copy_of(space, id, held).await? else {
+            return Ok(None);
+        };
+        task.set_polls(before + 1);
+        Ok(Some(f(&task, Poll { before, now: clock.now })))
     }
 
     /// The task `id`, created now with `scenario` if it does not exist (a
     /// scenarios-file rule naming the id); `None` for an id forgotten to
     /// stay within `--max-tasks`, which stays forgotten.
-    pub async fn create_named(&self, id: &str, scenario: &Arc<Scenario>, request: Request) -> Option<Arc<Task>> {
-        if self.tasks.was_forgotten(id) {
-            return None;
-        }
-        Some(self.tasks.get_or_create(id, scenario, self.clock.now(), request))
+    pub async fn create_named(
+        &self,
+        id: &str,
+        scenario: &Arc<Scenario>,
+        request: Request,
+    ) -> Result<Option<Arc<Task>>, Unavailable> {
+        let Some(space) = &self.remote else {
+            if self.tasks.was_forgotten(id) {
+                return Ok(None);
+            }
+            return Ok(Some(self.tasks.get_or_create(id, scenario, self.clock.now(), request)));
+        };
+        let task = Task::new(id, scenario.clone(), 0, request, self.tasks.seed());
+        self.create_shared(space, task, false).await
     }
 
     /// Creates a task under the next id of the sequence; `scenario` chooses
@@ -103,33 +156,71 @@ impl Store {
         scenario: impl FnOnce(&str) -> Arc<Scenario>,
         request: Request,
         callback: Option<&str>,
-    ) -> Arc<Task> {
-        self.tasks.submit(scenario, self.clock.now(), request, callback)
+    ) -> Result<Arc<Task>, Unavailable> {
+        let Some(space) = &self.remote else {
+            return Ok(self.tasks.submit(scenario, self.clock.now(), request, callback));
+        };
+        let seed = self.tasks.seed();
+        // The sequence is shared: ids are unique across replicas. An id
+        // already taken (by a rule's or a script's task) takes the next number.
+        let mut scenario = Some(scenario);
+        let mut chosen: Option<Arc<Scenario>> = None;
+        loop {
+            let n = space.next_submission().await?;
+            let id = tasks::submission_id(seed, n, request.surface);
+            if id == DOCUMENTED_TASK_ID {
+                continue;
+            }
+            let pick = match (scenario.take(), &chosen) {
+                (Some(choose), _) => choose(&id),
+                (None, Some(s)) => s.clone(),
+                (None, None) => unreachable!("a scenario is chosen on the first try"),
+            };
+            chosen = Some(pick.clone());
+            let task = Task::new(id, pick, 0, request, seed).with_callback(callback);
+            let data = codec::task_record(&task, &space.remote.catalog);
+            let (clock, made) = space.create(&self.new_task(&task, &data, false)).await?;
+            self.mirror_clock(clock);
+            if let Some((true, held, lease)) = made {
+                let task = self.mirror_new(task, &held);
+                if let Some(lease) = lease {
+                    self.hold(&task.id, lease);
+                }
+                return Ok(task);
+            }
+        }
     }
 
     /// The scenario the control API set for the next submit, counting it.
-    pub async fn take_next(&self) -> Option<Arc<Scenario>> {
-        self.next.take()
+    pub async fn take_next(&self) -> Result<Option<Arc<Scenario>>, Unavailable> {
+        let Some(space) = &self.remote else {
+            return Ok(self.next.take());
+        };
+        let record = space.take_next().await?;
+        Ok(record.and_then(|r| codec::scenario_of(&r, &space.remote.catalog)))
     }
 
     /// The v2 task `id` if it is within v2's 7 days, with the clock's
     /// reading; not a poll.
-    pub async fn v2_task(&self, id: &str) -> Option<(Arc<Task>, UnixMillis)> {
-        let now = self.clock.now();
-        self.tasks
-            .get(id)
+    pub async fn v2_task(&self, id: &str) -> Result<Option<(Arc<Task>, UnixMillis)>, Unavailable> {
+        let (task, now) = self.peek(id).await?;
+        Ok(task
             .filter(|task| task.request.surface == Surface::V2 && task.in_window(now))
-            .map(|task| (task, now))
+            .map(|task| (task, now)))
     }
 
     /// The v2 tasks of the last 7 days that `keep` accepts, in creation
     /// order, with the clock's reading (v2's list).
-    pub async fn v2_tasks(&self, mut keep: impl FnMut(&Task, UnixMillis) -> bool) -> (Vec<Arc<Task>>, UnixMillis) {
+    pub async fn v2_tasks(
+        &self,
+        mut keep: impl FnMut(&Task, UnixMillis) -> bool,
+    ) -> Result<(Vec<Arc<Task>>, UnixMillis), Unavailable> {
+        self.pull().await?;
         let now = self.clock.now();
         let tasks = self
             .tasks
             .filter(|task| task.request.surface == Surface::V2 && task.in_window(now) && keep(task, now));
-        (tasks, now)
+        Ok((tasks, now))
     }
 
     /// v2's `DELETE` of task `id`: `decide` looks at the task as it is now
@@ -139,15 +230,33 @@ impl Store {
         &self,
         id: &str,
         decide: impl FnOnce(&Task, UnixMillis) -> Deletion,
-    ) -> Option<(Deletion, Arc<Task>)> {
-        let (task, now) = self.v2_task(id).await?;
+    ) -> Result<Option<(Deletion, Arc<Task>)>, Unavailable> {
+        let Some((task, now)) = self.v2_task(id).await? else {
+            return Ok(None);
+        };
         let deletion = match decide(&task, now) {
-            // Lost a race with another cancel: it is cancelled, not by us.
-            Deletion::Cancel if !task.cancel(now) => Deletion::Refuse,
-            Deletion::Remove if !self.tasks.remove(id) => return None,
+            Deletion::Cancel => {
+                let cancelled = match &self.remote {
+                    None => task.cancel(now),
+                    Some(space) => {
+                        let (ours, at) = space.cancel(id).await?;
+                        ours && {
+                            task.cancel(at);
+                            true
+                        }
+                    }
+                };
+                // Lost a race with another cancel: it is cancelled, not by us.
+                if cancelled {
+                    Deletion::Cancel
+                } else {
+                    Deletion::Refuse
+                }
+            }
+            Deletion::Remove if !self.remove(id).await? => return Ok(None),
             other => other,
         };
-        Some((deletion, task))
+        Ok(Some((deletion, task)))
     }
 
     /// The request id of an answer that carries one (v2's errors): a
@@ -158,19 +267,284 @@ impl Store {
 
     /// The task `id`, if `surface`'s API answers it, without counting a
     /// poll (a download: it moves no lifecycle).
-    pub async fn get(&self, id: &str, surface: Surface) -> Option<Arc<Task>> {
-        self.tasks.get(id).filter(|task| surface.answers(task.request.surface))
+    pub async fn get(&self, id: &str, surface: Surface) -> Result<Option<Arc<Task>>, Unavailable> {
+        let (task, _) = self.peek(id).await?;
+        Ok(task.filter(|task| surface.answers(task.request.surface)))
     }
 
     /// The task whose file is `file_id` (`files/retrieve`).
-    pub async fn by_file(&self, file_id: u64) -> Option<Arc<Task>> {
-        self.tasks.by_file(file_id)
+    pub async fn by_file(&self, file_id: u64) -> Result<Option<Arc<Task>>, Unavailable> {
+        let Some(space) = &self.remote else {
+            return Ok(self.tasks.by_file(file_id));
+        };
+        match space.by_file(file_id).await? {
+            Some(id) => Ok(self.peek(&id).await?.0),
+            None => Ok(None),
+        }
     }
 
     /// Records a request in the journal, stamped with the mock's time.
+    /// With `--store`, an entry the store cannot take is not kept: the
+    /// answer has been given, and nothing falls back to memory.
     pub async fn record(&self, mut entry: Entry) {
         entry.time = self.clock.now();
-        self.journal.record(entry);
+        match &self.remote {
+            None => self.journal.record(entry),
+            Some(space) => {
+                let _ = space.record(&entry.to_record()).await;
+            }
+        }
+    }
+
+    // The shared store's side of the request path.
+
+    /// The task `id` and the clock, without counting a poll.
+    async fn peek(&self, id: &str) -> Result<(Option<Arc<Task>>, UnixMillis), Unavailable> {
+        let Some(space) = &self.remote else {
+            return Ok((self.tasks.get(id), self.clock.now()));
+        };
+        let cached = self.tasks.with(id, |t| t.created).unwrap_or(0);
+        let (clock, held) = space.peek(id, cached).await?;
+        self.mirror_clock(clock);
+        let task = match held {
+            Some(held) => self.copy_of(space, id, held).await?,
+            None => None,
+        };
+        Ok((task, clock.now))
+    }
+
+    /// This replica's copy of task `id` as the store holds it: the cached
+    /// one if it is of the same task (`uid`), else made from the record.
+    async fn copy_of(&self, space: &Space, id: &str, mut held: Held) -> Result<Option<Arc<Task>>, Unavailable> {
+        if held.data.is_none() {
+            if let Some(task) = self.tasks.get(id).filter(|t| t.created == held.uid) {
+                // The poll count others made too, for poll-driven steps.
+                task.set_polls(held.polls);
+                if held.cancelled_at != 0 {
+                    task.cancel(held.cancelled_at);
+                }
+                return Ok(Some(task));
+            }
+            // The copy was replaced meanwhile: read the record.
+            match space.peek(id, 0).await?.1 {
+                Some(fresh) => held = fresh,
+                None => return Ok(None),
+            }
+        }
+        let Some(data) = held.data.take() else { return Ok(None) };
+        let Some(task) = codec::task_of(&data, &held, self.tasks.seed(), &space.remote.catalog) else {
+            return Ok(None);
+        };
+        Ok(Some(self.tasks.insert_mirrored(task)))
+    }
+
+    fn new_task<'a>(&self, task: &'a Task, data: &'a [u8], replace: bool) -> NewTask<'a> {
+        NewTask {
+            id: &task.id,
+            data,
+            family: codec::family(task.request.surface),
+            v2: task.request.surface == Surface::V2,
+            file_id: task.file_id,
+            replace,
+            callback: task.callback.is_some(),
+            submitted_at: replace.then_some(task.submitted_at),
+            polls: task.polls(),
+            cancelled_at: task.cancelled_at().unwrap_or(0),
+        }
+    }
+
+    /// Creates `task` in the store (`replace`: over any of its id); the
+    /// task there if one was (not replacing), `None` if its id stays forgotten.
+    async fn create_shared(&self, space: &Space, task: Task, replace: bool) -> Result<Option<Arc<Task>>, Unavailable> {
+        let data = codec::task_record(&task, &space.remote.catalog);
+        let (clock, made) = space.create(&self.new_task(&task, &data, replace)).await?;
+        self.mirror_clock(clock);
+        match made {
+            None => Ok(None),
+            Some((true, held, lease)) => {
+                let task = self.mirror_new(task, &held);
+                if let Some(lease) = lease {
+                    self.hold(&task.id, lease);
+                }
+                Ok(Some(task))
+            }
+            Some((false, held, _)) => self.copy_of(space, &task.id.clone(), held).await,
+        }
+    }
+
+    fn hold(&self, id: &str, lease: Lease) {
+        self.leases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.into(), lease);
+    }
+
+    /// The callback lease this replica took with task `id`'s submit, for
+    /// its watcher.
+    pub fn take_lease(&self, id: &str) -> Option<Lease> {
+        self.leases.lock().unwrap_or_else(|e| e.into_inner()).remove(id)
+    }
+
+    /// Task `id` as the store holds it now (a watcher's look: it counts
+    /// no poll), with the clock's reading.
+    pub async fn task(&self, id: &str) -> Result<(Option<Arc<Task>>, UnixMillis), Unavailable> {
+        self.peek(id).await
+    }
+
+    /// A task this replica just created in the store, numbered and timed by it.
+    fn mirror_new(&self, mut task: Task, held: &Held) -> Arc<Task> {
+        task.created = held.uid;
+        task.submitted_at = held.submitted_at;
+        self.tasks.insert_mirrored(task)
+    }
+
+    /// The local clock set to the store's reading, so that what reads it
+    /// between two steps (download links, the watchers) agrees.
+    fn mirror_clock(&self, clock: ClockReading) {
+        self.clock.set(clock.now, clock.frozen);
+    }
+
+    // The control plane's steps: with `--store`, what it reads is brought
+    // up to date first ([`Store::pull`]), and what it changes is changed
+    // in the store.
+
+    /// Brings this replica's copy of the tasks and the clock up to date.
+    pub async fn pull(&self) -> Result<(), Unavailable> {
+        let Some(space) = &self.remote else { return Ok(()) };
+        self.mirror_clock(space.clock(ClockOp::Read).await?);
+        let listed = space.tasks(|id| self.tasks.with(id, |t| t.created)).await?;
+        let mut copies = Vec::with_capacity(listed.len());
+        for (id, held) in listed {
+            let cached = self.tasks.get(&id).filter(|t| t.created == held.uid);
+            let task = match (cached, &held.data) {
+                (Some(task), _) => task,
+                (None, Some(data)) => match codec::task_of(data, &held, self.tasks.seed(), &space.remote.catalog) {
+                    Some(task) => Arc::new(task),
+                    None => continue,
+                },
+                (None, None) => continue,
+            };
+            task.set_polls(held.polls);
+            if held.cancelled_at != 0 {
+                task.cancel(held.cancelled_at);
+            }
+            copies.push(task);
+        }
+        self.tasks.mirror(copies);
+        Ok(())
+    }
+
+    /// Moves, freezes, resumes or resets the clock.
+    pub async fn change_clock(&self, op: ClockOp) -> Result<(), Unavailable> {
+        match &self.remote {
+            Some(space) => self.mirror_clock(space.clock(op).await?),
+            None => match op {
+                ClockOp::Read => {}
+                ClockOp::Advance(ms) => self.clock.advance(std::time::Duration::from_millis(ms)),
+                ClockOp::Freeze => self.clock.set_frozen(true),
+                ClockOp::Resume => self.clock.set_frozen(false),
+                ClockOp::Reset => self.clock.reset(),
+            },
+        }
+        Ok(())
+    }
+
+    /// Adds `task`, replacing any task of its id (the control API's script).
+    pub async fn insert(&self, task: Task) -> Result<Arc<Task>, Unavailable> {
+        let Some(space) = &self.remote else {
+            return Ok(self.tasks.insert(task));
+        };
+        let id = task.id.clone();
+        match self.create_shared(space, task, true).await? {
+            Some(task) => Ok(task),
+            None => Err(space.remote.unavailable(format!("task {id} was not created"))),
+        }
+    }
+
+    /// Removes task `id`; whether it existed.
+    pub async fn remove(&self, id: &str) -> Result<bool, Unavailable> {
+        let removed = match &self.remote {
+            Some(space) => space.remove(id).await?,
+            None => false,
+        };
+        Ok(self.tasks.remove(id) || removed)
+    }
+
+    /// Sets the scenario of the next `count` submits (0: none).
+    pub async fn set_next(&self, scenario: Arc<Scenario>, count: u32) -> Result<(), Unavailable> {
+        match &self.remote {
+            Some(space) => {
+                let record = codec::scenario_record(&scenario, &space.remote.catalog);
+                space.set_next(Some((&record, count))).await
+            }
+            None => {
+                self.next.set(scenario, count);
+                Ok(())
+            }
+        }
+    }
+
+    /// The next-submits scenario's name and how many submits it applies to.
+    pub async fn peek_next(&self) -> Result<Option<(String, u32)>, Unavailable> {
+        let Some(space) = &self.remote else {
+            return Ok(self.next.peek());
+        };
+        Ok(space.peek_next().await?.and_then(|(record, count)| {
+            codec::scenario_of(&record, &space.remote.catalog).map(|s| (s.name().to_owned(), count))
+        }))
+    }
+
+    pub async fn clear_next(&self) -> Result<(), Unavailable> {
+        self.next.clear();
+        match &self.remote {
+            Some(space) => space.clear(&["next"]).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The journal's entries that `filter` matches, numbered, oldest first.
+    pub async fn journal_list(&self, filter: &Filter) -> Result<Vec<Entry>, Unavailable> {
+        self.journal_page(filter, None, usize::MAX).await
+    }
+
+    /// Up to `limit` journal entries with an id above `after`, oldest first.
+    pub async fn journal_page(
+        &self,
+        filter: &Filter,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, Unavailable> {
+        let Some(space) = &self.remote else {
+            return Ok(self.journal.page(filter, after, limit));
+        };
+        let entries = space
+            .journal()
+            .await?
+            .into_iter()
+            .filter_map(|(id, record)| Entry::from_record(&record, id))
+            .collect();
+        Ok(journal::listed(entries, filter, after, limit))
+    }
+
+    pub async fn clear_journal(&self) -> Result<(), Unavailable> {
+        self.journal.clear();
+        match &self.remote {
+            Some(space) => space.clear(&["journal"]).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets every task, the journal, the next-submits setting and the
+    /// callbacks record, and puts the clock back to how it started (the
+    /// control API's reset).
+    pub async fn reset(&self) -> Result<(), Unavailable> {
+        if let Some(space) = &self.remote {
+            self.mirror_clock(space.reset().await?);
+        } else {
+            self.clock.reset();
+        }
+        self.clear();
+        Ok(())
     }
 
     // What the control plane, the state file and the watchers use.

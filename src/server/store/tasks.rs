@@ -305,6 +305,15 @@ impl Model {
     }
 }
 
+/// The id of the `n`-th submission under `seed` through `surface`: the same
+/// on every replica of a shared store, which share the sequence.
+pub fn submission_id(seed: u64, n: u64, surface: Surface) -> String {
+    match surface {
+        Surface::OpenAi => openai_id(seed, n),
+        _ => artifact::numeric_id(&mut artifact::rng_for(seed, &format!("submission-{n}"))).to_string(),
+    }
+}
+
 /// The id of the `n`-th submission through new-api's OpenAI-compatible
 /// API: `task_` and 32 letters and digits, as new-api makes its public ids,
 /// drawn from the seed and `n` like every other id.
@@ -525,10 +534,7 @@ impl TaskStore {
         let mut tasks = self.write();
         let id = loop {
             let n = self.submitted.fetch_add(1, Ordering::Relaxed);
-            let id = match request.surface {
-                Surface::OpenAi => openai_id(self.seed, n),
-                _ => artifact::numeric_id(&mut artifact::rng_for(self.seed, &format!("submission-{n}"))).to_string(),
-            };
+            let id = submission_id(self.seed, n, request.surface);
             if id != DOCUMENTED_TASK_ID && tasks.get(&id).is_none() {
                 break id;
             }
@@ -646,6 +652,30 @@ impl TaskStore {
         *self.write() = Maps::default();
         self.submitted.store(0, Ordering::Relaxed);
         self.request_ids.store(0, Ordering::Relaxed);
+    }
+
+    /// Puts in a task as a shared store holds it, its creation order
+    /// (`created`) kept: a replica's copy.
+    pub fn insert_mirrored(&self, task: Task) -> Arc<Task> {
+        let mut tasks = self.write();
+        // insert_locked numbers it from this counter: the store's number
+        // is the one every replica shows (and pages by).
+        self.created.store(task.created, Ordering::Relaxed);
+        self.insert_locked(&mut tasks, task)
+    }
+
+    /// Replaces every task with `tasks` (in creation order, as a shared
+    /// store lists them): a replica's copy brought up to date.
+    pub fn mirror(&self, tasks: Vec<Arc<Task>>) {
+        let mut maps = Maps::default();
+        for task in tasks {
+            maps.by_id
+                .insert_unique(id_hash(&task.id), task.clone(), |t| id_hash(&t.id));
+            maps.by_file
+                .insert_unique(file_hash(task.file_id), task.clone(), |t| file_hash(t.file_id));
+            maps.order.push_back(task);
+        }
+        *self.write() = maps;
     }
 
     /// How many submissions ids have been drawn for (saved with the state).

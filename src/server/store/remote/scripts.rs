@@ -1,0 +1,275 @@
+//! The Lua scripts that make each shared step one atomic step in Redis.
+//!
+//! Every script that reads the clock reads it here, from the clock hash and
+//! Redis `TIME`: the one time source of all replicas, so a task never goes
+//! backwards whichever replica answers. A namespace's clock is made on its
+//! first use (`start` and `frozen` of the server's flags, which every
+//! replica agrees on), so a namespace another replica deleted starts again
+//! as the server started.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// The clock of `KEYS[clock]`: `offset` (mock minus Redis time, ms) while
+/// it runs, `frozen` (the mock time it stands at, or -1). Returns the mock
+/// time now and 1 when frozen, 0 when running.
+const CLOCK: &str = r#"
+local LATEST = 253402300799999
+local function redis_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function clock_set(key, now, frozen)
+  if now > LATEST then now = LATEST end
+  if now < 0 then now = 0 end
+  if frozen == 1 then
+    redis.call('HSET', key, 'offset', 0, 'frozen', now)
+  else
+    redis.call('HSET', key, 'offset', now - redis_ms(), 'frozen', -1)
+  end
+  return now
+end
+local function clock_now(key, start, frozen0)
+  local c = redis.call('HMGET', key, 'offset', 'frozen')
+  if not c[2] then
+    local s = tonumber(start)
+    if s < 0 then s = redis_ms() end
+    clock_set(key, s, tonumber(frozen0))
+    c = redis.call('HMGET', key, 'offset', 'frozen')
+  end
+  local frozen = tonumber(c[2])
+  if frozen >= 0 then return frozen, 1 end
+  local now = redis_ms() + tonumber(c[1])
+  if now > LATEST then now = LATEST end
+  return now, 0
+end
+"#;
+
+fn with_clock(body: &str) -> Script {
+    Script::new(&format!("{CLOCK}\n{body}"))
+}
+
+/// A poll: counts it and reads the clock in one step.
+/// KEYS: task, clock. ARGV: start, frozen, family, cached uid, v2 window.
+/// Returns `{0, now, frozen}` when there is no such task for this family
+/// (or a v2 task past its window: nothing is counted), else
+/// `{1, now, frozen, polls before, cancelled at, uid[, data, submitted at]}`, the task's
+/// data only when the caller's copy is not of this task (`uid`).
+pub static POLL: LazyLock<Script> = LazyLock::new(|| {
+    with_clock(
+        r#"
+local now, frozen = clock_now(KEYS[2], ARGV[1], ARGV[2])
+local t = redis.call('HMGET', KEYS[1], 'u', 'f', 's', 'w', 'c')
+if not t[1] or t[2] ~= ARGV[3] then return {0, now, frozen} end
+if t[4] == '1' and now - tonumber(t[3]) > tonumber(ARGV[5]) then return {0, now, frozen} end
+local before = redis.call('HINCRBY', KEYS[1], 'p', 1) - 1
+local out = {1, now, frozen, before, tonumber(t[5] or '0'), tonumber(t[1])}
+if t[1] ~= ARGV[4] then
+  out[7] = redis.call('HGET', KEYS[1], 'd')
+  out[8] = tonumber(t[3])
+end
+return out
+"#,
+    )
+});
+
+/// A look at a task without counting a poll.
+/// KEYS: task, clock. ARGV: start, frozen, cached uid.
+/// Returns `{0, now, frozen}` or `{1, now, frozen, polls, cancelled at, uid[, data, submitted at]}`.
+pub static PEEK: LazyLock<Script> = LazyLock::new(|| {
+    with_clock(
+        r#"
+local now, frozen = clock_now(KEYS[2], ARGV[1], ARGV[2])
+local t = redis.call('HMGET', KEYS[1], 'u', 'p', 'c')
+if not t[1] then return {0, now, frozen} end
+local out = {1, now, frozen, tonumber(t[2] or '0'), tonumber(t[3] or '0'), tonumber(t[1])}
+if t[1] ~= ARGV[3] then
+  local more = redis.call('HMGET', KEYS[1], 'd', 's')
+  out[7] = more[1]
+  out[8] = tonumber(more[2])
+end
+return out
+"#,
+    )
+});
+
+/// Creates a task (or, `replace` 0, finds the one already there).
+/// KEYS: task, clock, order, files, uid counter, forgotten, callback
+/// tasks, stats, the task's callback lease, the fencing counter. ARGV:
+/// start, frozen, data, family, is v2, file id, id, max tasks, replace,
+/// remember forgotten, has callback, submitted at ('' for now), polls,
+/// cancelled at, task key prefix, replica, lease ms. A task with a
+/// callback is created with its lease held by the creating replica, so no
+/// other replica can take its updates over before its first.
+/// Returns `{1, now, frozen, uid, submitted at, polls, cancelled at, lease token}`
+/// for a created task, `{0, now, frozen, uid, submitted at, polls, cancelled at, data}`
+/// for one that was already there, or `{-1, now, frozen}`
+/// for an id forgotten past --max-tasks that a rule must not re-create.
+pub static CREATE: LazyLock<Script> = LazyLock::new(|| {
+    with_clock(
+        r#"
+local now, frozen = clock_now(KEYS[2], ARGV[1], ARGV[2])
+if ARGV[9] == '0' then
+  local t = redis.call('HMGET', KEYS[1], 'u', 's', 'p', 'c', 'd')
+  if t[1] then
+    return {0, now, frozen, tonumber(t[1]), tonumber(t[2]), tonumber(t[3]), tonumber(t[4] or '0'), t[5]}
+  end
+  if ARGV[10] == '1' and redis.call('SISMEMBER', KEYS[6], ARGV[7]) == 1 then return {-1, now, frozen} end
+else
+  local old = redis.call('HGET', KEYS[1], 'i')
+  if old then redis.call('HDEL', KEYS[4], old) end
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[6], ARGV[7])
+end
+local u = redis.call('INCR', KEYS[5])
+local s = now
+if ARGV[12] ~= '' then s = tonumber(ARGV[12]) end
+redis.call('HSET', KEYS[1], 'd', ARGV[3], 'u', u, 'f', ARGV[4], 's', s, 'w', ARGV[5],
+  'p', ARGV[13], 'c', ARGV[14], 'i', ARGV[6])
+redis.call('ZADD', KEYS[3], u, ARGV[7])
+redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
+local token = 0
+if ARGV[11] == '1' then
+  redis.call('SADD', KEYS[7], ARGV[7])
+  token = redis.call('INCR', KEYS[10])
+  redis.call('SET', KEYS[9], ARGV[16] .. '#' .. token, 'PX', ARGV[17])
+end
+local max = tonumber(ARGV[8])
+while redis.call('ZCARD', KEYS[3]) > max do
+  local oid = redis.call('ZPOPMIN', KEYS[3])[1]
+  local okey = ARGV[15] .. oid
+  local ofile = redis.call('HGET', okey, 'i')
+  if ofile then redis.call('HDEL', KEYS[4], ofile) end
+  redis.call('DEL', okey)
+  redis.call('SREM', KEYS[7], oid)
+  if ARGV[10] == '1' then redis.call('SADD', KEYS[6], oid) end
+  redis.call('HINCRBY', KEYS[8], 'forgotten', 1)
+end
+return {1, now, frozen, u, s, tonumber(ARGV[13]), tonumber(ARGV[14]), token}
+"#,
+    )
+});
+
+/// Removes a task. KEYS: task, order, files, callback tasks. ARGV: id.
+/// Returns 1 if it existed.
+pub static REMOVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local file = redis.call('HGET', KEYS[1], 'i')
+if not file then return 0 end
+redis.call('HDEL', KEYS[3], file)
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
+return 1
+"#,
+    )
+});
+
+/// v2's cancel: sets `c` if the task is not cancelled yet.
+/// KEYS: task, clock. ARGV: start, frozen. Returns `{cancelled by this, now}`.
+pub static CANCEL: LazyLock<Script> = LazyLock::new(|| {
+    with_clock(
+        r#"
+local now = clock_now(KEYS[2], ARGV[1], ARGV[2])
+if not redis.call('HGET', KEYS[1], 'u') then return {0, now} end
+local c = tonumber(redis.call('HGET', KEYS[1], 'c') or '0')
+if c ~= 0 then return {0, now} end
+local at = now
+if at < 1 then at = 1 end
+redis.call('HSET', KEYS[1], 'c', at)
+return {1, now}
+"#,
+    )
+});
+
+/// The clock: read, or change it. KEYS: clock. ARGV: start, frozen,
+/// operation (`read`, `advance` ms, `freeze`, `resume`, `reset`), its
+/// argument. Returns `{now, frozen}` after the change.
+pub static CLOCK_OP: LazyLock<Script> = LazyLock::new(|| {
+    with_clock(
+        r#"
+local now, frozen = clock_now(KEYS[1], ARGV[1], ARGV[2])
+local op = ARGV[3]
+if op == 'advance' then
+  now = clock_set(KEYS[1], now + tonumber(ARGV[4]), frozen)
+elseif op == 'freeze' then
+  frozen = 1
+  now = clock_set(KEYS[1], now, 1)
+elseif op == 'resume' then
+  frozen = 0
+  now = clock_set(KEYS[1], now, 0)
+elseif op == 'reset' then
+  local s = tonumber(ARGV[1])
+  if s < 0 then s = redis_ms() end
+  frozen = tonumber(ARGV[2])
+  now = clock_set(KEYS[1], s, frozen)
+end
+return {now, frozen}
+"#,
+    )
+});
+
+/// The scenario for one submit, counting it. KEYS: next. Returns the
+/// scenario's record, or nil.
+pub static TAKE_NEXT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local left = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
+if left <= 0 then return false end
+local scenario = redis.call('HGET', KEYS[1], 'scenario')
+if left == 1 then redis.call('DEL', KEYS[1]) else redis.call('HINCRBY', KEYS[1], 'count', -1) end
+return scenario
+"#,
+    )
+});
+
+/// Takes, renews or checks a task's callback lease. KEYS: lease, fencing
+/// counter. ARGV: `take` / `renew` / `release`, owner token (for renew and
+/// release), lease ms, replica name.
+/// `take`: `{1, token}` when it was free, `{0}` otherwise.
+/// `renew`: 1 while the lease is still the caller's (and extends it), 0 when lost.
+/// `release`: deletes it if it is the caller's.
+pub static LEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local op = ARGV[1]
+if op == 'take' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+  local token = redis.call('INCR', KEYS[2])
+  redis.call('SET', KEYS[1], ARGV[4] .. '#' .. token, 'PX', ARGV[3])
+  return {1, token}
+end
+local held = redis.call('GET', KEYS[1])
+if held ~= ARGV[4] .. '#' .. ARGV[2] then return 0 end
+if op == 'renew' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+"#,
+    )
+});
+
+/// Records how far a task's callback updates went, fenced: only while
+/// the caller still holds the lease. KEYS: lease, progress hash, callback
+/// tasks. ARGV: replica, token, task id, progress (`done` ends it), lease ms.
+/// Returns 1 if recorded, 0 if the lease was lost.
+pub static PROGRESS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] .. '#' .. ARGV[2] then return 0 end
+if ARGV[4] == 'done' then
+  redis.call('HDEL', KEYS[2], ARGV[3])
+  redis.call('SREM', KEYS[3], ARGV[3])
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
+return 1
+"#,
+    )
+});
