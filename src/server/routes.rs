@@ -448,6 +448,14 @@ async fn serve_control(app: &App, parts: &Parts, body: Incoming) -> Outcome {
     }
     if parts.uri.path() == metrics::PATH {
         discard_body(app.max_body, &parts.headers, body).await;
+        // With --store the counters are this replica's (scrape each one);
+        // the task gauge counts the store's tasks.
+        if app.store.remote().is_some() {
+            let _ = app.store.pull().await;
+            for listed in app.namespaces.list() {
+                let _ = listed.value.store.pull().await;
+            }
+        }
         return control_answer(Outcome {
             allow_origin,
             ..metrics::serve::reply_to(app, parts).into()

@@ -342,9 +342,10 @@ enum Stop {
 async fn refresh(app: &App, task: &Task, lease: &Lease) -> Result<bool, Stop> {
     match lease.renew().await {
         Ok(true) => {}
-        Ok(false) => return Err(Stop::Lost),
-        // The store is away: keep the lease's time, send nothing, try again.
-        Err(_) => return Ok(true),
+        // Not ours any more; or the store is away, so that whether it is
+        // cannot be known: stop, and the lease runs out. Whichever replica
+        // then takes it goes on from the progress recorded.
+        Ok(false) | Err(_) => return Err(Stop::Lost),
     }
     match app.store.task(&task.id).await {
         Ok((Some(now), _)) if now.created == task.created => {
@@ -356,7 +357,7 @@ async fn refresh(app: &App, task: &Task, lease: &Lease) -> Result<bool, Stop> {
         }
         Ok((Some(_), _)) => Ok(false),
         Ok((None, _)) => Ok(false),
-        Err(_) => Ok(true),
+        Err(_) => Err(Stop::Lost),
     }
 }
 
@@ -556,9 +557,10 @@ pub fn take_over(app: &Arc<App>) {
                         continue;
                     };
                     let task = match app.store.task(&id).await {
-                        Ok((Some(task), _)) => task,
+                        Ok((Some(task), _)) if task.callback.is_some() => task,
                         _ => {
-                            // Gone meanwhile: nothing to send.
+                            // Gone meanwhile, or replaced by a task
+                            // without a callback: nothing to send.
                             let _ = lease.progress("done").await;
                             continue;
                         }
@@ -613,7 +615,7 @@ async fn deliver(app: &App, url: &str, label: Label<'_>, body: Bytes, lease: Opt
     let mut backoff = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
         if let Some(lease) = lease {
-            if let Ok(false) = lease.renew().await {
+            if !matches!(lease.renew().await, Ok(true)) {
                 return false;
             }
         }
