@@ -404,7 +404,11 @@ pub async fn content(app: &App, parts: &Parts) -> Outcome {
         )
     } else {
         match app.store.get(&task_id, Surface::OpenAi).await {
-            Err(_) => crate::server::api::poll::unavailable(app, Surface::OpenAi),
+            // The download answers in OpenAI's error shape, as its other errors.
+            Err(_) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                wire::openai_error("the shared store is unavailable", "server_error", None),
+            ),
             Ok(None) => error(StatusCode::NOT_FOUND, wire::content_not_found()),
             Ok(Some(task)) => {
                 let now = app.store.clock().now();
