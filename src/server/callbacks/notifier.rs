@@ -552,8 +552,8 @@ pub fn take_over(app: &Arc<App>) {
                 let Ok(pending) = space.pending_callbacks().await else {
                     continue;
                 };
-                for (id, progress) in pending {
-                    let Ok(Some(lease)) = space.take_lease(&id).await else {
+                for id in pending {
+                    let Ok(Some((lease, progress))) = space.take_lease(&id).await else {
                         continue;
                     };
                     let task = match app.store.task(&id).await {

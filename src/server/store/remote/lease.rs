@@ -18,42 +18,41 @@ pub struct Lease {
 }
 
 impl Space {
-    /// Takes the lease of task `id` if nobody holds it.
-    pub async fn take_lease(&self, id: &str) -> Result<Option<Lease>, Unavailable> {
+    /// Takes the lease of task `id` if nobody holds it and its updates are
+    /// not all sent, with how far they went (read with the take, so a
+    /// finished owner's last progress is never missed).
+    pub async fn take_lease(&self, id: &str) -> Result<Option<(Lease, Option<String>)>, Unavailable> {
         let remote = &self.remote;
         let mut inv = scripts::LEASE.prepare_invoke();
         inv.key(self.key(&format!("lease:{id}")))
             .key("mmock:fence")
+            .key(self.key("cbtasks"))
+            .key(self.key("cbprogress"))
             .arg("take")
             .arg(0)
             .arg(remote.lease.as_millis() as u64)
-            .arg(&remote.replica);
-        let taken: Vec<u64> = remote.script(&inv).await?;
+            .arg(&remote.replica)
+            .arg(id);
+        let taken: Vec<String> = remote.script(&inv).await?;
         Ok(match taken.as_slice() {
-            [1, token] => Some(Lease {
-                space: self.clone(),
-                id: id.to_owned(),
-                token: *token,
+            [ok, token, progress] if ok == "1" => token.parse().ok().map(|token| {
+                let lease = Lease {
+                    space: self.clone(),
+                    id: id.to_owned(),
+                    token,
+                };
+                (lease, (!progress.is_empty()).then(|| progress.clone()))
             }),
             _ => None,
         })
     }
 
-    /// The tasks whose updates are not all sent yet, with how far they went.
-    pub async fn pending_callbacks(&self) -> Result<Vec<(String, Option<String>)>, Unavailable> {
+    /// The tasks whose updates are not all sent yet (how far they went is
+    /// read when a lease is taken).
+    pub async fn pending_callbacks(&self) -> Result<Vec<String>, Unavailable> {
         let mut cmd = redis::cmd("SMEMBERS");
         cmd.arg(self.key("cbtasks"));
-        let ids: Vec<String> = self.remote.run(&cmd).await?;
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.key("cbprogress"));
-        for id in &ids {
-            cmd.arg(id);
-        }
-        let progress: Vec<Option<String>> = self.remote.run(&cmd).await?;
-        Ok(ids.into_iter().zip(progress).collect())
+        self.remote.run(&cmd).await
     }
 }
 

@@ -226,9 +226,14 @@ return scenario
 });
 
 /// Takes, renews or checks a task's callback lease. KEYS: lease, fencing
-/// counter. ARGV: `take` / `renew` / `release`, owner token (for renew and
-/// release), lease ms, replica name.
-/// `take`: `{1, token}` when it was free, `{0}` otherwise.
+/// counter, and for `take` the callback tasks and their progress. ARGV:
+/// `take` / `renew` / `release`, owner token (for renew and release), lease
+/// ms, replica name, and for `take` the task id.
+/// `take`: `{'1', token, progress or ''}` when it was free and the task's
+/// updates are not all sent, `{'0'}` otherwise. Checking and reading in the
+/// script matters: a takeover that read the pending tasks before the owner
+/// finished would otherwise take a finished task's lease, or start from a
+/// stale progress, and send an update twice.
 /// `renew`: 1 while the lease is still the caller's (and extends it), 0 when lost.
 /// `release`: deletes it if it is the caller's.
 pub static LEASE: LazyLock<Script> = LazyLock::new(|| {
@@ -236,10 +241,12 @@ pub static LEASE: LazyLock<Script> = LazyLock::new(|| {
         r#"
 local op = ARGV[1]
 if op == 'take' then
-  if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+  if redis.call('EXISTS', KEYS[1]) == 1 then return {'0'} end
+  if redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 0 then return {'0'} end
   local token = redis.call('INCR', KEYS[2])
   redis.call('SET', KEYS[1], ARGV[4] .. '#' .. token, 'PX', ARGV[3])
-  return {1, token}
+  local progress = redis.call('HGET', KEYS[4], ARGV[5]) or ''
+  return {'1', tostring(token), progress}
 end
 local held = redis.call('GET', KEYS[1])
 if held ~= ARGV[4] .. '#' .. ARGV[2] then return 0 end
