@@ -249,11 +249,19 @@ pub struct ProbeArgs {
     /// How long the whole probe may take: resolving, connecting and the answer.
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration_arg)]
     pub timeout: Duration,
+    /// The control token, sent as a bearer to a /__mock/ path only (/__mock/health for a readiness probe; /__mock/live needs none).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "MINIMAX_MOCK_CONTROL_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 }
 
 impl ProbeArgs {
     pub fn run(&self) -> Result<u16, crate::server::probe::ProbeError> {
-        crate::server::probe::probe(&self.url, self.timeout)
+        crate::server::probe::probe(&self.url, self.timeout, self.token.as_deref())
     }
 }
 

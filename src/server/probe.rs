@@ -102,10 +102,27 @@ impl Target {
         format!("http://{}{}", self.authority, self.target)
     }
 
-    /// The whole request: a GET that asks the server to close after it.
-    pub fn request(&self) -> String {
+    /// Whether the target is the mock's control API (`/__mock/…`, in a
+    /// namespace or not): the only place the control token is sent, so a
+    /// probe of some other URL never hands it out.
+    pub fn is_control(&self) -> bool {
+        let path = self.target.split('?').next().unwrap_or_default();
+        let path = match path.strip_prefix("/ns/") {
+            Some(rest) => rest.find('/').map_or("", |i| &rest[i..]),
+            None => path,
+        };
+        path.starts_with("/__mock/")
+    }
+
+    /// The whole request: a GET that asks the server to close after it,
+    /// with `token` as a bearer if the target is the control API.
+    pub fn request(&self, token: Option<&str>) -> String {
+        let auth = match token.filter(|t| !t.is_empty() && self.is_control()) {
+            Some(token) => format!("Authorization: Bearer {token}\r\n"),
+            None => String::new(),
+        };
         format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: minimax-mock-probe\r\nConnection: close\r\n\r\n",
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: minimax-mock-probe\r\n{auth}Connection: close\r\n\r\n",
             self.target, self.authority
         )
     }
@@ -126,7 +143,8 @@ pub fn status_of(line: &str) -> Option<u16> {
 }
 
 /// Asks `url` once, within `timeout` overall: `Ok` on a 2xx answer.
-pub fn probe(url: &str, timeout: Duration) -> Result<u16, ProbeError> {
+/// `token` goes to a control path only ([`Target::is_control`]).
+pub fn probe(url: &str, timeout: Duration, token: Option<&str>) -> Result<u16, ProbeError> {
     let target = Target::parse(url)?;
     let url = target.url();
     let deadline = Instant::now() + timeout;
@@ -162,7 +180,7 @@ pub fn probe(url: &str, timeout: Duration) -> Result<u16, ProbeError> {
         source,
     };
     stream.set_write_timeout(Some(left())).map_err(exchange)?;
-    stream.write_all(target.request().as_bytes()).map_err(exchange)?;
+    stream.write_all(target.request(token).as_bytes()).map_err(exchange)?;
     // Only the status line matters: read until its end (or 1 KiB).
     let mut head = Vec::with_capacity(128);
     let mut buf = [0u8; 256];
@@ -216,7 +234,11 @@ mod tests {
     fn ipv6_addresses_lose_their_brackets_but_keep_them_in_host() {
         let t = target("http://[::1]:8080/");
         assert_eq!((t.host.as_str(), t.port), ("::1", 8080));
-        assert!(t.request().contains("\r\nHost: [::1]:8080\r\n"), "{}", t.request());
+        assert!(
+            t.request(None).contains("\r\nHost: [::1]:8080\r\n"),
+            "{}",
+            t.request(None)
+        );
         assert_eq!(target("http://[::1]").port, 80);
     }
 
@@ -257,7 +279,33 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let e = probe(&format!("http://127.0.0.1:{port}"), Duration::from_secs(2)).unwrap_err();
+        let e = probe(&format!("http://127.0.0.1:{port}"), Duration::from_secs(2), None).unwrap_err();
         assert!(matches!(e, ProbeError::Connect { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn the_token_goes_to_control_paths_only() {
+        let bearer = "\r\nAuthorization: Bearer t0k\r\n";
+        for url in [
+            "http://m:1/__mock/health",
+            "http://m:1/ns/run-1/__mock/health",
+            "http://m:1/__mock/tasks?x=1",
+        ] {
+            assert!(target(url).request(Some("t0k")).contains(bearer), "{url}");
+        }
+        for url in [
+            "http://m:1/minimax/v1/query/video_generation",
+            "http://m:1/ns/run-1/v1/videos",
+            "http://m:1/ns/__mock/x",
+        ] {
+            let r = target(url).request(Some("t0k"));
+            assert!(!r.contains("Authorization"), "{url}: {r}");
+        }
+        assert!(!target("http://m:1/__mock/health")
+            .request(None)
+            .contains("Authorization"));
+        assert!(!target("http://m:1/__mock/health")
+            .request(Some(""))
+            .contains("Authorization"));
     }
 }

@@ -77,7 +77,18 @@ async fn off_loopback_live_needs_no_token_nor_an_allowed_host_and_tells_nothing(
 
 /// Runs `minimax-mock probe ARGS`: the exit code and stderr.
 fn probe(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(BIN).arg("probe").args(args).output().unwrap();
+    probe_with(args, None)
+}
+
+/// Runs `minimax-mock probe ARGS` with `MINIMAX_MOCK_CONTROL_TOKEN` set to
+/// `token` (or unset).
+fn probe_with(args: &[&str], token: Option<&str>) -> (Option<i32>, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("probe").args(args).env_remove("MINIMAX_MOCK_CONTROL_TOKEN");
+    if let Some(token) = token {
+        cmd.env("MINIMAX_MOCK_CONTROL_TOKEN", token);
+    }
+    let out = cmd.output().unwrap();
     assert!(out.stdout.is_empty(), "probe prints nothing on stdout");
     (out.status.code(), String::from_utf8(out.stderr).unwrap())
 }
@@ -106,4 +117,28 @@ fn probe_exits_0_for_a_live_mock_and_1_otherwise() {
     let (code, err) = probe(&["https://127.0.0.1:8080"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("is not an http:// URL"), "{err}");
+}
+
+/// A readiness probe of `/__mock/health` in a container: the token comes
+/// from the environment the mock itself reads (a Kubernetes Secret), or
+/// `--token`.
+#[test]
+fn probe_sends_the_control_token_to_health() {
+    let (child, addr) = serve_in_the_open("container-token-0003");
+    let health = format!("http://{addr}/__mock/health");
+    assert_eq!(
+        probe_with(&[&health], Some("container-token-0003")),
+        (Some(0), String::new())
+    );
+    assert_eq!(
+        probe(&["--token", "container-token-0003", &health]),
+        (Some(0), String::new())
+    );
+    let (code, err) = probe_with(&[&health], Some("not-the-token"));
+    assert_eq!(code, Some(1));
+    assert_eq!(err, format!("minimax-mock: probe: {health} answered 401\n"));
+    // The liveness path needs none, and takes it without complaint.
+    assert_eq!(probe_with(&[&format!("http://{addr}")], Some("x")).0, Some(0));
+    let (code, _) = stop(child, "TERM");
+    assert_eq!(code, Some(0));
 }
