@@ -386,6 +386,23 @@ fn reading(values: &[Value]) -> ClockReading {
     }
 }
 
+/// A POLL or PEEK script's answer: the clock, and the task if there is one
+/// (`{1, now, frozen, polls, cancelled at, uid[, data, submitted at]}`).
+fn held_of(v: &[Value]) -> (ClockReading, Option<Held>) {
+    let clock = reading(v);
+    if int(v.first()) != 1 {
+        return (clock, None);
+    }
+    let held = Held {
+        polls: int(v.get(3)).max(0) as u64,
+        cancelled_at: int(v.get(4)).max(0) as u64,
+        uid: int(v.get(5)).max(0) as u64,
+        data: bytes(v.get(6)),
+        submitted_at: int(v.get(7)).max(0) as u64,
+    };
+    (clock, Some(held))
+}
+
 impl Space {
     pub fn key(&self, what: &str) -> String {
         format!("{}{what}", self.prefix)
@@ -438,20 +455,7 @@ impl Space {
             .arg(cached)
             .arg(crate::server::store::tasks::V2_WINDOW_MS);
         let v: Vec<Value> = self.remote.script(&inv).await?;
-        let clock = reading(&v);
-        if int(v.first()) != 1 {
-            return Ok((clock, None));
-        }
-        Ok((
-            clock,
-            Some(Held {
-                polls: int(v.get(3)).max(0) as u64,
-                cancelled_at: int(v.get(4)).max(0) as u64,
-                uid: int(v.get(5)).max(0) as u64,
-                data: bytes(v.get(6)),
-                submitted_at: int(v.get(7)).max(0) as u64,
-            }),
-        ))
+        Ok(held_of(&v))
     }
 
     /// A look at `id` without counting a poll.
@@ -464,20 +468,7 @@ impl Space {
             .arg(frozen)
             .arg(cached);
         let v: Vec<Value> = self.remote.script(&inv).await?;
-        let clock = reading(&v);
-        if int(v.first()) != 1 {
-            return Ok((clock, None));
-        }
-        Ok((
-            clock,
-            Some(Held {
-                polls: int(v.get(3)).max(0) as u64,
-                cancelled_at: int(v.get(4)).max(0) as u64,
-                uid: int(v.get(5)).max(0) as u64,
-                data: bytes(v.get(6)),
-                submitted_at: int(v.get(7)).max(0) as u64,
-            }),
-        ))
+        Ok(held_of(&v))
     }
 
     /// Creates the task `record` describes, or (`replace` false) gives
