@@ -324,12 +324,15 @@ impl Remote {
 
     /// The keys of namespace `name` (`None`: the default one).
     pub fn space(self: &Arc<Self>, name: Option<&str>) -> Space {
+        let prefix = match name {
+            None => "mmock:d:".to_owned(),
+            Some(name) => format!("mmock:n:{name}:"),
+        };
         Space {
             remote: self.clone(),
-            prefix: match name {
-                None => "mmock:d:".to_owned(),
-                Some(name) => format!("mmock:n:{name}:"),
-            },
+            clock_key: format!("{prefix}clock").into(),
+            journal_key: format!("{prefix}journal").into(),
+            prefix,
         }
     }
 
@@ -351,6 +354,9 @@ pub const NAMESPACES: &str = "mmock:namespaces";
 pub struct Space {
     pub remote: Arc<Remote>,
     prefix: String,
+    /// The two keys every poll touches, made once: a poll is the hot path.
+    clock_key: Arc<str>,
+    journal_key: Arc<str>,
 }
 
 /// A task as the store holds it: the mutable parts read back with every step.
@@ -386,7 +392,43 @@ fn reading(values: &[Value]) -> ClockReading {
     }
 }
 
-/// A POLL or PEEK script's answer: the clock, and the task if there is one
+/// The POLL script's one-string answer (see [`scripts::POLL`]); what
+/// cannot be read counts as no task.
+pub fn polled(answer: &[u8]) -> (ClockReading, Option<Held>) {
+    let (head, data) = match answer.iter().position(|b| *b == b'\n') {
+        Some(i) => (&answer[..i], Some(answer[i + 1..].to_vec())),
+        None => (answer, None),
+    };
+    // Digits only (what the script writes); anything else reads as 0.
+    let mut fields = head.split(|b| *b == b',').map(|f| {
+        f.iter()
+            .try_fold(0u64, |n, b| match b {
+                b'0'..=b'9' => n.checked_mul(10)?.checked_add(u64::from(b - b'0')),
+                _ => None,
+            })
+            .unwrap_or(0)
+    });
+    let mut next = || fields.next().unwrap_or(0);
+    let (found, now, frozen) = (next(), next(), next());
+    let clock = ClockReading {
+        now,
+        frozen: frozen == 1,
+    };
+    if found != 1 {
+        return (clock, None);
+    }
+    let (polls, cancelled_at, uid, submitted_at) = (next(), next(), next(), next());
+    let held = Held {
+        polls,
+        cancelled_at,
+        uid,
+        data,
+        submitted_at,
+    };
+    (clock, Some(held))
+}
+
+/// The PEEK script's answer: the clock, and the task if there is one
 /// (`{1, now, frozen, polls, cancelled at, uid[, data, submitted at]}`).
 fn held_of(v: &[Value]) -> (ClockReading, Option<Held>) {
     let clock = reading(v);
@@ -409,7 +451,11 @@ impl Space {
     }
 
     pub fn task_key(&self, id: &str) -> String {
-        format!("{}t:{id}", self.prefix)
+        let mut key = String::with_capacity(self.prefix.len() + 2 + id.len());
+        key.push_str(&self.prefix);
+        key.push_str("t:");
+        key.push_str(id);
+        key
     }
 
     fn start_args(&self) -> (i64, u8) {
@@ -427,7 +473,7 @@ impl Space {
     pub async fn clock(&self, op: ClockOp) -> Result<ClockReading, Unavailable> {
         let (start, frozen) = self.start_args();
         let mut inv = scripts::CLOCK_OP.prepare_invoke();
-        inv.key(self.key("clock")).arg(start).arg(frozen);
+        inv.key(&*self.clock_key).arg(start).arg(frozen);
         match op {
             ClockOp::Read => inv.arg("read").arg(0),
             ClockOp::Advance(ms) => inv.arg("advance").arg(ms),
@@ -448,14 +494,14 @@ impl Space {
         let (start, frozen) = self.start_args();
         let mut inv = scripts::POLL.prepare_invoke();
         inv.key(self.task_key(id))
-            .key(self.key("clock"))
+            .key(&*self.clock_key)
             .arg(start)
             .arg(frozen)
             .arg(family)
             .arg(cached)
             .arg(crate::server::store::tasks::V2_WINDOW_MS);
-        let v: Vec<Value> = self.remote.script(&inv).await?;
-        Ok(held_of(&v))
+        let answer: Vec<u8> = self.remote.script(&inv).await?;
+        Ok(polled(&answer))
     }
 
     /// A look at `id` without counting a poll.
@@ -463,7 +509,7 @@ impl Space {
         let (start, frozen) = self.start_args();
         let mut inv = scripts::PEEK.prepare_invoke();
         inv.key(self.task_key(id))
-            .key(self.key("clock"))
+            .key(&*self.clock_key)
             .arg(start)
             .arg(frozen)
             .arg(cached);
@@ -478,7 +524,7 @@ impl Space {
         let (start, frozen) = self.start_args();
         let mut inv = scripts::CREATE.prepare_invoke();
         inv.key(self.task_key(new.id))
-            .key(self.key("clock"))
+            .key(&*self.clock_key)
             .key(self.key("order"))
             .key(self.key("files"))
             .key("mmock:uid")
@@ -547,7 +593,7 @@ impl Space {
     pub async fn cancel(&self, id: &str) -> Result<(bool, UnixMillis), Unavailable> {
         let (start, frozen) = self.start_args();
         let mut inv = scripts::CANCEL.prepare_invoke();
-        inv.key(self.task_key(id)).key(self.key("clock")).arg(start).arg(frozen);
+        inv.key(self.task_key(id)).key(&*self.clock_key).arg(start).arg(frozen);
         let v: Vec<Value> = self.remote.script(&inv).await?;
         Ok((int(v.first()) == 1, int(v.get(1)).max(0) as u64))
     }
@@ -648,7 +694,7 @@ impl Space {
             return Err(self.remote.unavailable("away".to_owned()));
         }
         let mut cmd = redis::cmd("XADD");
-        cmd.arg(self.key("journal"))
+        cmd.arg(&*self.journal_key)
             .arg("MAXLEN")
             .arg("~")
             .arg(JOURNAL_CAP)
@@ -661,7 +707,7 @@ impl Space {
     /// The journal's records, oldest first, each with its stream id made a number.
     pub async fn journal(&self) -> Result<Vec<(u64, Vec<u8>)>, Unavailable> {
         let mut cmd = redis::cmd("XREVRANGE");
-        cmd.arg(self.key("journal"))
+        cmd.arg(&*self.journal_key)
             .arg("+")
             .arg("-")
             .arg("COUNT")
@@ -740,7 +786,7 @@ impl Space {
     pub async fn delete(&self, name: &str) -> Result<(), Unavailable> {
         self.reset().await?;
         let mut del = redis::cmd("UNLINK");
-        del.arg(self.key("clock"));
+        del.arg(&*self.clock_key);
         self.remote.run::<i64>(&del).await?;
         let mut srem = redis::cmd("SREM");
         srem.arg(NAMESPACES).arg(name);
@@ -793,6 +839,25 @@ mod tests {
     fn urls_are_shown_without_their_password() {
         assert_eq!(shown("redis://:secret@db:6379/1"), "redis://…@db:6379/1");
         assert_eq!(shown("redis://db:6379"), "redis://db:6379");
+    }
+
+    #[test]
+    fn a_poll_answer_is_read_with_or_without_the_tasks_data() {
+        let (clock, held) = polled(b"0,253402300799999,1");
+        assert_eq!(
+            (clock.now, clock.frozen, held.is_none()),
+            (253_402_300_799_999, true, true)
+        );
+        let (clock, held) = polled(b"1,1700000000000,0,3,0,42");
+        let held = held.unwrap();
+        assert_eq!((clock.now, clock.frozen), (1_700_000_000_000, false));
+        assert_eq!((held.polls, held.cancelled_at, held.uid, held.data), (3, 0, 42, None));
+        // The data may hold anything after the first newline, commas and newlines too.
+        let (_, held) = polled(b"1,5,0,0,9,42,1699999999000\n{\"a\":1,\n\"b\":2}");
+        let held = held.unwrap();
+        assert_eq!((held.cancelled_at, held.submitted_at), (9, 1_699_999_999_000));
+        assert_eq!(held.data.as_deref(), Some(&b"{\"a\":1,\n\"b\":2}"[..]));
+        assert!(polled(b"garbage").1.is_none());
     }
 
     #[test]
