@@ -181,7 +181,10 @@ pub async fn connect(settings: Settings, catalog: Catalog) -> Result<Arc<Remote>
         reason: e.to_string(),
     })?;
     let config = ConnectionManagerConfig::new()
-        .set_response_timeout(Some(settings.timeout))
+        // No response timeout of its own: every step runs within
+        // `--store-timeout` already (`within`), and a second timer a
+        // command is measurable on the poll path.
+        .set_response_timeout(None)
         .set_connection_timeout(Some(settings.timeout))
         .set_number_of_retries(2)
         .set_max_delay(Duration::from_millis(500));
