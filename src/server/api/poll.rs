@@ -19,7 +19,7 @@ use crate::server::store::Poll;
 
 /// A rendered poll, before delivery.
 pub struct Polled {
-    pub body: Vec<u8>,
+    pub body: Bytes,
     /// A replayed task's recorded answer, delivered as it is instead of `body`.
     pub recorded: Option<Recorded>,
     pub fault: Option<Fault>,
@@ -33,7 +33,7 @@ pub struct Polled {
 impl Polled {
     fn unavailable() -> Self {
         Self {
-            body: Vec::new(),
+            body: Bytes::new(),
             recorded: None,
             fault: None,
             polls: 0,
@@ -72,7 +72,7 @@ pub async fn poll_task(
         if let Some(recorded) = task.replay.as_deref().and_then(|r| r.next(surface)) {
             app.metrics.counters.poll(Api::of(surface), Shown::Replayed);
             return Polled {
-                body: Vec::new(),
+                body: Bytes::new(),
                 recorded: Some(recorded),
                 fault: None,
                 polls: poll.before,
@@ -87,7 +87,7 @@ pub async fn poll_task(
             .counters
             .poll(Api::of(surface), Shown::Phase(view.moment.phase()));
         Polled {
-            body: render(task, &view),
+            body: render::into_bytes(render(task, &view)),
             recorded: None,
             fault: view.moment.step.fault.clone(),
             polls: poll.before,
@@ -173,7 +173,7 @@ pub async fn deliver(app: &App, task_id: &str, surface: Surface, polled: Polled)
             reset: true,
             ..json(StatusCode::OK, Bytes::new()).into()
         },
-        Some(effect) => json(StatusCode::OK, faults::mangle(body, &effect)).into(),
+        Some(effect) => json(StatusCode::OK, faults::mangle(body.to_vec(), &effect)).into(),
     }
 }
 

@@ -26,7 +26,7 @@ pub fn query_response(view: &TaskView<'_>) -> Vec<u8> {
         Phase::Fail => step.fail_reason.as_deref().unwrap_or(&step.base_resp.status_msg),
         _ => step.fail_reason.as_deref().unwrap_or(""),
     };
-    let mut out = Vec::with_capacity(if succeeded { 1024 } else { 640 });
+    let mut out = super::buffer(if succeeded { 1024 } else { 640 });
     out.extend_from_slice(br#"{"code":"success","message":"","data":{"task_id":"#);
     string(&mut out, view.task_id);
     out.extend_from_slice(br#","action":"video_generation","status":""#);

@@ -154,6 +154,36 @@ fn needs_escape(bytes: &[u8]) -> bool {
     chunks.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
+thread_local! {
+    /// The buffer a poll's body is written into, kept between requests.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A buffer to write a poll's body into: this thread's kept one (returned
+/// by [`into_bytes`]), or a new one of `capacity`. A body made in a fresh
+/// `Vec` cost two allocations (its own and, its length short of its
+/// capacity, the `Bytes` header `Bytes::from` adds) and often a regrowth.
+pub fn buffer(capacity: usize) -> Vec<u8> {
+    let mut out = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    out.clear();
+    out.reserve(capacity);
+    out
+}
+
+/// The body as `Bytes`, one allocation of its exact length; `out` goes
+/// back to be this thread's buffer.
+pub fn into_bytes(mut out: Vec<u8>) -> bytes::Bytes {
+    let body = bytes::Bytes::copy_from_slice(&out);
+    out.clear();
+    BUFFER.with(|b| {
+        let mut kept = b.borrow_mut();
+        if kept.capacity() < out.capacity() {
+            *kept = out;
+        }
+    });
+    body
+}
+
 fn number(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }

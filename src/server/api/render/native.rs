@@ -99,7 +99,7 @@ pub fn code_for_status(http_status: u16) -> (i64, &'static str) {
 
 /// `{"task_id":"…","status":"…"`, the start of a query and of an update.
 fn task_and_status(view: &TaskView<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(200);
+    let mut out = super::buffer(200);
     out.extend_from_slice(br#"{"task_id":"#);
     string(&mut out, view.task_id);
     out.extend_from_slice(br#","status":""#);

@@ -37,7 +37,7 @@ pub fn submitted(task_id: &str, model: &str, created_at: u64) -> Vec<u8> {
 pub fn video(view: &TaskView<'_>, model: &str) -> Vec<u8> {
     let step = view.moment.step;
     let phase = view.moment.phase();
-    let mut out = Vec::with_capacity(if phase == Phase::Success { 640 } else { 256 });
+    let mut out = super::buffer(if phase == Phase::Success { 640 } else { 256 });
     out.extend_from_slice(br#"{"id":"#);
     string(&mut out, view.task_id);
     out.extend_from_slice(br#","object":"video","model":"#);

@@ -122,7 +122,7 @@ fn usage(out: &mut Vec<u8>, usage: &V2Usage) {
 /// `GET /v2/query/video_generation/{id}` (and a v2 callback's body):
 /// `{"task":{...}}`.
 pub fn query_response(view: &TaskView<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(640);
+    let mut out = super::buffer(640);
     out.extend_from_slice(br#"{"task":"#);
     task(&mut out, view);
     out.push(b'}');
