@@ -9,7 +9,7 @@
 //! The harness here (replicas, a raw HTTP client with a deadline) is the
 //! Jepsen-style test's too (`jepsen.rs`).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -222,27 +222,7 @@ impl Replica {
     /// Starts it (again) with the same flags, on a new port.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "still running");
-        // As process::serve, but a replica that does not start says why.
-        let mut child = Command::new(BIN)
-            .args(&self.args)
-            .args(["--port", "0"])
-            .env_remove("MINIMAX_MOCK_CONTROL_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let Some(addr) = line.trim().strip_prefix("minimax-mock listening on http://") else {
-            let _ = child.kill();
-            let status = child.wait().unwrap();
-            let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-            panic!("{:?} did not start ({status}): {line:?}\n{err}", self.args);
-        };
-        let addr = addr.to_owned();
+        let (mut child, addr) = process::start(&self.args).unwrap_or_else(|why| panic!("{why}"));
         // Drained, so a chatty replica never blocks on a full pipe.
         let mut stderr = child.stderr.take().unwrap();
         let log = self.log.clone();

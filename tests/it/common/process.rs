@@ -9,6 +9,12 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_minimax-mock");
 /// Runs `minimax-mock ARGS --port 0` and waits for its ready line; the
 /// child and its `HOST:PORT`.
 pub fn serve(args: &[&str]) -> (Child, String) {
+    start(args).unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// [`serve`], but a mock that does not start is an `Err` saying why: its
+/// exit status, what it printed and what it logged.
+pub fn start<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> Result<(Child, String), String> {
     let mut child = Command::new(BIN)
         .args(args)
         .args(["--port", "0"])
@@ -22,12 +28,15 @@ pub fn serve(args: &[&str]) -> (Child, String) {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("minimax-mock listening on http://")
-        .unwrap_or_else(|| panic!("ready line: {line:?}"))
-        .to_owned();
-    (child, addr)
+    let Some(addr) = line.trim().strip_prefix("minimax-mock listening on http://") else {
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        return Err(format!("{args:?} did not start ({status}): {line:?}\n{err}"));
+    };
+    let addr = addr.to_owned();
+    Ok((child, addr))
 }
 
 /// Sends `signal` (`TERM`, `INT`) and waits; the exit code and what was logged.
