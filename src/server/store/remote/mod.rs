@@ -395,9 +395,9 @@ fn reading(values: &[Value]) -> ClockReading {
     }
 }
 
-/// The POLL script's one-string answer (see [`scripts::POLL`]); what
-/// cannot be read counts as no task.
-pub fn polled(answer: &[u8]) -> (ClockReading, Option<Held>) {
+/// The POLL or PEEK script's one-string answer (see [`scripts::POLL`]);
+/// what cannot be read counts as no task.
+fn held_of(answer: &[u8]) -> (ClockReading, Option<Held>) {
     let (head, data) = match answer.iter().position(|b| *b == b'\n') {
         Some(i) => (&answer[..i], Some(answer[i + 1..].to_vec())),
         None => (answer, None),
@@ -427,23 +427,6 @@ pub fn polled(answer: &[u8]) -> (ClockReading, Option<Held>) {
         uid,
         data,
         submitted_at,
-    };
-    (clock, Some(held))
-}
-
-/// The PEEK script's answer: the clock, and the task if there is one
-/// (`{1, now, frozen, polls, cancelled at, uid[, data, submitted at]}`).
-fn held_of(v: &[Value]) -> (ClockReading, Option<Held>) {
-    let clock = reading(v);
-    if int(v.first()) != 1 {
-        return (clock, None);
-    }
-    let held = Held {
-        polls: int(v.get(3)).max(0) as u64,
-        cancelled_at: int(v.get(4)).max(0) as u64,
-        uid: int(v.get(5)).max(0) as u64,
-        data: bytes(v.get(6)),
-        submitted_at: int(v.get(7)).max(0) as u64,
     };
     (clock, Some(held))
 }
@@ -504,7 +487,7 @@ impl Space {
             .arg(cached)
             .arg(crate::server::store::tasks::V2_WINDOW_MS);
         let answer: Vec<u8> = self.remote.script(&inv).await?;
-        Ok(polled(&answer))
+        Ok(held_of(&answer))
     }
 
     /// A look at `id` without counting a poll.
@@ -516,8 +499,8 @@ impl Space {
             .arg(start)
             .arg(frozen)
             .arg(cached);
-        let v: Vec<Value> = self.remote.script(&inv).await?;
-        Ok(held_of(&v))
+        let answer: Vec<u8> = self.remote.script(&inv).await?;
+        Ok(held_of(&answer))
     }
 
     /// Creates the task `record` describes, or (`replace` false) gives
@@ -846,21 +829,21 @@ mod tests {
 
     #[test]
     fn a_poll_answer_is_read_with_or_without_the_tasks_data() {
-        let (clock, held) = polled(b"0,253402300799999,1");
+        let (clock, held) = held_of(b"0,253402300799999,1");
         assert_eq!(
             (clock.now, clock.frozen, held.is_none()),
             (253_402_300_799_999, true, true)
         );
-        let (clock, held) = polled(b"1,1700000000000,0,3,0,42");
+        let (clock, held) = held_of(b"1,1700000000000,0,3,0,42");
         let held = held.unwrap();
         assert_eq!((clock.now, clock.frozen), (1_700_000_000_000, false));
         assert_eq!((held.polls, held.cancelled_at, held.uid, held.data), (3, 0, 42, None));
         // The data may hold anything after the first newline, commas and newlines too.
-        let (_, held) = polled(b"1,5,0,0,9,42,1699999999000\n{\"a\":1,\n\"b\":2}");
+        let (_, held) = held_of(b"1,5,0,0,9,42,1699999999000\n{\"a\":1,\n\"b\":2}");
         let held = held.unwrap();
         assert_eq!((held.cancelled_at, held.submitted_at), (9, 1_699_999_999_000));
         assert_eq!(held.data.as_deref(), Some(&b"{\"a\":1,\n\"b\":2}"[..]));
-        assert!(polled(b"garbage").1.is_none());
+        assert!(held_of(b"garbage").1.is_none());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use redis::Script;
 /// time now and 1 when frozen, 0 when running.
 const CLOCK: &str = r#"
 local LATEST = 253402300799999
+local function n(x) return string.format('%.0f', x) end
 local function redis_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -61,15 +62,14 @@ fn with_clock(body: &str) -> Script {
 pub static POLL: LazyLock<Script> = LazyLock::new(|| {
     with_clock(
         r#"
-local function n(x) return string.format('%.0f', x) end
 local now, frozen = clock_now(KEYS[2], ARGV[1], ARGV[2])
 local t = redis.call('HMGET', KEYS[1], 'u', 'f', 's', 'w', 'c')
 if not t[1] or t[2] ~= ARGV[3] then return '0,' .. n(now) .. ',' .. frozen end
 if t[4] == '1' and now - tonumber(t[3]) > tonumber(ARGV[5]) then return '0,' .. n(now) .. ',' .. frozen end
 local before = redis.call('HINCRBY', KEYS[1], 'p', 1) - 1
-local out = '1,' .. n(now) .. ',' .. frozen .. ',' .. before .. ',' .. (t[5] or '0') .. ',' .. t[1]
+local out = '1,' .. n(now) .. ',' .. frozen .. ',' .. n(before) .. ',' .. (t[5] or '0') .. ',' .. t[1]
 if t[1] ~= ARGV[4] then
-  return out .. ',' .. t[3] .. '\n' .. redis.call('HGET', KEYS[1], 'd')
+  return out .. ',' .. (t[3] or '0') .. '\n' .. (redis.call('HGET', KEYS[1], 'd') or '')
 end
 return out
 "#,
@@ -78,18 +78,18 @@ return out
 
 /// A look at a task without counting a poll.
 /// KEYS: task, clock. ARGV: start, frozen, cached uid.
-/// Returns `{0, now, frozen}` or `{1, now, frozen, polls, cancelled at, uid[, data, submitted at]}`.
+/// Returns one string as [`POLL`] does, with the polls so far:
+/// `0,now,frozen` or `1,now,frozen,polls,cancelled at,uid[,submitted at\ndata]`.
 pub static PEEK: LazyLock<Script> = LazyLock::new(|| {
     with_clock(
         r#"
 local now, frozen = clock_now(KEYS[2], ARGV[1], ARGV[2])
 local t = redis.call('HMGET', KEYS[1], 'u', 'p', 'c')
-if not t[1] then return {0, now, frozen} end
-local out = {1, now, frozen, tonumber(t[2] or '0'), tonumber(t[3] or '0'), tonumber(t[1])}
+if not t[1] then return '0,' .. n(now) .. ',' .. frozen end
+local out = '1,' .. n(now) .. ',' .. frozen .. ',' .. (t[2] or '0') .. ',' .. (t[3] or '0') .. ',' .. t[1]
 if t[1] ~= ARGV[3] then
   local more = redis.call('HMGET', KEYS[1], 'd', 's')
-  out[7] = more[1]
-  out[8] = tonumber(more[2])
+  return out .. ',' .. (more[2] or '0') .. '\n' .. (more[1] or '')
 end
 return out
 "#,
