@@ -11,13 +11,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::process::{self, BIN};
+use crate::common::process;
 use crate::common::redis::{self, Redis};
 
 pub(crate) const EPOCH: &str = "1756453472";
@@ -299,14 +299,7 @@ pub(crate) fn replicas(n: usize, args: &[String]) -> Vec<Replica> {
 /// Runs `minimax-mock ARGS --port 0`, which must exit within 10 s (it
 /// refuses to start); its exit code and stderr.
 pub(crate) fn refused(args: &[String]) -> (Option<i32>, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .args(["--port", "0"])
-        .env_remove("MINIMAX_MOCK_CONTROL_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = process::command(args).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -15,15 +15,7 @@ pub fn serve(args: &[&str]) -> (Child, String) {
 /// [`serve`], but a mock that does not start is an `Err` saying why: its
 /// exit status, what it printed and what it logged.
 pub fn start<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> Result<(Child, String), String> {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .args(["--port", "0"])
-        // A token in the developer's environment would guard the control API.
-        .env_remove("MINIMAX_MOCK_CONTROL_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = command(args).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -37,6 +29,18 @@ pub fn start<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> Result<
     };
     let addr = addr.to_owned();
     Ok((child, addr))
+}
+
+/// `minimax-mock ARGS --port 0`, its output piped, ready to spawn.
+pub fn command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .args(["--port", "0"])
+        // A token in the developer's environment would guard the control API.
+        .env_remove("MINIMAX_MOCK_CONTROL_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
 }
 
 /// Sends `signal` (`TERM`, `INT`) and waits; the exit code and what was logged.
