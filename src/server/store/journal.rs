@@ -81,7 +81,9 @@ impl Entry {
         // The bytes as they are, in one buffer of the exact length, and one
         // UTF-8 check of the whole: a conversion per header value cost more
         // than the copying. A value that is not UTF-8 (hyper allows any
-        // byte but controls) takes the slow way, each value made valid.
+        // byte but controls) is made valid in place: every value ends in an
+        // ASCII newline, so what is replaced is what a per-value conversion
+        // would replace.
         let len = headers.iter().fold(target.len() + 1, |n, (name, value)| {
             n + name.as_str().len() + value.len() + 3
         });
@@ -94,7 +96,7 @@ impl Entry {
             head.extend_from_slice(value.as_bytes());
             head.push(b'\n');
         }
-        let lines = String::from_utf8(head).unwrap_or_else(|_| lossy_head(target, headers));
+        let lines = String::from_utf8(head).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         epoch();
         Self {
             seq: 0,
@@ -185,21 +187,6 @@ impl Entry {
             "direction": if self.outgoing { "outgoing" } else { "incoming" },
         })
     }
-}
-
-/// The head of a request with a header value that is not UTF-8: each
-/// value made valid (U+FFFD for what is not).
-fn lossy_head(target: &str, headers: &HeaderMap) -> String {
-    let mut lines = String::with_capacity(target.len() + 1 + headers.len() * 40);
-    lines.push_str(target);
-    lines.push('\n');
-    for (name, value) in headers {
-        lines.push_str(name.as_str());
-        lines.push_str(": ");
-        lines.push_str(&String::from_utf8_lossy(value.as_bytes()));
-        lines.push('\n');
-    }
-    lines
 }
 
 /// The instant entry ids count from: set before the first entry is made.
