@@ -414,6 +414,21 @@ impl Cluster {
     }
 
     /// Waits until every task of `phase` received every update at least once.
+    /// With replica `down` gone (killed or stopped): the others deliver
+    /// the phase's `tasks`, polled meanwhile; then `down` starts again and
+    /// every task is polled once round.
+    fn deliver_without(&mut self, down: usize, tasks: &[usize], phase: &str) {
+        self.set_up(down, false);
+        for &t in tasks {
+            self.poll(t);
+        }
+        self.wait_delivered(phase);
+        self.replicas[down].restart();
+        self.set_up(down, true);
+        self.note_pids();
+        self.poll_all();
+    }
+
     fn wait_delivered(&self, phase: &str) {
         let deadline = Instant::now() + DELIVERY_WAIT;
         loop {
@@ -649,30 +664,14 @@ fn three_replicas_survive_kills_stops_and_a_paused_redis() {
     // over once the lease runs out. Restarted after.
     let tasks = fault_phase(&mut c, 0, "SIGKILL", 1);
     c.replicas[0].kill();
-    c.set_up(0, false);
-    for &t in &tasks {
-        c.poll(t);
-    }
-    c.wait_delivered("SIGKILL");
-    c.replicas[0].restart();
-    c.set_up(0, true);
-    c.note_pids();
-    c.poll_all();
+    c.deliver_without(0, &tasks, "SIGKILL");
 
     // --- SIGTERM mid-delivery: a graceful stop hands its tasks over, no
     // update twice. Restarted after.
     let tasks = fault_phase(&mut c, 1, "SIGTERM", 0);
     let code = c.replicas[1].terminate(Duration::from_secs(10));
     assert_eq!(code, Some(0), "SIGTERM exits 0\n{}", c.logs());
-    c.set_up(1, false);
-    for &t in &tasks {
-        c.poll(t);
-    }
-    c.wait_delivered("SIGTERM");
-    c.replicas[1].restart();
-    c.set_up(1, true);
-    c.note_pids();
-    c.poll_all();
+    c.deliver_without(1, &tasks, "SIGTERM");
 
     // --- SIGSTOP past the lease: the others take over; resumed, the old
     // owner must not send again (its fencing token is stale).
