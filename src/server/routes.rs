@@ -72,8 +72,33 @@ async fn answer(
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let found = Route::of(parts.uri.path(), app.control);
-    let outcome = route(app, &parts, found, body).await;
-    finish(app, signals, &parts, &parts.uri, found, outcome, started).await
+    answer_route(app, signals, &parts, &parts.uri, found, body, started).await
+}
+
+/// Routes and finishes a request; with `--store`, a GET on an API gets a
+/// journal draft first, for the poll to write (see [`journal::Draft`]).
+async fn answer_route(
+    app: &Arc<App>,
+    signals: &connection::Signals,
+    parts: &Parts,
+    received: &hyper::Uri,
+    found: Option<Route>,
+    body: Incoming,
+    started: Instant,
+) -> Result<Reply, ConnectionReset> {
+    let polls = matches!(found, Some(Route::Query(_) | Route::OpenAi(_))) && parts.method == Method::GET;
+    if !(polls && app.control && app.store.remote().is_some()) {
+        let outcome = route(app, parts, found, body).await;
+        return finish(app, signals, parts, received, found, outcome, started).await;
+    }
+    let entry = journal::Entry::received_at(started, &parts.method, received, &parts.headers, &[], None, None);
+    let draft = std::cell::RefCell::new(Some(journal::Draft::new(entry)));
+    journal::DRAFT
+        .scope(draft, async {
+            let outcome = route(app, parts, found, body).await;
+            finish(app, signals, parts, received, found, outcome, started).await
+        })
+        .await
 }
 
 /// `/ns/{name}/...`: that namespace answers what follows the prefix; the
@@ -88,8 +113,7 @@ async fn answer_in_namespace(
     match enter_namespace(root, &mut parts) {
         Ok((app, received)) => {
             let found = Route::of(parts.uri.path(), app.control);
-            let outcome = route(&app, &parts, found, body).await;
-            finish(&app, signals, &parts, &received, found, outcome, started).await
+            answer_route(&app, signals, &parts, &received, found, body, started).await
         }
         Err((status, code, message)) => {
             let outcome = json(status, render::error(code, &message)).into();
@@ -134,7 +158,10 @@ async fn finish(
         ));
     }
     // Without the control API nothing can read the journal: no need to keep it.
-    if record && app.control {
+    let draft = journal::DRAFT.try_with(|d| d.borrow_mut().take()).ok().flatten();
+    if let Some(draft) = draft {
+        app.store.settle(draft, status, task_id, request_body).await;
+    } else if record && app.control {
         let entry = journal::Entry::received_at(
             started,
             &parts.method,

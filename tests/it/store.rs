@@ -499,6 +499,93 @@ fn the_journal_is_shared() {
 }
 
 #[test]
+fn a_polls_journal_entry_is_written_with_the_poll_and_a_faults_answer_replaces_it() {
+    let Some(redis) = redis::start_or_skip("store-journal-faults") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("minimax-mock-store-journal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenarios = dir.join("scenarios.json");
+    std::fs::write(
+        &scenarios,
+        r#"{"scenarios": {"flaky": {"steps": [
+            {"status": "QUEUED", "for": "1s", "fault": {"status": 429}},
+            {"status": "IN_PROGRESS", "for": "1s", "fault": {"reset": true}},
+            {"status": "SUCCESS"}]}}}"#,
+    )
+    .unwrap();
+    let r = replicas(3, &store_args(&redis, 0, &["--scenarios", scenarios.to_str().unwrap()]));
+    let task = submit(&r[0].addr, "", "flaky");
+    let query = format!("{QUERY}?task_id={task}");
+    assert_eq!(get(&r[1].addr, &query).status, 429);
+    advance(&r[0].addr, "", "1s");
+    let reset = try_http(&r[1].addr, "GET", &query, &[], "", Duration::from_secs(10));
+    assert!(reset.is_err(), "the step resets the connection: {reset:?}");
+    advance(&r[0].addr, "", "1s");
+    assert_eq!(status(&r[0].addr, "", &task), "SUCCESS");
+    let unknown = get(&r[1].addr, &format!("{QUERY}?task_id=nothing-here")).status;
+    assert_ne!(unknown, 200);
+
+    // One entry per request, each with the answer given and the poll's
+    // moment, in order, read through the replica that answered none of them.
+    let journal = get(&r[2].addr, "/__mock/requests").json();
+    let seen: Vec<(String, Value, Value, u64)> = journal["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| !e["path"].as_str().unwrap().starts_with("/__mock/"))
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap().to_owned(),
+                e["task_id"].clone(),
+                e["status"].clone(),
+                e["time"].as_u64().unwrap() - EPOCH_MS,
+            )
+        })
+        .collect();
+    let (t, other) = (json!(task), json!("nothing-here"));
+    assert_eq!(
+        seen,
+        [
+            ("POST".to_owned(), t.clone(), json!(200), 0),
+            ("GET".to_owned(), t.clone(), json!(429), 0),
+            ("GET".to_owned(), t.clone(), Value::Null, 1000),
+            ("GET".to_owned(), t, json!(200), 2000),
+            ("GET".to_owned(), other, json!(unknown), 2000),
+        ],
+        "{journal}"
+    );
+}
+
+#[test]
+fn polls_go_on_after_redis_forgets_its_scripts_or_drops_the_connections() {
+    let Some(redis) = redis::start_or_skip("store-reconnect") else {
+        return;
+    };
+    let r = Replica::start(&store_args(&redis, 0, &[]));
+    let task = submit(&r.addr, "", "success");
+    status(&r.addr, "", &task);
+    // Redis restarted empty of scripts: the poll sends its script again.
+    assert_eq!(redis.cli(&["SCRIPT", "FLUSH"]).trim(), "OK");
+    status(&r.addr, "", &task);
+    // Every client connection dropped: the next polls connect again (one
+    // may meet the dying connection and be answered 503, never wrongly).
+    redis.cli(&["CLIENT", "KILL", "TYPE", "normal"]);
+    let query = format!("{QUERY}?task_id={task}");
+    let answers: Vec<u16> = (0..5).map(|_| get(&r.addr, &query).status).collect();
+    assert!(answers.iter().all(|s| [200, 503].contains(s)), "{answers:?}");
+    assert_eq!(answers.last(), Some(&200), "{answers:?}");
+    // The control API's connection (redis-rs's manager) is made again too.
+    let shown = (0..5)
+        .map(|_| get(&r.addr, &format!("/__mock/tasks/{task}")))
+        .find(|a| a.status == 200)
+        .expect("the control API recovers");
+    let polls = shown.json()["polls"].as_u64().unwrap();
+    let answered = 2 + answers.iter().filter(|s| **s == 200).count() as u64;
+    assert_eq!(polls, answered, "every poll answered 200 was counted once");
+}
+
+#[test]
 fn next_submits_set_on_one_replica_apply_on_another() {
     let Some(redis) = redis::start_or_skip("store-next") else {
         return;

@@ -189,13 +189,48 @@ impl Entry {
     }
 }
 
+/// A request's entry made before it is answered (`--store`, a GET on an
+/// API): the shared store writes it with the poll, so a request costs one
+/// round trip to Redis instead of two. Foreseen as answered 200 with no
+/// task created; an answer that turns out otherwise replaces it.
+#[derive(Debug)]
+pub struct Draft {
+    pub entry: Entry,
+    /// The entry as the store keeps it, until a poll takes it to write.
+    pub record: Option<Vec<u8>>,
+    /// The stream id of the entry a poll wrote.
+    pub written: Option<String>,
+}
+
+impl Draft {
+    pub fn new(mut entry: Entry) -> Self {
+        entry.status = Some(StatusCode::OK);
+        let record = Some(entry.to_record());
+        Self {
+            entry,
+            record,
+            written: None,
+        }
+    }
+
+    /// Whether the answer given is the one the draft foresaw.
+    pub fn foresaw(&self, status: Option<StatusCode>, task_id: Option<&str>, body: &[u8]) -> bool {
+        status == self.entry.status && task_id.is_none() && body.is_empty()
+    }
+}
+
+tokio::task_local! {
+    /// The draft of the request this task answers, if it has one.
+    pub static DRAFT: std::cell::RefCell<Option<Draft>>;
+}
+
 /// The instant entry ids count from: set before the first entry is made.
 fn epoch() -> std::time::Instant {
     static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
     *EPOCH.get_or_init(std::time::Instant::now)
 }
 
-/// Which entries to list./// An entry as a shared store keeps it (`serve --store`): a few fixed
+/// An entry as a shared store keeps it (`serve --store`): a few fixed
 /// fields, then the head and the body as they are, so a binary body comes
 /// back byte for byte. Read back with [`Entry::from_record`].
 impl Entry {
@@ -261,6 +296,7 @@ pub fn listed(mut entries: Vec<Entry>, filter: &Filter, after: Option<u64>, limi
     entries
 }
 
+/// Which entries to list.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub path: Option<String>,

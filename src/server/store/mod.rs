@@ -25,7 +25,9 @@ use std::sync::Arc;
 use crate::contract::DOCUMENTED_TASK_ID;
 use crate::lifecycle::clock::{Clock, UnixMillis};
 use crate::lifecycle::Scenario;
-use journal::{Entry, Filter, Journal};
+use bytes::Bytes;
+use hyper::StatusCode;
+use journal::{Draft, Entry, Filter, Journal};
 use next::NextSubmits;
 use remote::lease::Lease;
 pub use remote::Unavailable;
@@ -119,7 +121,26 @@ impl Store {
                 .flatten());
         };
         let cached = self.tasks.with(id, |t| t.created).unwrap_or(0);
-        let (clock, held) = space.poll(id, codec::family(surface), cached).await?;
+        // The request's journal entry goes with the poll (one round trip).
+        let record = journal::DRAFT
+            .try_with(|d| d.borrow_mut().as_mut().and_then(|d| d.record.take()))
+            .ok()
+            .flatten();
+        let (clock, held) = space
+            .poll(id, codec::family(surface), cached, record.as_deref())
+            .await?;
+        let journaled = held.as_ref().and_then(|h| h.journaled.clone());
+        if record.is_some() {
+            let _ = journal::DRAFT.try_with(|d| {
+                if let Some(draft) = d.borrow_mut().as_mut() {
+                    match journaled {
+                        Some(id) => draft.written = Some(id),
+                        // Not written (no task): the next poll or the end of the request writes it.
+                        None => draft.record = record,
+                    }
+                }
+            });
+        }
         self.mirror_clock(clock);
         let Some(held) = held else { return Ok(None) };
         let before = held.polls;
@@ -293,6 +314,26 @@ impl Store {
             Some(space) => {
                 let _ = space.record(&entry.to_record()).await;
             }
+        }
+    }
+
+    /// Writes the journal entry of a request answered with a [`Draft`]:
+    /// nothing more when a poll wrote it and the answer is the one it
+    /// foresaw, else the entry of the answer given (replacing the poll's).
+    pub async fn settle(&self, draft: Draft, status: Option<StatusCode>, task_id: Option<String>, body: Bytes) {
+        if draft.written.is_some() && draft.foresaw(status, task_id.as_deref(), &body) {
+            return;
+        }
+        let Draft { mut entry, written, .. } = draft;
+        entry.status = status;
+        entry.named_task = task_id;
+        entry.body = body;
+        match (written, &self.remote) {
+            (Some(id), Some(space)) => {
+                entry.time = self.clock.now();
+                let _ = space.rerecord(&id, &entry.to_record()).await;
+            }
+            _ => self.record(entry).await,
         }
     }
 

@@ -94,6 +94,7 @@ mod tests {
             cancelled_at: 0,
             data: None,
             submitted_at: 6_000,
+            journaled: None,
         };
         let back = task_of(&record, &held, 7, &catalog).unwrap();
         assert_eq!(&*back.id, "123");

@@ -19,6 +19,7 @@
 
 pub mod codec;
 pub mod lease;
+pub mod pipeline;
 pub mod scripts;
 
 use std::sync::Arc;
@@ -128,6 +129,8 @@ pub struct Settings {
 /// A connection to the shared store, for every namespace of a replica.
 pub struct Remote {
     conn: ConnectionManager,
+    /// The poll script and the journal entries: a request's two commands.
+    hot: pipeline::Pipeline,
     /// The URL without a password, for messages.
     url: String,
     timeout: Duration,
@@ -192,6 +195,20 @@ pub async fn connect(settings: Settings, catalog: Catalog) -> Result<Arc<Remote>
         url: url.clone(),
         reason,
     };
+    let info = client.get_connection_info();
+    let redis::ConnectionAddr::Tcp(host, port) = info.addr() else {
+        return Err(StartError::Url {
+            url,
+            reason: "only redis://HOST:PORT[/DB] stores are supported".to_owned(),
+        });
+    };
+    let target = pipeline::Target {
+        host: host.clone(),
+        port: *port,
+        db: info.redis_settings().db(),
+        username: info.redis_settings().username().map(str::to_owned),
+        password: info.redis_settings().password().map(str::to_owned),
+    };
     let conn = tokio::time::timeout(settings.timeout * 3, ConnectionManager::new_with_config(client, config))
         .await
         .map_err(|_| unreachable(format!("no answer in {} ms", settings.timeout.as_millis() * 3)))?
@@ -199,6 +216,7 @@ pub async fn connect(settings: Settings, catalog: Catalog) -> Result<Arc<Remote>
     let a = &settings.agreement;
     let remote = Arc::new(Remote {
         conn,
+        hot: pipeline::Pipeline::new(target, settings.timeout),
         url: url.clone(),
         timeout: settings.timeout,
         lease: settings.lease,
@@ -291,6 +309,28 @@ impl Remote {
         self.within(invocation.invoke_async(&mut conn)).await
     }
 
+    /// Runs one of the poll path's commands on the pipelined connection,
+    /// within `--store-timeout`; a connection that did not answer in time
+    /// is given up (Redis may be paused or the network black-holed) and
+    /// made again by the next command. An error reply is an `Err` too.
+    async fn hot(&self, command: pipeline::Command) -> Result<pipeline::Reply, Unavailable> {
+        use std::sync::atomic::Ordering;
+        let result = match tokio::time::timeout(self.timeout, self.hot.call(command)).await {
+            Ok(Ok(pipeline::Reply::Error(e))) if !e.starts_with("NOSCRIPT") => Err(self.unavailable(e)),
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(e)) => Err(self.unavailable(e)),
+            Err(_) => {
+                self.hot.reset();
+                Err(self.unavailable(format!(
+                    "no answer within {} ms (--store-timeout)",
+                    self.timeout.as_millis()
+                )))
+            }
+        };
+        self.down.store(result.is_err(), Ordering::Relaxed);
+        result
+    }
+
     async fn within<T>(
         &self,
         step: impl std::future::Future<Output = redis::RedisResult<T>>,
@@ -371,6 +411,8 @@ pub struct Held {
     /// The task's record, when the caller's copy was not of this task.
     pub data: Option<Vec<u8>>,
     pub submitted_at: UnixMillis,
+    /// The stream id of the journal entry the poll wrote, if it wrote one.
+    pub journaled: Option<String>,
 }
 
 fn int(v: Option<&Value>) -> i64 {
@@ -402,16 +444,17 @@ fn held_of(answer: &[u8]) -> (ClockReading, Option<Held>) {
         Some(i) => (&answer[..i], Some(answer[i + 1..].to_vec())),
         None => (answer, None),
     };
+    let mut fields = head.split(|b| *b == b',');
     // Digits only (what the script writes); anything else reads as 0.
-    let mut fields = head.split(|b| *b == b',').map(|f| {
+    let number = |f: &[u8]| {
         f.iter()
             .try_fold(0u64, |n, b| match b {
                 b'0'..=b'9' => n.checked_mul(10)?.checked_add(u64::from(b - b'0')),
                 _ => None,
             })
             .unwrap_or(0)
-    });
-    let mut next = || fields.next().unwrap_or(0);
+    };
+    let mut next = || fields.next().map_or(0, number);
     let (found, now, frozen) = (next(), next(), next());
     let clock = ClockReading {
         now,
@@ -420,13 +463,19 @@ fn held_of(answer: &[u8]) -> (ClockReading, Option<Held>) {
     if found != 1 {
         return (clock, None);
     }
-    let (polls, cancelled_at, uid, submitted_at) = (next(), next(), next(), next());
+    let (polls, cancelled_at, uid) = (next(), next(), next());
+    let journaled = fields
+        .next()
+        .filter(|id| !id.is_empty())
+        .map(|id| String::from_utf8_lossy(id).into_owned());
+    let submitted_at = fields.next().map_or(0, number);
     let held = Held {
         polls,
         cancelled_at,
         uid,
         data,
         submitted_at,
+        journaled,
     };
     (clock, Some(held))
 }
@@ -476,18 +525,48 @@ impl Space {
 
     /// Counts a poll of `id` by a query of `family`; `None` if there is no
     /// such task for it (nothing counted).
-    pub async fn poll(&self, id: &str, family: u8, cached: u64) -> Result<(ClockReading, Option<Held>), Unavailable> {
+    /// With `record`, the request's journal entry is written with the
+    /// poll (when there is a task to count it on).
+    pub async fn poll(
+        &self,
+        id: &str,
+        family: u8,
+        cached: u64,
+        record: Option<&[u8]>,
+    ) -> Result<(ClockReading, Option<Held>), Unavailable> {
         let (start, frozen) = self.start_args();
-        let mut inv = scripts::POLL.prepare_invoke();
-        inv.key(self.task_key(id))
-            .key(&*self.clock_key)
-            .arg(start)
-            .arg(frozen)
-            .arg(family)
-            .arg(cached)
-            .arg(crate::server::store::tasks::V2_WINDOW_MS);
-        let answer: Vec<u8> = self.remote.script(&inv).await?;
-        Ok(held_of(&answer))
+        let script = &*scripts::POLL;
+        let call = |by_sha: bool| {
+            let record = record.unwrap_or_default();
+            let mut cmd = pipeline::Command::new(13, 160 + self.prefix.len() * 3 + id.len() + record.len());
+            if by_sha {
+                cmd.arg(b"EVALSHA").arg(script.sha.as_bytes());
+            } else {
+                cmd.arg(b"EVAL").arg(script.code.as_bytes());
+            }
+            cmd.arg(b"3")
+                .arg(self.task_key(id).as_bytes())
+                .arg(self.clock_key.as_bytes())
+                .arg(self.journal_key.as_bytes())
+                .int(start)
+                .int(i64::from(frozen))
+                .int(i64::from(family))
+                .int(cached as i64)
+                .int(crate::server::store::tasks::V2_WINDOW_MS as i64)
+                .arg(record)
+                .int(JOURNAL_CAP as i64);
+            cmd
+        };
+        let mut reply = self.remote.hot(call(true)).await?;
+        if matches!(&reply, pipeline::Reply::Error(_)) {
+            // NOSCRIPT: Redis restarted or its scripts were flushed; EVAL
+            // sends the text once and Redis keeps it for the next EVALSHA.
+            reply = self.remote.hot(call(false)).await?;
+        }
+        match reply {
+            pipeline::Reply::Data(answer) => Ok(held_of(&answer)),
+            other => Err(self.remote.unavailable(format!("the poll script answered {other:?}"))),
+        }
     }
 
     /// A look at `id` without counting a poll.
@@ -548,6 +627,7 @@ impl Space {
             polls: int(v.get(5)).max(0) as u64,
             cancelled_at: int(v.get(6)).max(0) as u64,
             data: if created == 1 { None } else { bytes(v.get(7)) },
+            journaled: None,
         };
         let lease = match (created, int(v.get(7))) {
             (1, token) if token > 0 => Some(lease::Lease::held(self.clone(), new.id, token as u64)),
@@ -627,6 +707,7 @@ impl Space {
                     cancelled_at: int(row.get(2)).max(0) as u64,
                     submitted_at: int(row.get(3)).max(0) as u64,
                     data: bytes(row.get(4)),
+                    journaled: None,
                 };
                 (id, held)
             })
@@ -679,15 +760,27 @@ impl Space {
         if self.remote.is_down() {
             return Err(self.remote.unavailable("away".to_owned()));
         }
-        let mut cmd = redis::cmd("XADD");
-        cmd.arg(&*self.journal_key)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(JOURNAL_CAP)
-            .arg("*")
-            .arg("e")
+        let mut cmd = pipeline::Command::new(8, 64 + self.journal_key.len() + record.len());
+        cmd.arg(b"XADD")
+            .arg(self.journal_key.as_bytes())
+            .arg(b"MAXLEN")
+            .arg(b"~")
+            .int(JOURNAL_CAP as i64)
+            .arg(b"*")
+            .arg(b"e")
             .arg(record);
-        self.remote.run::<Value>(&cmd).await.map(drop)
+        match self.remote.hot(cmd).await? {
+            pipeline::Reply::Error(e) => Err(self.remote.unavailable(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Replaces the journal entry `id` a poll wrote (its answer was not the
+    /// one foreseen) with `record`, in one step.
+    pub async fn rerecord(&self, id: &str, record: &[u8]) -> Result<(), Unavailable> {
+        let mut inv = scripts::REJOURNAL.prepare_invoke();
+        inv.key(&*self.journal_key).arg(id).arg(JOURNAL_CAP).arg(record);
+        self.remote.script::<Value>(&inv).await.map(drop)
     }
 
     /// The journal's records, oldest first, each with its stream id made a number.
@@ -834,14 +927,16 @@ mod tests {
             (clock.now, clock.frozen, held.is_none()),
             (253_402_300_799_999, true, true)
         );
-        let (clock, held) = held_of(b"1,1700000000000,0,3,0,42");
+        let (clock, held) = held_of(b"1,1700000000000,0,3,0,42,1700000000001-0");
         let held = held.unwrap();
         assert_eq!((clock.now, clock.frozen), (1_700_000_000_000, false));
         assert_eq!((held.polls, held.cancelled_at, held.uid, held.data), (3, 0, 42, None));
+        assert_eq!(held.journaled.as_deref(), Some("1700000000001-0"));
         // The data may hold anything after the first newline, commas and newlines too.
-        let (_, held) = held_of(b"1,5,0,0,9,42,1699999999000\n{\"a\":1,\n\"b\":2}");
+        let (_, held) = held_of(b"1,5,0,0,9,42,,1699999999000\n{\"a\":1,\n\"b\":2}");
         let held = held.unwrap();
         assert_eq!((held.cancelled_at, held.submitted_at), (9, 1_699_999_999_000));
+        assert_eq!(held.journaled, None);
         assert_eq!(held.data.as_deref(), Some(&b"{\"a\":1,\n\"b\":2}"[..]));
         assert!(held_of(b"garbage").1.is_none());
     }

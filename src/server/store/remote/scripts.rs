@@ -51,23 +51,47 @@ fn with_clock(body: &str) -> Script {
     Script::new(&format!("{CLOCK}\n{body}"))
 }
 
-/// A poll: counts it and reads the clock in one step.
-/// KEYS: task, clock. ARGV: start, frozen, family, cached uid, v2 window.
+/// A script the poll path sends itself (`pipeline`), not through redis-rs:
+/// its text, for `EVAL` when Redis does not know it yet, and its SHA-1,
+/// for `EVALSHA` every other time.
+pub struct Hot {
+    pub code: String,
+    pub sha: String,
+}
+
+impl Hot {
+    fn with_clock(body: &str) -> Self {
+        let code = format!("{CLOCK}\n{body}");
+        let sha = Script::new(&code).get_hash().to_owned();
+        Self { code, sha }
+    }
+}
+
+/// A poll: counts it, reads the clock and (with a record) writes the
+/// request's journal entry, in one step.
+/// KEYS: task, clock, journal. ARGV: start, frozen, family, cached uid,
+/// v2 window, the journal record ('' for none; its first 8 bytes, the
+/// time, are written here: the poll's moment), the journal's cap.
 /// Returns one string, `0,now,frozen` when there is no such task for this
-/// family (or a v2 task past its window: nothing is counted), else
-/// `1,now,frozen,polls before,cancelled at,uid[,submitted at\ndata]`, the
-/// task's data only when the caller's copy is not of this task (`uid`).
+/// family (or a v2 task past its window: nothing is counted or written), else
+/// `1,now,frozen,polls before,cancelled at,uid,journal entry id[,submitted at\ndata]`,
+/// the task's data only when the caller's copy is not of this task (`uid`).
 /// One string, not an array: the poll is the hot path, and the client
-/// parses one reply value much faster than eight.
-pub static POLL: LazyLock<Script> = LazyLock::new(|| {
-    with_clock(
+/// parses one reply value much faster than eight. The journal entry goes
+/// with the poll so that a request costs one round trip, not two.
+pub static POLL: LazyLock<Hot> = LazyLock::new(|| {
+    Hot::with_clock(
         r#"
 local now, frozen = clock_now(KEYS[2], ARGV[1], ARGV[2])
 local t = redis.call('HMGET', KEYS[1], 'u', 'f', 's', 'w', 'c')
 if not t[1] or t[2] ~= ARGV[3] then return '0,' .. n(now) .. ',' .. frozen end
 if t[4] == '1' and now - tonumber(t[3]) > tonumber(ARGV[5]) then return '0,' .. n(now) .. ',' .. frozen end
 local before = redis.call('HINCRBY', KEYS[1], 'p', 1) - 1
-local out = '1,' .. n(now) .. ',' .. frozen .. ',' .. n(before) .. ',' .. (t[5] or '0') .. ',' .. t[1]
+local jid = ''
+if ARGV[6] ~= '' then
+  jid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'e', struct.pack('<l', now) .. string.sub(ARGV[6], 9))
+end
+local out = '1,' .. n(now) .. ',' .. frozen .. ',' .. n(before) .. ',' .. (t[5] or '0') .. ',' .. t[1] .. ',' .. jid
 if t[1] ~= ARGV[4] then
   return out .. ',' .. (t[3] or '0') .. '\n' .. (redis.call('HGET', KEYS[1], 'd') or '')
 end
@@ -76,17 +100,30 @@ return out
     )
 });
 
+/// Replaces a journal entry a poll wrote by the entry of the answer
+/// actually given (a fault's status, a reset), at the end of the stream:
+/// as an entry written after the answer would be.
+/// KEYS: journal. ARGV: the entry's id, the cap, the record.
+pub static REJOURNAL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+redis.call('XDEL', KEYS[1], ARGV[1])
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[3])
+"#,
+    )
+});
+
 /// A look at a task without counting a poll.
 /// KEYS: task, clock. ARGV: start, frozen, cached uid.
-/// Returns one string as [`POLL`] does, with the polls so far:
-/// `0,now,frozen` or `1,now,frozen,polls,cancelled at,uid[,submitted at\ndata]`.
+/// Returns one string as [`POLL`] does, with the polls so far and no
+/// journal entry: `0,now,frozen` or `1,now,frozen,polls,cancelled at,uid,[,submitted at\ndata]`.
 pub static PEEK: LazyLock<Script> = LazyLock::new(|| {
     with_clock(
         r#"
 local now, frozen = clock_now(KEYS[2], ARGV[1], ARGV[2])
 local t = redis.call('HMGET', KEYS[1], 'u', 'p', 'c')
 if not t[1] then return '0,' .. n(now) .. ',' .. frozen end
-local out = '1,' .. n(now) .. ',' .. frozen .. ',' .. (t[2] or '0') .. ',' .. (t[3] or '0') .. ',' .. t[1]
+local out = '1,' .. n(now) .. ',' .. frozen .. ',' .. (t[2] or '0') .. ',' .. (t[3] or '0') .. ',' .. t[1] .. ','
 if t[1] ~= ARGV[3] then
   local more = redis.call('HMGET', KEYS[1], 'd', 's')
   return out .. ',' .. (more[2] or '0') .. '\n' .. (more[1] or '')
