@@ -795,7 +795,7 @@ impl Space {
         Ok(entries
             .into_iter()
             .rev()
-            .filter_map(|(id, mut fields)| Some((stream_id(&id)?, fields.pop()?.1)))
+            .filter_map(|(id, fields)| Some((stream_id(&id)?, entry_record(fields)?)))
             .collect())
     }
 
@@ -896,6 +896,25 @@ pub struct NewTask<'a> {
 /// A stream entry as XRANGE lists it: its id and its fields.
 type StreamEntry = (String, Vec<(String, Vec<u8>)>);
 
+/// A journal stream entry's record: field `e`, with the time of field `t`
+/// when there is one (an entry the poll script wrote with the poll's moment).
+fn entry_record(fields: Vec<(String, Vec<u8>)>) -> Option<Vec<u8>> {
+    let mut record = None;
+    let mut time = None;
+    for (name, value) in fields {
+        match name.as_str() {
+            "e" => record = Some(value),
+            "t" => time = std::str::from_utf8(&value).ok().and_then(|t| t.parse::<u64>().ok()),
+            _ => {}
+        }
+    }
+    let mut record = record?;
+    if let (Some(time), Some(head)) = (time, record.get_mut(..8)) {
+        head.copy_from_slice(&time.to_le_bytes());
+    }
+    Some(record)
+}
+
 /// A stream id `MS-SEQ` as one number that orders like it (a journal cursor).
 pub fn stream_id(id: &str) -> Option<u64> {
     let (ms, seq) = id.split_once('-')?;
@@ -906,6 +925,17 @@ pub fn stream_id(id: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_journal_entry_takes_the_polls_moment_when_it_has_one() {
+        let field = |n: &str, v: &[u8]| (n.to_owned(), v.to_vec());
+        let record = [0u8; 8].iter().copied().chain(*b"rest").collect::<Vec<u8>>();
+        let timed = entry_record(vec![field("e", &record), field("t", b"1700000000123")]).unwrap();
+        assert_eq!(&timed[..8], &1_700_000_000_123u64.to_le_bytes());
+        assert_eq!(&timed[8..], b"rest");
+        assert_eq!(entry_record(vec![field("e", &record)]).unwrap(), record);
+        assert_eq!(entry_record(vec![field("t", b"1")]), None);
+    }
 
     #[test]
     fn stream_ids_order_as_numbers() {
