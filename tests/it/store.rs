@@ -452,6 +452,15 @@ fn task_ids_are_unique_across_replicas_and_follow_the_seeds_sequence() {
     assert_eq!(ids, alone);
 }
 
+/// The entries of a journal listing that are not the control API's.
+fn api_requests(journal: &Value) -> impl Iterator<Item = &Value> {
+    journal["requests"]
+        .as_array()
+        .expect("a journal listing")
+        .iter()
+        .filter(|e| !e["path"].as_str().unwrap().starts_with("/__mock/"))
+}
+
 #[test]
 fn the_journal_is_shared() {
     let Some(redis) = redis::start_or_skip("store-journal") else {
@@ -465,11 +474,7 @@ fn the_journal_is_shared() {
     assert_eq!(missing.status, 200, "{}", missing.body); // native: base_resp says no
 
     let journal = get(&r[2].addr, "/__mock/requests").json();
-    let seen: Vec<(String, String, Value)> = journal["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| !e["path"].as_str().unwrap().starts_with("/__mock/"))
+    let seen: Vec<(String, String, Value)> = api_requests(&journal)
         .map(|e| {
             (
                 e["method"].as_str().unwrap().to_owned(),
@@ -529,11 +534,7 @@ fn a_polls_journal_entry_is_written_with_the_poll_and_a_faults_answer_replaces_i
     // One entry per request, each with the answer given and the poll's
     // moment, in order, read through the replica that answered none of them.
     let journal = get(&r[2].addr, "/__mock/requests").json();
-    let seen: Vec<(String, Value, Value, u64)> = journal["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| !e["path"].as_str().unwrap().starts_with("/__mock/"))
+    let seen: Vec<(String, Value, Value, u64)> = api_requests(&journal)
         .map(|e| {
             (
                 e["method"].as_str().unwrap().to_owned(),
