@@ -361,7 +361,7 @@ async fn route(app: &App, parts: &Parts, found: Option<Route>, body: Incoming) -
     };
     if route == Route::Control {
         // Only here: the API's routes never pay for the control plane's checks.
-        return serve_control(app, parts, body).await;
+        return Box::pin(serve_control(app, parts, body)).await;
     }
     if parts.method == Method::OPTIONS {
         discard_body(app.max_body, &parts.headers, body).await;
@@ -373,13 +373,16 @@ async fn route(app: &App, parts: &Parts, found: Option<Route>, body: Incoming) -
             return json(StatusCode::UNAUTHORIZED, poll::status_error(app, surface, 401)).into();
         }
     }
-    // The submits read the body themselves; every other answer discards it first.
+    // The submits read the body themselves; every other answer discards it
+    // first. Their futures (and the rarer routes' below) are boxed: held
+    // inline they would make this future, and every one that awaits it,
+    // kilobytes large, copied whole at each `.await` of every poll.
     if parts.method == Method::POST {
         match route {
-            Route::Submit(Surface::V2) => return v2::submit(app, parts, body).await,
-            Route::Submit(surface) => return submit::v1(app, parts, body, surface).await,
-            Route::OpenAi(endpoint) if endpoint.is_submit() => return openai::submit(app, parts, body).await,
-            Route::V2Regenerate => return v2_tasks::regenerate(app, parts, body).await,
+            Route::Submit(Surface::V2) => return Box::pin(v2::submit(app, parts, body)).await,
+            Route::Submit(surface) => return Box::pin(submit::v1(app, parts, body, surface)).await,
+            Route::OpenAi(endpoint) if endpoint.is_submit() => return Box::pin(openai::submit(app, parts, body)).await,
+            Route::V2Regenerate => return Box::pin(v2_tasks::regenerate(app, parts, body)).await,
             _ => {}
         }
     }
@@ -389,10 +392,10 @@ async fn route(app: &App, parts: &Parts, found: Option<Route>, body: Incoming) -
         Route::Query(Surface::Gateway) if get => gateway::query(app, parts).await,
         Route::Query(Surface::Native) if get => native::query(app, parts, Surface::Native).await,
         Route::Query(Surface::V2) if get => v2::query(app, parts).await,
-        Route::Files(_) if get => native::files(app, parts).await,
-        Route::V2List if get => v2_tasks::list(app, parts).await,
-        Route::V2Task if parts.method == Method::DELETE => v2_tasks::delete(app, parts).await,
-        Route::OpenAi(openai::Endpoint::Content) if get => openai::content(app, parts).await,
+        Route::Files(_) if get => Box::pin(native::files(app, parts)).await,
+        Route::V2List if get => Box::pin(v2_tasks::list(app, parts)).await,
+        Route::V2Task if parts.method == Method::DELETE => Box::pin(v2_tasks::delete(app, parts)).await,
+        Route::OpenAi(openai::Endpoint::Content) if get => Box::pin(openai::content(app, parts)).await,
         Route::OpenAi(endpoint) if get && !endpoint.is_submit() => openai::query(app, parts, endpoint).await,
         Route::Video if get => media::download::download(app, parts),
         Route::OpenApi if get => Outcome {
