@@ -43,12 +43,24 @@ impl std::fmt::Display for ConnectionReset {
 
 impl std::error::Error for ConnectionReset {}
 
-pub(crate) async fn handle(
+/// The answer to `req`. The connection counts as busy from here, when
+/// hyper hands the request over, not from the answer's first poll: hyper
+/// reads once in between (for the client closing), and that read then
+/// needs no timer.
+pub(crate) fn handle(
+    app: Arc<App>,
+    signals: Arc<connection::Signals>,
+    req: Request<Incoming>,
+) -> impl std::future::Future<Output = Result<Reply, ConnectionReset>> {
+    signals.busy.store(true, Ordering::Relaxed);
+    handle_busy(app, signals, req)
+}
+
+async fn handle_busy(
     app: Arc<App>,
     signals: Arc<connection::Signals>,
     req: Request<Incoming>,
 ) -> Result<Reply, ConnectionReset> {
-    signals.busy.store(true, Ordering::Relaxed);
     // Unprefixed requests (the default namespace) pay for this one
     // comparison only: no lock, no lookup.
     let result = if req.uri().path().starts_with(namespaces::PREFIX) {
@@ -66,8 +78,8 @@ async fn answer(
     signals: &connection::Signals,
     req: Request<Incoming>,
 ) -> Result<Reply, ConnectionReset> {
-    // Two clock reads for the metrics' durations and three relaxed atomic
-    // adds; with --quiet nothing is formatted. Health probes (every few
+    // Two clock reads for the metrics' durations (the second also stamps
+    // the journal entry) and three relaxed atomic adds; with --quiet nothing is formatted. Health probes (every few
     // seconds, from a container runtime) are not logged.
     let started = Instant::now();
     let (parts, body) = req.into_parts();
@@ -121,7 +133,9 @@ async fn finish(
         reply.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     }
     let status = (!do_reset).then(|| reply.status());
-    let took = started.elapsed();
+    // One clock reading for the time taken and the journal's mock time.
+    let answered = Instant::now();
+    let took = answered.saturating_duration_since(started);
     meter(app, found, &parts.method, status, task_id.is_some(), took);
     if !app.quiet && found != Some(Route::Live) {
         let task = http::task_note(task_id.as_deref(), uri);
@@ -144,7 +158,7 @@ async fn finish(
             status,
             task_id,
         );
-        app.store.record(entry).await;
+        app.store.record_at(entry, answered).await;
     }
     if do_reset {
         signals.reset.store(true, Ordering::Relaxed);

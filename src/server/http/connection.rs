@@ -53,13 +53,27 @@ pub struct Signals {
     pub answered: AtomicU64,
 }
 
+/// Where the current request head is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Head {
+    /// No byte of it yet.
+    Waiting,
+    /// Its first bytes arrived; the clock is read when a read finds
+    /// nothing more (at once, if the head is incomplete). A whole head is
+    /// dispatched first and never needs the reading, which cost a clock
+    /// read on every request.
+    Arriving,
+    /// Arriving since then.
+    Since(Instant),
+}
+
 /// A client connection.
 pub struct Connection {
     stream: TcpStream,
     signals: Arc<Signals>,
     timeouts: Timeouts,
-    /// When the current head began arriving, if it has.
-    head_started: Option<Instant>,
+    /// Whether the current head began arriving, and when.
+    head: Head,
     /// When the connection last became idle (its start, at first).
     idle_since: Instant,
     /// `Signals::answered` when last looked at.
@@ -76,7 +90,7 @@ impl Connection {
             stream,
             signals,
             timeouts,
-            head_started: None,
+            head: Head::Waiting,
             idle_since: now,
             answered: 0,
             timer: Box::pin(tokio::time::sleep_until(armed)),
@@ -84,24 +98,36 @@ impl Connection {
         }
     }
 
-    /// When the connection times out if nothing more arrives; `None` while busy.
-    fn deadline(&mut self) -> Option<Instant> {
+    /// Takes in what the request handler signalled; whether a timeout
+    /// runs (none while a request is handled).
+    fn waiting(&mut self) -> bool {
         if self.signals.busy.load(Ordering::Relaxed) {
-            self.head_started = None;
-            return None;
+            self.head = Head::Waiting;
+            return false;
         }
         let answered = self.signals.answered.load(Ordering::Relaxed);
         if answered != self.answered {
             // A request ended since the last read: idle from now.
             self.answered = answered;
-            self.head_started = None;
+            self.head = Head::Waiting;
             self.idle_since = Instant::now();
         }
-        Some(match self.head_started {
-            Some(started) => started + self.timeouts.header,
-            None if self.answered > 0 => self.idle_since + self.timeouts.keep_alive,
-            None => self.idle_since + self.timeouts.header,
-        })
+        true
+    }
+
+    /// When the connection times out if nothing more arrives (while
+    /// [`Connection::waiting`]).
+    fn deadline(&mut self) -> Instant {
+        match self.head {
+            Head::Since(started) => started + self.timeouts.header,
+            Head::Arriving => {
+                let now = Instant::now();
+                self.head = Head::Since(now);
+                now + self.timeouts.header
+            }
+            Head::Waiting if self.answered > 0 => self.idle_since + self.timeouts.keep_alive,
+            Head::Waiting => self.idle_since + self.timeouts.header,
+        }
     }
 }
 
@@ -110,7 +136,8 @@ impl Connection {
     /// Called after a response is flushed: hyper may not read again until
     /// woken, and the keep-alive deadline starts now.
     fn rearm(&mut self, cx: &mut Context<'_>) {
-        if let Some(deadline) = self.deadline() {
+        if self.waiting() {
+            let deadline = self.deadline();
             self.arm(deadline);
             // Ready means the timer went off: the read that follows looks again.
             let _ = self.timer.as_mut().poll(cx);
@@ -153,20 +180,21 @@ impl Drop for Connection {
 impl AsyncRead for Connection {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
-        let deadline = this.deadline();
+        let waiting = this.waiting();
         let before = buf.filled().len();
         match Pin::new(&mut this.stream).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                if deadline.is_some() && this.head_started.is_none() && buf.filled().len() > before {
-                    this.head_started = Some(Instant::now());
+                if waiting && this.head == Head::Waiting && buf.filled().len() > before {
+                    this.head = Head::Arriving;
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
-                let Some(deadline) = deadline else {
+                if !waiting {
                     return Poll::Pending;
-                };
+                }
+                let deadline = this.deadline();
                 this.arm(deadline);
                 match this.timer.as_mut().poll(cx) {
                     Poll::Ready(()) if this.expired(deadline, cx) => Poll::Ready(Err(std::io::Error::new(

@@ -313,8 +313,14 @@ impl Store {
     /// Records a request in the journal, stamped with the mock's time.
     /// With `--store`, an entry the store cannot take is not kept: the
     /// answer has been given, and nothing falls back to memory.
-    pub async fn record(&self, mut entry: Entry) {
-        entry.time = self.clock.now();
+    pub async fn record(&self, entry: Entry) {
+        self.record_at(entry, std::time::Instant::now()).await;
+    }
+
+    /// [`Store::record`] stamped with the mock's time at `at`, a clock
+    /// reading the caller took (a request's end, for its metrics).
+    pub async fn record_at(&self, mut entry: Entry, at: std::time::Instant) {
+        entry.time = self.clock.at(at);
         match &self.remote {
             None => self.journal.record(entry),
             Some(space) => {
