@@ -17,8 +17,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{futures::OwnedNotified, watch, Notify};
 use tokio::time::{Instant, Sleep};
 
 /// The timeouts of every connection.
@@ -236,6 +238,74 @@ impl AsyncWrite for Connection {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
+}
+
+/// Tells every connection the server stops, so that each finishes the
+/// request it is answering and closes, and waits until they have: what
+/// hyper-util's `GracefulShutdown` does, whose watch a connection polled on
+/// every wake-up (a `watch::Receiver::changed` future, about 130
+/// instructions a request). Here a connection looks at a flag, and polls
+/// its `Notified` only when its waker changes (for a spawned task, once).
+#[derive(Debug)]
+pub struct Stopping {
+    stopped: AtomicBool,
+    notify: Arc<Notify>,
+    /// Every watched connection holds a receiver: closed when the last ends.
+    open: watch::Sender<()>,
+}
+
+impl Default for Stopping {
+    fn default() -> Self {
+        Self {
+            stopped: AtomicBool::new(false),
+            notify: Arc::new(Notify::new()),
+            open: watch::channel(()).0,
+        }
+    }
+}
+
+impl Stopping {
+    /// `conn`, finishing gracefully once [`Stopping::stop`] is called.
+    pub fn watch<C: GracefulConnection>(self: &Arc<Self>, conn: C) -> impl Future<Output = C::Output> {
+        // Both made now, before any stop: a `Notified` hears every
+        // `notify_waiters` after it was made, polled or not.
+        let notified = self.notify.clone().notified_owned();
+        watched(conn, self.clone(), notified, self.open.subscribe())
+    }
+
+    /// Tells every watched connection to finish, and waits until all have.
+    pub async fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+        self.open.closed().await;
+    }
+}
+
+async fn watched<C: GracefulConnection>(
+    conn: C,
+    stopping: Arc<Stopping>,
+    notified: OwnedNotified,
+    _open: watch::Receiver<()>,
+) -> C::Output {
+    let mut conn = std::pin::pin!(conn);
+    let mut notified = std::pin::pin!(notified);
+    let mut registered: Option<std::task::Waker> = None;
+    let mut finishing = false;
+    std::future::poll_fn(move |cx| {
+        if !finishing {
+            let fresh = !registered.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+            // The flag is set before the waiters are woken: a stop is seen
+            // here, or its wake-up reaches the waker registered here.
+            if stopping.stopped.load(Ordering::Acquire) || (fresh && notified.as_mut().poll(cx).is_ready()) {
+                finishing = true;
+                conn.as_mut().graceful_shutdown();
+            } else if fresh {
+                registered = Some(cx.waker().clone());
+            }
+        }
+        conn.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// The next client of `listener`, with Nagle off. A failed accept (out of
