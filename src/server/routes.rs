@@ -97,7 +97,7 @@ async fn answer_in_namespace(
 ) -> Result<Reply, ConnectionReset> {
     let started = Instant::now();
     let (mut parts, body) = req.into_parts();
-    match enter_namespace(root, &mut parts) {
+    match enter_namespace(root, &mut parts, started) {
         Ok((app, received)) => {
             let found = Route::of(parts.uri.path(), app.control);
             let outcome = route(&app, &parts, found, body).await;
@@ -173,9 +173,10 @@ type Refusal = (StatusCode, &'static str, String);
 
 /// The namespace a `/ns/{name}/...` request is for, made on its first
 /// request, with `parts.uri` rewritten to what follows the prefix; the URI
-/// as received comes back too. A name that is not one is answered 400, and
+/// as received comes back too; `at`, when it arrived, counts as the
+/// namespace's last use. A name that is not one is answered 400, and
 /// `/ns/` paths with namespaces off 404, in the gateway's envelope.
-fn enter_namespace(app: &App, parts: &mut Parts) -> Result<(Arc<App>, hyper::Uri), Refusal> {
+fn enter_namespace(app: &App, parts: &mut Parts, at: Instant) -> Result<(Arc<App>, hyper::Uri), Refusal> {
     let refuse = |status, code, message: String| Err((status, code, message));
     let (name, rest) = match namespaces::split(parts.uri.path()) {
         Some(Ok(split)) => split,
@@ -195,7 +196,7 @@ fn enter_namespace(app: &App, parts: &mut Parts) -> Result<(Arc<App>, hyper::Uri
             parts.uri.path()
         )
     };
-    let Some(namespace) = app.namespace(name) else {
+    let Some(namespace) = app.namespace_at(name, at) else {
         return refuse(StatusCode::NOT_FOUND, "not_found", off());
     };
     // What follows the prefix, written into one buffer of its exact
