@@ -84,6 +84,20 @@ impl Clock {
         }
     }
 
+    /// The mock time at `instant`, a reading of the monotonic clock the
+    /// caller took anyway (a request's, for its metrics): [`Clock::now`]
+    /// without a second reading.
+    pub fn at(&self, instant: Instant) -> UnixMillis {
+        match self.frozen_at.load(Ordering::Acquire) {
+            RUNNING => self
+                .offset
+                .load(Ordering::Acquire)
+                .saturating_add(instant.saturating_duration_since(self.origin).as_millis() as u64)
+                .min(LATEST),
+            frozen => frozen,
+        }
+    }
+
     /// Moves the clock forward by `by`, whether it runs or not, at most to
     /// [`LATEST`]: time never wraps around and goes back.
     pub fn advance(&self, by: Duration) {

@@ -184,7 +184,13 @@ impl App {
     /// default namespace: made now, empty, if it does not exist (which may
     /// forget the one idle longest); `None` with `--max-namespaces 0`.
     pub fn namespace(&self, name: &str) -> Option<Arc<App>> {
-        self.namespaces.get_or_make(name, || {
+        self.namespace_at(name, std::time::Instant::now())
+    }
+
+    /// [`App::namespace`] for a request that arrived at `at` (the use the
+    /// namespace's idle time counts from), with no clock read of its own.
+    pub fn namespace_at(&self, name: &str, at: std::time::Instant) -> Option<Arc<App>> {
+        self.namespaces.get_or_make_at(name, at, || {
             let (start, frozen) = self.clock_start;
             let tasks = TaskStore::bounded(
                 self.store.tasks().seed(),

@@ -350,7 +350,7 @@ impl Bound {
     /// (before waiting for requests in flight).
     pub async fn serve_then(self, shutdown: impl Future<Output = ()>, closed: impl FnOnce()) {
         let Bound { listener, app } = self;
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let graceful = Arc::new(connection::Stopping::default());
         let connections = Arc::new(tokio::sync::Semaphore::new(app.max_connections));
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -380,7 +380,7 @@ impl Bound {
         }
         drop(listener);
         closed();
-        let _ = tokio::time::timeout(HOW_LONG_TO_FINISH, graceful.shutdown()).await;
+        let _ = tokio::time::timeout(HOW_LONG_TO_FINISH, graceful.stop()).await;
         if app.store.remote().is_some() {
             // Each watcher finishes the update it sends and gives its lease up.
             app.stop_watchers(HOW_LONG_TO_FINISH).await;

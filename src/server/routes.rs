@@ -43,12 +43,24 @@ impl std::fmt::Display for ConnectionReset {
 
 impl std::error::Error for ConnectionReset {}
 
-pub(crate) async fn handle(
+/// The answer to `req`. The connection counts as busy from here, when
+/// hyper hands the request over, not from the answer's first poll: hyper
+/// reads once in between (for the client closing), and that read then
+/// needs no timer.
+pub(crate) fn handle(
+    app: Arc<App>,
+    signals: Arc<connection::Signals>,
+    req: Request<Incoming>,
+) -> impl std::future::Future<Output = Result<Reply, ConnectionReset>> {
+    signals.busy.store(true, Ordering::Relaxed);
+    handle_busy(app, signals, req)
+}
+
+async fn handle_busy(
     app: Arc<App>,
     signals: Arc<connection::Signals>,
     req: Request<Incoming>,
 ) -> Result<Reply, ConnectionReset> {
-    signals.busy.store(true, Ordering::Relaxed);
     // Unprefixed requests (the default namespace) pay for this one
     // comparison only: no lock, no lookup.
     let result = if req.uri().path().starts_with(namespaces::PREFIX) {
@@ -66,8 +78,8 @@ async fn answer(
     signals: &connection::Signals,
     req: Request<Incoming>,
 ) -> Result<Reply, ConnectionReset> {
-    // Two clock reads for the metrics' durations and three relaxed atomic
-    // adds; with --quiet nothing is formatted. Health probes (every few
+    // Two clock reads for the metrics' durations (the second also stamps
+    // the journal entry) and three relaxed atomic adds; with --quiet nothing is formatted. Health probes (every few
     // seconds, from a container runtime) are not logged.
     let started = Instant::now();
     let (parts, body) = req.into_parts();
@@ -110,7 +122,7 @@ async fn answer_in_namespace(
 ) -> Result<Reply, ConnectionReset> {
     let started = Instant::now();
     let (mut parts, body) = req.into_parts();
-    match enter_namespace(root, &mut parts) {
+    match enter_namespace(root, &mut parts, started) {
         Ok((app, received)) => {
             let found = Route::of(parts.uri.path(), app.control);
             answer_route(&app, signals, &parts, &received, found, body, started).await
@@ -145,7 +157,9 @@ async fn finish(
         reply.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     }
     let status = (!do_reset).then(|| reply.status());
-    let took = started.elapsed();
+    // One clock reading for the time taken and the journal's mock time.
+    let answered = Instant::now();
+    let took = answered.saturating_duration_since(started);
     meter(app, found, &parts.method, status, task_id.is_some(), took);
     if !app.quiet && found != Some(Route::Live) {
         let task = http::task_note(task_id.as_deref(), uri);
@@ -171,7 +185,7 @@ async fn finish(
             status,
             task_id,
         );
-        app.store.record(entry).await;
+        app.store.record_at(entry, answered).await;
     }
     if do_reset {
         signals.reset.store(true, Ordering::Relaxed);
@@ -186,9 +200,10 @@ type Refusal = (StatusCode, &'static str, String);
 
 /// The namespace a `/ns/{name}/...` request is for, made on its first
 /// request, with `parts.uri` rewritten to what follows the prefix; the URI
-/// as received comes back too. A name that is not one is answered 400, and
+/// as received comes back too; `at`, when it arrived, counts as the
+/// namespace's last use. A name that is not one is answered 400, and
 /// `/ns/` paths with namespaces off 404, in the gateway's envelope.
-fn enter_namespace(app: &App, parts: &mut Parts) -> Result<(Arc<App>, hyper::Uri), Refusal> {
+fn enter_namespace(app: &App, parts: &mut Parts, at: Instant) -> Result<(Arc<App>, hyper::Uri), Refusal> {
     let refuse = |status, code, message: String| Err((status, code, message));
     let (name, rest) = match namespaces::split(parts.uri.path()) {
         Some(Ok(split)) => split,
@@ -208,7 +223,7 @@ fn enter_namespace(app: &App, parts: &mut Parts) -> Result<(Arc<App>, hyper::Uri
             parts.uri.path()
         )
     };
-    let Some(namespace) = app.namespace(name) else {
+    let Some(namespace) = app.namespace_at(name, at) else {
         return refuse(StatusCode::NOT_FOUND, "not_found", off());
     };
     // What follows the prefix, written into one buffer of its exact
@@ -388,7 +403,7 @@ async fn route(app: &App, parts: &Parts, found: Option<Route>, body: Incoming) -
     };
     if route == Route::Control {
         // Only here: the API's routes never pay for the control plane's checks.
-        return serve_control(app, parts, body).await;
+        return Box::pin(serve_control(app, parts, body)).await;
     }
     if parts.method == Method::OPTIONS {
         discard_body(app.max_body, &parts.headers, body).await;
@@ -400,13 +415,16 @@ async fn route(app: &App, parts: &Parts, found: Option<Route>, body: Incoming) -
             return json(StatusCode::UNAUTHORIZED, poll::status_error(app, surface, 401)).into();
         }
     }
-    // The submits read the body themselves; every other answer discards it first.
+    // The submits read the body themselves; every other answer discards it
+    // first. Their futures (and the rarer routes' below) are boxed: held
+    // inline they would make this future, and every one that awaits it,
+    // kilobytes large, copied whole at each `.await` of every poll.
     if parts.method == Method::POST {
         match route {
-            Route::Submit(Surface::V2) => return v2::submit(app, parts, body).await,
-            Route::Submit(surface) => return submit::v1(app, parts, body, surface).await,
-            Route::OpenAi(endpoint) if endpoint.is_submit() => return openai::submit(app, parts, body).await,
-            Route::V2Regenerate => return v2_tasks::regenerate(app, parts, body).await,
+            Route::Submit(Surface::V2) => return Box::pin(v2::submit(app, parts, body)).await,
+            Route::Submit(surface) => return Box::pin(submit::v1(app, parts, body, surface)).await,
+            Route::OpenAi(endpoint) if endpoint.is_submit() => return Box::pin(openai::submit(app, parts, body)).await,
+            Route::V2Regenerate => return Box::pin(v2_tasks::regenerate(app, parts, body)).await,
             _ => {}
         }
     }
@@ -416,10 +434,10 @@ async fn route(app: &App, parts: &Parts, found: Option<Route>, body: Incoming) -
         Route::Query(Surface::Gateway) if get => gateway::query(app, parts).await,
         Route::Query(Surface::Native) if get => native::query(app, parts, Surface::Native).await,
         Route::Query(Surface::V2) if get => v2::query(app, parts).await,
-        Route::Files(_) if get => native::files(app, parts).await,
-        Route::V2List if get => v2_tasks::list(app, parts).await,
-        Route::V2Task if parts.method == Method::DELETE => v2_tasks::delete(app, parts).await,
-        Route::OpenAi(openai::Endpoint::Content) if get => openai::content(app, parts).await,
+        Route::Files(_) if get => Box::pin(native::files(app, parts)).await,
+        Route::V2List if get => Box::pin(v2_tasks::list(app, parts)).await,
+        Route::V2Task if parts.method == Method::DELETE => Box::pin(v2_tasks::delete(app, parts)).await,
+        Route::OpenAi(openai::Endpoint::Content) if get => Box::pin(openai::content(app, parts)).await,
         Route::OpenAi(endpoint) if get && !endpoint.is_submit() => openai::query(app, parts, endpoint).await,
         Route::Video if get => media::download::download(app, parts),
         Route::OpenApi if get => Outcome {

@@ -19,7 +19,9 @@ const TASK_NOT_EXIST: &[u8] = br#"{"code":"task_not_exist","message":"task_not_e
 /// `GET /minimax/v1/query/video_generation?task_id=ID`.
 pub async fn query(app: &App, parts: &Parts) -> Outcome {
     if app.gateway_query == QueryShape::Native {
-        return crate::server::api::native::query(app, parts, Surface::Gateway).await;
+        // Boxed: held inline, the native query's future would double this
+        // one's, which every poll of the gateway copies at each `.await`.
+        return Box::pin(crate::server::api::native::query(app, parts, Surface::Gateway)).await;
     }
     let task_id = parts
         .uri

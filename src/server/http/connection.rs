@@ -17,8 +17,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{futures::OwnedNotified, watch, Notify};
 use tokio::time::{Instant, Sleep};
 
 /// The timeouts of every connection.
@@ -53,13 +55,27 @@ pub struct Signals {
     pub answered: AtomicU64,
 }
 
+/// Where the current request head is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Head {
+    /// No byte of it yet.
+    Waiting,
+    /// Its first bytes arrived; the clock is read when a read finds
+    /// nothing more (at once, if the head is incomplete). A whole head is
+    /// dispatched first and never needs the reading, which cost a clock
+    /// read on every request.
+    Arriving,
+    /// Arriving since then.
+    Since(Instant),
+}
+
 /// A client connection.
 pub struct Connection {
     stream: TcpStream,
     signals: Arc<Signals>,
     timeouts: Timeouts,
-    /// When the current head began arriving, if it has.
-    head_started: Option<Instant>,
+    /// Whether the current head began arriving, and when.
+    head: Head,
     /// When the connection last became idle (its start, at first).
     idle_since: Instant,
     /// `Signals::answered` when last looked at.
@@ -76,7 +92,7 @@ impl Connection {
             stream,
             signals,
             timeouts,
-            head_started: None,
+            head: Head::Waiting,
             idle_since: now,
             answered: 0,
             timer: Box::pin(tokio::time::sleep_until(armed)),
@@ -84,24 +100,36 @@ impl Connection {
         }
     }
 
-    /// When the connection times out if nothing more arrives; `None` while busy.
-    fn deadline(&mut self) -> Option<Instant> {
+    /// Takes in what the request handler signalled; whether a timeout
+    /// runs (none while a request is handled).
+    fn waiting(&mut self) -> bool {
         if self.signals.busy.load(Ordering::Relaxed) {
-            self.head_started = None;
-            return None;
+            self.head = Head::Waiting;
+            return false;
         }
         let answered = self.signals.answered.load(Ordering::Relaxed);
         if answered != self.answered {
             // A request ended since the last read: idle from now.
             self.answered = answered;
-            self.head_started = None;
+            self.head = Head::Waiting;
             self.idle_since = Instant::now();
         }
-        Some(match self.head_started {
-            Some(started) => started + self.timeouts.header,
-            None if self.answered > 0 => self.idle_since + self.timeouts.keep_alive,
-            None => self.idle_since + self.timeouts.header,
-        })
+        true
+    }
+
+    /// When the connection times out if nothing more arrives (while
+    /// [`Connection::waiting`]).
+    fn deadline(&mut self) -> Instant {
+        match self.head {
+            Head::Since(started) => started + self.timeouts.header,
+            Head::Arriving => {
+                let now = Instant::now();
+                self.head = Head::Since(now);
+                now + self.timeouts.header
+            }
+            Head::Waiting if self.answered > 0 => self.idle_since + self.timeouts.keep_alive,
+            Head::Waiting => self.idle_since + self.timeouts.header,
+        }
     }
 }
 
@@ -110,7 +138,8 @@ impl Connection {
     /// Called after a response is flushed: hyper may not read again until
     /// woken, and the keep-alive deadline starts now.
     fn rearm(&mut self, cx: &mut Context<'_>) {
-        if let Some(deadline) = self.deadline() {
+        if self.waiting() {
+            let deadline = self.deadline();
             self.arm(deadline);
             // Ready means the timer went off: the read that follows looks again.
             let _ = self.timer.as_mut().poll(cx);
@@ -153,20 +182,21 @@ impl Drop for Connection {
 impl AsyncRead for Connection {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
-        let deadline = this.deadline();
+        let waiting = this.waiting();
         let before = buf.filled().len();
         match Pin::new(&mut this.stream).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                if deadline.is_some() && this.head_started.is_none() && buf.filled().len() > before {
-                    this.head_started = Some(Instant::now());
+                if waiting && this.head == Head::Waiting && buf.filled().len() > before {
+                    this.head = Head::Arriving;
                 }
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
-                let Some(deadline) = deadline else {
+                if !waiting {
                     return Poll::Pending;
-                };
+                }
+                let deadline = this.deadline();
                 this.arm(deadline);
                 match this.timer.as_mut().poll(cx) {
                     Poll::Ready(()) if this.expired(deadline, cx) => Poll::Ready(Err(std::io::Error::new(
@@ -208,6 +238,74 @@ impl AsyncWrite for Connection {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
+}
+
+/// Tells every connection the server stops, so that each finishes the
+/// request it is answering and closes, and waits until they have: what
+/// hyper-util's `GracefulShutdown` does, whose watch a connection polled on
+/// every wake-up (a `watch::Receiver::changed` future, about 130
+/// instructions a request). Here a connection looks at a flag, and polls
+/// its `Notified` only when its waker changes (for a spawned task, once).
+#[derive(Debug)]
+pub struct Stopping {
+    stopped: AtomicBool,
+    notify: Arc<Notify>,
+    /// Every watched connection holds a receiver: closed when the last ends.
+    open: watch::Sender<()>,
+}
+
+impl Default for Stopping {
+    fn default() -> Self {
+        Self {
+            stopped: AtomicBool::new(false),
+            notify: Arc::new(Notify::new()),
+            open: watch::channel(()).0,
+        }
+    }
+}
+
+impl Stopping {
+    /// `conn`, finishing gracefully once [`Stopping::stop`] is called.
+    pub fn watch<C: GracefulConnection>(self: &Arc<Self>, conn: C) -> impl Future<Output = C::Output> {
+        // Both made now, before any stop: a `Notified` hears every
+        // `notify_waiters` after it was made, polled or not.
+        let notified = self.notify.clone().notified_owned();
+        watched(conn, self.clone(), notified, self.open.subscribe())
+    }
+
+    /// Tells every watched connection to finish, and waits until all have.
+    pub async fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+        self.open.closed().await;
+    }
+}
+
+async fn watched<C: GracefulConnection>(
+    conn: C,
+    stopping: Arc<Stopping>,
+    notified: OwnedNotified,
+    _open: watch::Receiver<()>,
+) -> C::Output {
+    let mut conn = std::pin::pin!(conn);
+    let mut notified = std::pin::pin!(notified);
+    let mut registered: Option<std::task::Waker> = None;
+    let mut finishing = false;
+    std::future::poll_fn(move |cx| {
+        if !finishing {
+            let fresh = !registered.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
+            // The flag is set before the waiters are woken: a stop is seen
+            // here, or its wake-up reaches the waker registered here.
+            if stopping.stopped.load(Ordering::Acquire) || (fresh && notified.as_mut().poll(cx).is_ready()) {
+                finishing = true;
+                conn.as_mut().graceful_shutdown();
+            } else if fresh {
+                registered = Some(cx.waker().clone());
+            }
+        }
+        conn.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// The next client of `listener`, with Nagle off. A failed accept (out of

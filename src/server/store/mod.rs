@@ -120,6 +120,20 @@ impl Store {
                 })
                 .flatten());
         };
+        Box::pin(self.poll_shared(space, id, surface, f)).await
+    }
+
+    /// [`Store::poll`] in the shared store. Boxed by its callers: its
+    /// round trips are futures of a kilobyte and more, which every
+    /// `.await` above them would copy (and the in-memory poll with them)
+    /// on every request if they were held inline.
+    async fn poll_shared<R>(
+        &self,
+        space: &Space,
+        id: &str,
+        surface: Surface,
+        f: impl FnOnce(&Task, Poll) -> R,
+    ) -> Result<Option<R>, Unavailable> {
         let cached = self.tasks.with(id, |t| t.created).unwrap_or(0);
         // The request's journal entry goes with the poll (one round trip).
         let record = journal::DRAFT
@@ -167,7 +181,8 @@ impl Store {
             return Ok(Some(self.tasks.get_or_create(id, scenario, self.clock.now(), request)));
         };
         let task = Task::new(id, scenario.clone(), 0, request, self.tasks.seed());
-        self.create_shared(space, task, false).await
+        // Boxed, as in [`Store::poll_shared`].
+        Box::pin(self.create_shared(space, task, false)).await
     }
 
     /// Creates a task under the next id of the sequence; `scenario` chooses
@@ -181,6 +196,18 @@ impl Store {
         let Some(space) = &self.remote else {
             return Ok(self.tasks.submit(scenario, self.clock.now(), request, callback));
         };
+        // Boxed, as in [`Store::poll_shared`].
+        Box::pin(self.submit_shared(space, scenario, request, callback)).await
+    }
+
+    /// [`Store::submit`] in the shared store.
+    async fn submit_shared(
+        &self,
+        space: &Space,
+        scenario: impl FnOnce(&str) -> Arc<Scenario>,
+        request: Request,
+        callback: Option<&str>,
+    ) -> Result<Arc<Task>, Unavailable> {
         let seed = self.tasks.seed();
         // The sequence is shared: ids are unique across replicas. An id
         // already taken (by a rule's or a script's task) takes the next number.
@@ -217,7 +244,7 @@ impl Store {
         let Some(space) = &self.remote else {
             return Ok(self.next.take());
         };
-        let record = space.take_next().await?;
+        let record = Box::pin(space.take_next()).await?;
         Ok(record.and_then(|r| codec::scenario_of(&r, &space.remote.catalog)))
     }
 
@@ -298,7 +325,7 @@ impl Store {
         let Some(space) = &self.remote else {
             return Ok(self.tasks.by_file(file_id));
         };
-        match space.by_file(file_id).await? {
+        match Box::pin(space.by_file(file_id)).await? {
             Some(id) => Ok(self.peek(&id).await?.0),
             None => Ok(None),
         }
@@ -307,12 +334,19 @@ impl Store {
     /// Records a request in the journal, stamped with the mock's time.
     /// With `--store`, an entry the store cannot take is not kept: the
     /// answer has been given, and nothing falls back to memory.
-    pub async fn record(&self, mut entry: Entry) {
-        entry.time = self.clock.now();
+    pub async fn record(&self, entry: Entry) {
+        self.record_at(entry, std::time::Instant::now()).await;
+    }
+
+    /// [`Store::record`] stamped with the mock's time at `at`, a clock
+    /// reading the caller took (a request's end, for its metrics).
+    pub async fn record_at(&self, mut entry: Entry, at: std::time::Instant) {
+        entry.time = self.clock.at(at);
         match &self.remote {
             None => self.journal.record(entry),
             Some(space) => {
-                let _ = space.record(&entry.to_record()).await;
+                // Boxed, as in [`Store::poll_shared`].
+                let _ = Box::pin(space.record(&entry.to_record())).await;
             }
         }
     }
@@ -344,6 +378,12 @@ impl Store {
         let Some(space) = &self.remote else {
             return Ok((self.tasks.get(id), self.clock.now()));
         };
+        // Boxed, as in [`Store::poll_shared`].
+        Box::pin(self.peek_shared(space, id)).await
+    }
+
+    /// [`Store::peek`] in the shared store.
+    async fn peek_shared(&self, space: &Space, id: &str) -> Result<(Option<Arc<Task>>, UnixMillis), Unavailable> {
         let cached = self.tasks.with(id, |t| t.created).unwrap_or(0);
         let (clock, held) = space.peek(id, cached).await?;
         self.mirror_clock(clock);

@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
+use super::tasks::Ids;
+
 /// What a namespaced path starts with.
 pub const PREFIX: &str = "/ns/";
 
@@ -84,7 +86,7 @@ impl<T> Slot<T> {
 /// first when a new one would be one too many.
 #[derive(Debug)]
 pub struct Namespaces<T> {
-    slots: RwLock<HashMap<Box<str>, Slot<T>>>,
+    slots: RwLock<HashMap<Box<str>, Slot<T>, Ids>>,
     max: usize,
     started: Instant,
     uses: AtomicU64,
@@ -104,7 +106,7 @@ impl<T> Namespaces<T> {
     /// A registry of at most `max` namespaces (0: namespaces are off).
     pub fn new(max: usize) -> Self {
         Self {
-            slots: RwLock::new(HashMap::new()),
+            slots: RwLock::new(HashMap::default()),
             max,
             started: Instant::now(),
             uses: AtomicU64::new(0),
@@ -130,22 +132,32 @@ impl<T> Namespaces<T> {
     }
 
     fn ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+        self.ms_at(Instant::now())
     }
 
-    /// A use now: the next use count and the time.
-    fn use_now(&self) -> (u64, u64) {
-        (self.uses.fetch_add(1, Ordering::Relaxed), self.ms())
+    fn ms_at(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// A use at `at`: the next use count and the time.
+    fn use_at(&self, at: Instant) -> (u64, u64) {
+        (self.uses.fetch_add(1, Ordering::Relaxed), self.ms_at(at))
     }
 
     /// The namespace `name`, made by `make` if it does not exist (and, if
     /// that makes one too many, the one idle longest forgotten); `None`
     /// when namespaces are off. Counts as a use of it.
     pub fn get_or_make(&self, name: &str, make: impl FnOnce() -> Arc<T>) -> Option<Arc<T>> {
+        self.get_or_make_at(name, Instant::now(), make)
+    }
+
+    /// [`Namespaces::get_or_make`], used at `at`: a clock reading the
+    /// caller took anyway (a request's), not a second one.
+    pub fn get_or_make_at(&self, name: &str, at: Instant, make: impl FnOnce() -> Arc<T>) -> Option<Arc<T>> {
         if self.max == 0 {
             return None;
         }
-        let now = self.use_now();
+        let now = self.use_at(at);
         if let Some(slot) = self.read().get(name) {
             return Some(slot.touch(now));
         }
@@ -202,11 +214,11 @@ impl<T> Namespaces<T> {
         listed
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Box<str>, Slot<T>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Box<str>, Slot<T>, Ids>> {
         self.slots.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Box<str>, Slot<T>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Box<str>, Slot<T>, Ids>> {
         self.slots.write().unwrap_or_else(|e| e.into_inner())
     }
 }

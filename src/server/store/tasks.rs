@@ -362,12 +362,13 @@ pub fn v2_ratio(ratio: &str) -> Option<&'static str> {
     V2_RATIOS.iter().copied().find(|r| *r == ratio)
 }
 
-/// A fast hash for the short task ids every poll looks up. SipHash, the
-/// default, resists crafted collisions; a mock on a developer's or CI's
-/// loopback does not need that, and every poll pays for it (~240
-/// instructions measured, of ~13k a request).
+/// A fast hash for the short task ids every poll looks up (and the
+/// namespace names every namespaced request does). SipHash, the default,
+/// resists crafted collisions; a mock on a developer's or CI's loopback
+/// does not need that, and every poll pays for it (~240 instructions
+/// measured, of ~13k a request).
 #[derive(Default)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -383,7 +384,7 @@ impl Hasher for IdHasher {
     }
 }
 
-type Ids = std::hash::BuildHasherDefault<IdHasher>;
+pub(crate) type Ids = std::hash::BuildHasherDefault<IdHasher>;
 
 fn id_hash(id: &str) -> u64 {
     Ids::default().hash_one(id)
