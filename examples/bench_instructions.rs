@@ -10,7 +10,8 @@
 //! Run it through `bench/instructions.sh`, which builds what it needs.
 //!
 //! Env: TARGET_DIR (default target/release), MEASURED (default 3000),
-//! ONLY (run only the targets whose name contains this).
+//! ONLY (run only the targets whose name contains this), KEEP (a directory
+//! to keep the callgrind files in, for `callgrind_annotate`).
 
 #[path = "support/bench.rs"]
 mod bench;
@@ -192,7 +193,23 @@ fn main() {
             drive(port, &path, n);
             stop(&mut child);
             let total = totals(&out);
-            let _ = std::fs::remove_file(&out);
+            match std::env::var_os("KEEP") {
+                Some(keep) => {
+                    let name: String = target
+                        .name
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                        .collect();
+                    let kept = Path::new(&keep).join(format!("{name}.{n}.callgrind"));
+                    std::fs::create_dir_all(&keep).unwrap();
+                    std::fs::rename(&out, &kept)
+                        .or_else(|_| std::fs::copy(&out, &kept).map(drop))
+                        .unwrap();
+                }
+                None => {
+                    let _ = std::fs::remove_file(&out);
+                }
+            }
             total
         };
         let few = cost(FEW);

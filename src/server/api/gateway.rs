@@ -9,7 +9,7 @@ use hyper::StatusCode;
 
 use crate::contract::DOCUMENTED_TASK_ID;
 use crate::server::api::poll::{deliver, poll};
-use crate::server::api::render;
+use crate::server::api::render::{self, Shape};
 use crate::server::app::{App, QueryShape};
 use crate::server::http::{json, query_param, Outcome};
 use crate::server::store::tasks::Surface;
@@ -35,7 +35,7 @@ pub async fn query(app: &App, parts: &Parts) -> Outcome {
     if task_id == DOCUMENTED_TASK_ID {
         return json(StatusCode::OK, app.documented.clone()).into();
     }
-    match poll(app, &task_id, Surface::Gateway, render::query_response).await {
+    match poll(app, &task_id, Surface::Gateway, Shape::Envelope, render::query_response).await {
         Some(polled) => deliver(app, &task_id, Surface::Gateway, polled).await,
         None => not_found(),
     }

@@ -10,7 +10,7 @@ use hyper::http::request::Parts;
 use hyper::StatusCode;
 
 use crate::server::api::poll::{deliver, poll};
-use crate::server::api::render;
+use crate::server::api::render::{self, Shape};
 use crate::server::api::submit::INVALID_PARAMS;
 use crate::server::app::App;
 use crate::server::http::{json, query_param, reply, Outcome};
@@ -31,7 +31,15 @@ pub async fn query(app: &App, parts: &Parts, surface: Surface) -> Outcome {
     if task_id.is_empty() {
         return refused("invalid params, task_id is required".to_owned());
     }
-    match poll(app, &task_id, Surface::Native, render::native::query_response).await {
+    match poll(
+        app,
+        &task_id,
+        Surface::Native,
+        Shape::Native,
+        render::native::query_response,
+    )
+    .await
+    {
         Some(polled) => deliver(app, &task_id, surface, polled).await,
         None => refused(format!("invalid params, task_id {task_id} not found")),
     }

@@ -27,7 +27,7 @@ use crate::contract::{OPENAI_GENERATIONS_PATH, OPENAI_VIDEOS_PATH};
 use crate::lifecycle::artifact::Resolution;
 use crate::lifecycle::{Phase, Scenario};
 use crate::server::api::poll::{deliver, poll, poll_task};
-use crate::server::api::render::{self, openai as wire, LINK_LIFETIME_SECS};
+use crate::server::api::render::{self, openai as wire, Shape, LINK_LIFETIME_SECS};
 use crate::server::api::submit::{self, Refusal};
 use crate::server::app::App;
 use crate::server::http::{json, multipart, percent_decode, Outcome};
@@ -372,9 +372,9 @@ pub async fn query(app: &App, parts: &Parts, endpoint: Endpoint) -> Outcome {
         return json(StatusCode::BAD_REQUEST, Bytes::from_static(TASK_NOT_EXIST)).into();
     }
     let polled = match endpoint {
-        Endpoint::Generation => poll(app, &task_id, Surface::OpenAi, render::query_response).await,
+        Endpoint::Generation => poll(app, &task_id, Surface::OpenAi, Shape::Envelope, render::query_response).await,
         _ => {
-            poll_task(app, &task_id, Surface::OpenAi, |task, view| {
+            poll_task(app, &task_id, Surface::OpenAi, Shape::OpenAiVideo, |task, view| {
                 wire::video(view, model_of(task))
             })
             .await

@@ -10,7 +10,7 @@ use hyper::StatusCode;
 
 use crate::lifecycle::artifact::{rng_for, Resolution};
 use crate::lifecycle::faults::{self, Fault};
-use crate::server::api::render::{self, TaskView};
+use crate::server::api::render::{self, Key, Shape, TaskView};
 use crate::server::app::App;
 use crate::server::http::{json, reply, Outcome, EXPOSED};
 use crate::server::metrics::{Api, FaultKind, Shown};
@@ -50,15 +50,16 @@ pub fn unavailable(app: &App, surface: Surface) -> Outcome {
     json(StatusCode::SERVICE_UNAVAILABLE, status_error(app, surface, 503)).into()
 }
 
-/// Polls `task_id` through `surface`'s query: `None` if there is no such
-/// task for that surface.
+/// Polls `task_id` through `surface`'s query, its body in `shape` as
+/// `render` writes it: `None` if there is no such task for that surface.
 pub async fn poll(
     app: &App,
     task_id: &str,
     surface: Surface,
+    shape: Shape,
     render: impl Fn(&TaskView<'_>) -> Vec<u8>,
 ) -> Option<Polled> {
-    poll_task(app, task_id, surface, |_, view| render(view)).await
+    poll_task(app, task_id, surface, shape, |_, view| render(view)).await
 }
 
 /// [`poll`] for a body that shows what the view does not (the OpenAI
@@ -67,6 +68,7 @@ pub async fn poll_task(
     app: &App,
     task_id: &str,
     surface: Surface,
+    shape: Shape,
     render: impl Fn(&Task, &TaskView<'_>) -> Vec<u8>,
 ) -> Option<Polled> {
     let show = |task: &Task, poll: Poll| {
@@ -88,8 +90,11 @@ pub async fn poll_task(
         app.metrics
             .counters
             .poll(Api::of(surface), Shown::Phase(view.moment.phase()));
+        let body = task.last_body.get_or_render(Key::of(shape, &view), view.base_url, || {
+            render::into_bytes(render(task, &view))
+        });
         Polled {
-            body: render::into_bytes(render(task, &view)),
+            body,
             recorded: None,
             fault: view.moment.step.fault.clone().map(Box::new),
             polls: poll.before,

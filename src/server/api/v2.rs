@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::contract::{Schema, V2_QUERY_PREFIX};
 use crate::lifecycle::artifact::{Resolution, TaskType, V2Request};
 use crate::server::api::poll::{deliver, poll};
-use crate::server::api::render;
+use crate::server::api::render::{self, Shape};
 use crate::server::api::submit::{self, Refusal, Submission};
 use crate::server::api::v2_rules;
 use crate::server::app::App;
@@ -171,7 +171,7 @@ pub async fn query(app: &App, parts: &Parts) -> Outcome {
     if task_id.is_empty() {
         return invalid(app, "task_id is required");
     }
-    let outcome = match poll(app, &task_id, Surface::V2, render::v2::query_response).await {
+    let outcome = match poll(app, &task_id, Surface::V2, Shape::V2, render::v2::query_response).await {
         Some(polled) => deliver(app, &task_id, Surface::V2, polled).await,
         None => error(app, StatusCode::BAD_REQUEST, INVALID_TASK_ID),
     };

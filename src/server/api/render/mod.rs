@@ -19,6 +19,89 @@ use crate::lifecycle::artifact::{utc_date, Artifact, V2Request};
 use crate::lifecycle::clock::UnixMillis;
 use crate::lifecycle::Moment;
 
+/// Which body a poll renders; a task's last body is reused only for the
+/// same shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// The gateway's envelope (the gateway, and new-api's `/v1/video/generations/{id}`).
+    Envelope,
+    Native,
+    V2,
+    /// new-api's OpenAI video object.
+    OpenAiVideo,
+}
+
+/// What a poll's body shows beyond the task's fixed data (id, request,
+/// artifact, scenario) and the base URL: two views of one task with the
+/// same key render the same bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    shape: Shape,
+    index: usize,
+    progress: u8,
+    entered: std::time::Duration,
+    processing_started: Option<std::time::Duration>,
+    cancelled_at: Option<UnixMillis>,
+}
+
+impl Key {
+    pub fn of(shape: Shape, view: &TaskView<'_>) -> Self {
+        Self {
+            shape,
+            index: view.moment.index,
+            progress: view.moment.progress,
+            entered: view.moment.entered,
+            processing_started: view.moment.processing_started,
+            cancelled_at: view.v2.cancelled_at,
+        }
+    }
+}
+
+/// A task's last polled body. Polls repeat what the last one showed far
+/// more often than not (a frozen clock in CI, a step longer than the
+/// polling interval, a progress that moves one percent at a time), and a
+/// body costs about a tenth of a request to render: the next poll with
+/// the same [`Key`] shares these bytes instead.
+#[derive(Debug, Default)]
+pub struct LastBody(std::sync::Mutex<Option<Box<Last>>>);
+
+#[derive(Debug)]
+struct Last {
+    key: Key,
+    base_url: Box<str>,
+    body: bytes::Bytes,
+}
+
+impl LastBody {
+    /// The body for `key` under `base_url`: the last one if it was for
+    /// the same, else `render`'s, kept for the next poll.
+    pub fn get_or_render(&self, key: Key, base_url: &str, render: impl FnOnce() -> bytes::Bytes) -> bytes::Bytes {
+        // A poisoned lock only means a render panicked; the slot is still sound.
+        let mut last = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match last.as_deref_mut() {
+            Some(last) if last.key == key && *last.base_url == *base_url => last.body.clone(),
+            Some(last) => {
+                let body = render();
+                last.key = key;
+                if *last.base_url != *base_url {
+                    last.base_url = base_url.into();
+                }
+                last.body = body.clone();
+                body
+            }
+            None => {
+                let body = render();
+                *last = Some(Box::new(Last {
+                    key,
+                    base_url: base_url.into(),
+                    body: body.clone(),
+                }));
+                body
+            }
+        }
+    }
+}
+
 /// How long a download link stays valid: 9 hours, as the links of the
 /// gateway's documented example (MiniMax's CN page says 1 hour: docs/apis.md).
 pub const LINK_LIFETIME_SECS: u64 = 32_400;
@@ -228,5 +311,33 @@ mod tests {
             string(&mut out, text);
             assert_eq!(out, serde_json::to_vec(text).unwrap(), "{text}");
         }
+    }
+
+    #[test]
+    fn a_last_body_is_shared_while_its_key_and_base_url_hold() {
+        let key = |shape, progress| Key {
+            shape,
+            index: 1,
+            progress,
+            entered: std::time::Duration::from_secs(1),
+            processing_started: Some(std::time::Duration::from_secs(1)),
+            cancelled_at: None,
+        };
+        let last = LastBody::default();
+        let renders = std::cell::Cell::new(0);
+        let body = |text: &'static str| {
+            renders.set(renders.get() + 1);
+            bytes::Bytes::from_static(text.as_bytes())
+        };
+        let get = |k, base| last.get_or_render(k, base, || body("rendered"));
+        assert_eq!(get(key(Shape::Envelope, 50), "http://a"), "rendered");
+        assert_eq!(get(key(Shape::Envelope, 50), "http://a"), "rendered");
+        assert_eq!(renders.get(), 1, "the same key renders once");
+        get(key(Shape::Envelope, 51), "http://a");
+        get(key(Shape::Native, 51), "http://a");
+        get(key(Shape::Native, 51), "http://a/ns/x");
+        assert_eq!(renders.get(), 4, "another progress, shape or base URL renders again");
+        get(key(Shape::Native, 51), "http://a/ns/x");
+        assert_eq!(renders.get(), 4);
     }
 }
