@@ -33,20 +33,27 @@ const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 /// Returned by the service to drop the connection: with [`ResettableStream`]
 /// the peer gets a TCP reset instead of an answer.
 #[derive(Debug)]
-pub(crate) struct ConnectionReset;
+pub(crate) enum ConnectionReset {
+    /// A scripted fault.
+    Scripted,
+    /// The client closed the connection while its answer waited.
+    ClientLeft,
+}
 
 impl std::fmt::Display for ConnectionReset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("connection reset by a scripted fault")
+        f.write_str(match self {
+            Self::Scripted => "connection reset by a scripted fault",
+            Self::ClientLeft => "the client left before its answer",
+        })
     }
 }
 
 impl std::error::Error for ConnectionReset {}
 
 /// The answer to `req`. The connection counts as busy from here, when
-/// hyper hands the request over, not from the answer's first poll: hyper
-/// reads once in between (for the client closing), and that read then
-/// needs no timer.
+/// hyper hands the request over, not from the answer's first poll: a
+/// request body read in between needs no timer.
 pub(crate) fn handle(
     app: Arc<App>,
     signals: Arc<connection::Signals>,
@@ -63,14 +70,17 @@ async fn handle_busy(
 ) -> Result<Reply, ConnectionReset> {
     // Unprefixed requests (the default namespace) pay for this one
     // comparison only: no lock, no lookup.
-    let result = if req.uri().path().starts_with(namespaces::PREFIX) {
-        answer_in_namespace(&app, &signals, req).await
-    } else {
-        answer(&app, &signals, req).await
+    let answered = async {
+        if req.uri().path().starts_with(namespaces::PREFIX) {
+            answer_in_namespace(&app, &signals, req).await
+        } else {
+            answer(&app, &signals, req).await
+        }
     };
+    let result = connection::unless_client_leaves(&signals, answered).await;
     signals.answered.fetch_add(1, Ordering::Relaxed);
     signals.busy.store(false, Ordering::Relaxed);
-    result
+    result.unwrap_or(Err(ConnectionReset::ClientLeft))
 }
 
 async fn answer(
@@ -189,7 +199,7 @@ async fn finish(
     }
     if do_reset {
         signals.reset.store(true, Ordering::Relaxed);
-        return Err(ConnectionReset);
+        return Err(ConnectionReset::Scripted);
     }
     Ok(reply)
 }

@@ -175,3 +175,34 @@ async fn connections_over_the_cap_are_refused_not_queued() {
     }
     assert!(answered);
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_while_its_answer_waits_frees_its_connection() {
+    let server = start(Config {
+        max_connections: 1,
+        ..config()
+    })
+    .await;
+    let mut conn = Conn::open(server.addr).await;
+    let steps = r#"{"steps": [{"status": "QUEUED", "polls": 1, "fault": {"delay": "60s"}}, {"status": "SUCCESS"}]}"#;
+    assert_eq!(conn.send("PUT", "/__mock/tasks/slow", &[], steps).await.status, 200);
+    conn.write_raw(b"GET /minimax/v1/query/video_generation?task_id=slow HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await;
+    // The one connection the mock allows waits on a 60 s delay; the client
+    // gives up on it. The mock notices and serves the next client.
+    drop(conn);
+    let started = std::time::Instant::now();
+    let mut served = None;
+    for _ in 0..200 {
+        let mut next = Conn::open(server.addr).await;
+        if next.send("GET", "/__mock/health", &[], "").await.status == 200 {
+            served = Some(next);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut next = served.unwrap_or_else(|| panic!("still held after {:?}", started.elapsed()));
+    // Control requests are not recorded, and the poll was never answered.
+    let journal = next.send("GET", "/__mock/requests", &[], "").await.json();
+    assert_eq!(journal["requests"].as_array().unwrap().len(), 0, "{journal}");
+}
