@@ -363,7 +363,7 @@ impl Bound {
                 continue;
             };
             let app = app.clone();
-            let signals = Arc::new(connection::Signals::new(&stream));
+            let signals = Arc::new(connection::Signals::default());
             let io = connection::Connection::new(stream, signals.clone(), app.timeouts);
             let service = hyper::service::service_fn(move |req| routes::handle(app.clone(), signals.clone(), req));
             let conn = hyper::server::conn::http1::Builder::new()
@@ -371,7 +371,7 @@ impl Bound {
                 // connection::Connection keeps the head and keep-alive timeouts apart.
                 .header_read_timeout(None)
                 .keep_alive(true)
-                // No read while a request is answered: see connection::unless_client_leaves.
+                // No read while a request is answered: see connection::Connection::client_left.
                 .half_close(true)
                 .serve_connection(TokioIo::new(io), service);
             let conn = graceful.watch(conn);

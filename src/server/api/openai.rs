@@ -366,8 +366,8 @@ fn model_of(task: &Task) -> &'static str {
 
 /// `GET /v1/videos/{id}` (the video object) and `GET
 /// /v1/video/generations/{task_id}` (the gateway's envelope): a poll.
-pub async fn query(app: &App, parts: &Parts, endpoint: Endpoint) -> Outcome {
-    let task_id = id_in(parts.uri.path());
+pub async fn query(app: &App, path: &str, endpoint: Endpoint) -> Outcome {
+    let task_id = id_in(path);
     if task_id.is_empty() {
         return json(StatusCode::BAD_REQUEST, Bytes::from_static(TASK_NOT_EXIST)).into();
     }
@@ -394,8 +394,8 @@ pub async fn query(app: &App, parts: &Parts, endpoint: Endpoint) -> Outcome {
 /// or by `Range`, once it succeeded; 400 before (with the gateway's status),
 /// 404 for an unknown id, and, as new-api relays the bucket's refusal, 502
 /// once the link the task shows has expired on the mock's clock. Not a poll.
-pub async fn content(app: &App, parts: &Parts) -> Outcome {
-    let task_id = id_in(parts.uri.path());
+pub async fn content(app: &App, parts: &Parts, path: &str) -> Outcome {
+    let task_id = id_in(path);
     let error = |status, body: Vec<u8>| -> Outcome { json(status, body).into() };
     let outcome = if task_id.is_empty() {
         error(

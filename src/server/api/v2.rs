@@ -165,8 +165,8 @@ pub async fn submit(app: &App, parts: &Parts, body: Incoming) -> Outcome {
 
 /// `GET /v2/query/video_generation/{task_id}`: the task, counting a poll;
 /// 400 `invalid task_id` for an unknown one or one older than 7 days.
-pub async fn query(app: &App, parts: &Parts) -> Outcome {
-    let raw = parts.uri.path().strip_prefix(V2_QUERY_PREFIX).unwrap_or_default();
+pub async fn query(app: &App, path: &str) -> Outcome {
+    let raw = path.strip_prefix(V2_QUERY_PREFIX).unwrap_or_default();
     let task_id = percent_decode(raw);
     if task_id.is_empty() {
         return invalid(app, "task_id is required");

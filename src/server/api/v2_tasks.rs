@@ -147,8 +147,8 @@ pub async fn list(app: &App, parts: &Parts) -> Outcome {
 
 /// `DELETE /v2/video_generation/{task_id}`: a queued task is cancelled, a
 /// succeeded or failed one deleted; a running or cancelled one is refused.
-pub async fn delete(app: &App, parts: &Parts) -> Outcome {
-    let raw = parts.uri.path().strip_prefix(V2_TASK_PREFIX).unwrap_or_default();
+pub async fn delete(app: &App, path: &str) -> Outcome {
+    let raw = path.strip_prefix(V2_TASK_PREFIX).unwrap_or_default();
     let task_id = percent_decode(raw).into_owned();
     if task_id.is_empty() {
         return invalid(app, "task_id is required");

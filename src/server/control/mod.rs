@@ -445,9 +445,10 @@ pub fn allowed(path: &str) -> &'static str {
     }
 }
 
-/// Serves one control request.
-pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
-    let route = parts.uri.path().strip_prefix(PREFIX).unwrap_or_default();
+/// Serves one control request; `path` is the one it answers (what follows
+/// `/ns/{name}` in a namespace).
+pub fn handle(app: &App, parts: &Parts, path: &str, body: &Bytes) -> Answer {
+    let route = path.strip_prefix(PREFIX).unwrap_or_default();
     let method = &parts.method;
     match route.split_once('/') {
         None => match (route, method) {
@@ -516,12 +517,12 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                 no_content()
             }
             ("callbacks", _) => not_allowed("GET, DELETE"),
-            ("namespaces", _) if app.namespace_name().is_some() => outside_namespaces(parts),
+            ("namespaces", _) if app.namespace_name().is_some() => outside_namespaces(parts, path),
             ("namespaces", &Method::GET) => ok(namespaces_json(app)),
             ("namespaces", _) => not_allowed("GET"),
-            _ => unknown(parts),
+            _ => unknown(parts, path),
         },
-        Some(("namespaces", _)) if app.namespace_name().is_some() => outside_namespaces(parts),
+        Some(("namespaces", _)) if app.namespace_name().is_some() => outside_namespaces(parts, path),
         Some(("namespaces", name)) => match *method {
             Method::DELETE if app.namespaces.remove(&percent_decode(name)) => no_content(),
             Method::DELETE => error(
@@ -553,7 +554,7 @@ pub fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
                 _ => not_allowed("GET, PUT, DELETE"),
             }
         }
-        _ => unknown(parts),
+        _ => unknown(parts, path),
     }
 }
 
@@ -630,14 +631,13 @@ pub fn namespaces_json(app: &App) -> Value {
 }
 
 /// The namespaces are the instance's: listed and removed outside any of them.
-fn outside_namespaces(parts: &Parts) -> Answer {
+fn outside_namespaces(parts: &Parts, path: &str) -> Answer {
     error(
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
             "no control route {} {} in a namespace: namespaces are listed at /__mock/namespaces, without a /ns/ prefix",
-            parts.method,
-            parts.uri.path()
+            parts.method, path
         ),
     )
 }
@@ -662,14 +662,14 @@ fn page(parts: &Parts) -> Result<(Option<u64>, usize), ControlError> {
     Ok((after, limit))
 }
 
-fn unknown(parts: &Parts) -> Answer {
+fn unknown(parts: &Parts, path: &str) -> Answer {
     error(
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
             "no control route {} {}; see /__mock/ (the dashboard), /__mock/health, /__mock/tasks, /__mock/scenarios, /__mock/clock, /__mock/requests, /__mock/next, /__mock/callbacks, /__mock/metrics, /__mock/namespaces, /__mock/reset",
             parts.method,
-            parts.uri.path()
+            path
         ),
     )
 }

@@ -21,11 +21,11 @@ use crate::server::store::Unavailable;
 
 /// Serves one control request: in this process, or with `--store`
 /// through the shared store.
-pub async fn handle(app: &App, parts: &Parts, body: &Bytes) -> Answer {
+pub async fn handle(app: &App, parts: &Parts, path: &str, body: &Bytes) -> Answer {
     if app.store.remote().is_none() {
-        return super::handle(app, parts, body);
+        return super::handle(app, parts, path, body);
     }
-    match serve(app, parts, body).await {
+    match serve(app, parts, path, body).await {
         Ok(answer) => answer,
         Err(e) => unavailable(&e),
     }
@@ -35,8 +35,8 @@ fn unavailable(e: &Unavailable) -> Answer {
     error(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string())
 }
 
-async fn serve(app: &App, parts: &Parts, body: &Bytes) -> Result<Answer, Unavailable> {
-    let route = parts.uri.path().strip_prefix(PREFIX).unwrap_or_default();
+async fn serve(app: &App, parts: &Parts, path: &str, body: &Bytes) -> Result<Answer, Unavailable> {
+    let route = path.strip_prefix(PREFIX).unwrap_or_default();
     let store = &app.store;
     let method = &parts.method;
     Ok(match (route.split_once('/'), route, method) {
@@ -132,7 +132,7 @@ async fn serve(app: &App, parts: &Parts, body: &Bytes) -> Result<Answer, Unavail
         // in-process answer over an up-to-date copy.
         _ => {
             store.pull().await?;
-            super::handle(app, parts, body)
+            super::handle(app, parts, path, body)
         }
     })
 }

@@ -46,9 +46,6 @@ impl Default for Timeouts {
 /// What the request handler tells the connection.
 #[derive(Debug, Default)]
 pub struct Signals {
-    /// The socket, for [`unless_client_leaves`] to look at.
-    #[cfg(unix)]
-    fd: std::os::fd::RawFd,
     /// Close with a TCP reset instead of a FIN (a scripted fault).
     pub reset: AtomicBool,
     /// A request is being handled: no timeout runs.
@@ -56,86 +53,6 @@ pub struct Signals {
     /// Requests answered so far: a change tells the connection one ended
     /// (hyper need not read while a request is handled).
     pub answered: AtomicU64,
-}
-
-impl Signals {
-    pub fn new(stream: &TcpStream) -> Self {
-        Self {
-            #[cfg(unix)]
-            fd: std::os::fd::AsRawFd::as_raw_fd(stream),
-            ..Self::default()
-        }
-    }
-}
-
-/// How often a request that waits looks whether its client has left.
-const LOOK_EVERY: Duration = Duration::from_millis(100);
-
-/// `answer`, or `None` once the client has closed the connection while it
-/// waits (a scripted delay, the shared store, a callback check).
-///
-/// hyper would look for that itself, with a read made as each request is
-/// handed over (`half_close` off), but that read found the request's head
-/// still holding the read buffer and allocated a new one, on every request
-/// (about 300 instructions; the connection is built with `half_close` on).
-/// Here only an answer that is not ready at once pays: a timer, and a
-/// one-byte peek every [`LOOK_EVERY`].
-pub async fn unless_client_leaves<F: Future>(signals: &Signals, answer: F) -> Option<F::Output> {
-    let mut answer = std::pin::pin!(answer);
-    let mut look: Pin<&mut Option<Sleep>> = std::pin::pin!(None);
-    std::future::poll_fn(move |cx| {
-        if let Poll::Ready(out) = answer.as_mut().poll(cx) {
-            return Poll::Ready(Some(out));
-        }
-        loop {
-            if look.is_none() {
-                look.set(Some(tokio::time::sleep(LOOK_EVERY)));
-            }
-            let Some(mut timer) = look.as_mut().as_pin_mut() else {
-                return Poll::Pending;
-            };
-            if timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            if client_left(signals) {
-                return Poll::Ready(None);
-            }
-            timer.reset(Instant::now() + LOOK_EVERY);
-        }
-    })
-    .await
-}
-
-/// Whether the peer closed its side: a peek that finds the end of the
-/// stream (or an error such as a reset). Data waiting (a pipelined next
-/// request) or nothing yet means it is still there.
-#[cfg(unix)]
-fn client_left(signals: &Signals) -> bool {
-    let mut byte = 0u8;
-    // SAFETY: the descriptor is the connection's socket, open while the
-    // connection (whose task polls this) lives; a peek reads one byte into
-    // `byte` and consumes nothing.
-    let read = unsafe {
-        libc::recv(
-            signals.fd,
-            (&mut byte as *mut u8).cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    match read {
-        0 => true,
-        n if n > 0 => false,
-        _ => !matches!(
-            std::io::Error::last_os_error().kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
-        ),
-    }
-}
-
-#[cfg(not(unix))]
-fn client_left(_: &Signals) -> bool {
-    false
 }
 
 /// Where the current request head is.
@@ -254,6 +171,29 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// Whether the client closed the connection while its answer waits (a
+    /// scripted delay, the shared store, a callback check): a one-byte
+    /// peek that finds the end of the stream or an error. Nothing to read
+    /// yet wakes this connection when something comes; data (a pipelined
+    /// request) means the client is there.
+    ///
+    /// hyper looks for that itself with a read as it hands each request
+    /// over (`half_close` off); but the request's head still holds the read
+    /// buffer then, so hyper allocated a new one for that read, on every
+    /// request (about 300 instructions; the connection is built with
+    /// `half_close` on). Here an answer that is ready at once pays nothing.
+    fn client_left(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut byte = [std::mem::MaybeUninit::uninit()];
+        let mut peeked = ReadBuf::uninit(&mut byte);
+        match self.stream.poll_peek(cx, &mut peeked) {
+            Poll::Ready(Ok(n)) => n == 0,
+            Poll::Ready(Err(_)) => true,
+            Poll::Pending => false,
+        }
+    }
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
         if self.signals.reset.load(Ordering::Relaxed) {
@@ -310,10 +250,21 @@ impl AsyncWrite for Connection {
         self.stream.is_write_vectored()
     }
 
+    /// hyper flushes on every wake-up of the connection, also while an
+    /// answer waits (busy): then this looks whether the client left.
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let flushed = Pin::new(&mut self.stream).poll_flush(cx);
         if flushed.is_ready() {
-            self.rearm(cx);
+            if self.signals.busy.load(Ordering::Relaxed) {
+                if self.client_left(cx) {
+                    return Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "the client left before its answer",
+                    )));
+                }
+            } else {
+                self.rearm(cx);
+            }
         }
         flushed
     }

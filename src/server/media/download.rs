@@ -14,7 +14,7 @@ use crate::server::media::video::{expires, frame_of_path, parse_range, Range};
 /// link's `Expires` has passed on the mock clock, as the bucket answers, and
 /// 400 for an `Expires` that is not a number of seconds.
 /// The clip has the frame size the link names, the task's.
-pub fn download(app: &App, parts: &Parts) -> Outcome {
+pub fn download(app: &App, parts: &Parts, path: &str) -> Outcome {
     match expires(parts.uri.query()) {
         Some(Ok(expires)) if app.store.clock().now() / 1000 > expires => {
             let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>AccessDenied</Code>\n  <Message>Request has expired.</Message>\n</Error>\n";
@@ -27,7 +27,7 @@ pub fn download(app: &App, parts: &Parts) -> Outcome {
         }
         _ => {}
     }
-    let (width, height) = frame_of_path(parts.uri.path());
+    let (width, height) = frame_of_path(path);
     clip(app, width, height, &parts.headers).into()
 }
 

@@ -39,25 +39,34 @@ pub enum NameError {
 /// Whether `name` may name a namespace: 1 to 64 of `[A-Za-z0-9._-]`, and
 /// not `.` or `..` (which clients fold out of paths).
 pub fn valid_name(name: &str) -> bool {
-    (1..=MAX_NAME).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        && name != "."
-        && name != ".."
+    (1..=MAX_NAME).contains(&name.len()) && name.bytes().all(is_name_byte) && name != "." && name != ".."
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
 }
 
 /// Splits `/ns/{name}/rest` into the name and `/rest` (`/` when nothing
 /// follows the name); `None` for a path that does not start with `/ns/`.
 pub fn split(path: &str) -> Option<Result<(&str, &str), NameError>> {
     let after = path.strip_prefix(PREFIX)?;
-    let (name, rest) = match after.find('/') {
-        Some(i) => after.split_at(i),
-        None => (after, "/"),
+    // One pass finds the name's end and checks its bytes: a search for the
+    // slash and then [`valid_name`] cost twice as much, on every request.
+    let bytes = after.as_bytes();
+    let mut end = 0;
+    let mut name_bytes = true;
+    while end < bytes.len() && bytes[end] != b'/' {
+        name_bytes &= is_name_byte(bytes[end]);
+        end += 1;
+    }
+    let (name, rest) = if end < bytes.len() {
+        after.split_at(end)
+    } else {
+        (after, "/")
     };
     Some(if name.is_empty() {
         Err(NameError::Empty)
-    } else if !valid_name(name) {
+    } else if !(name_bytes && name.len() <= MAX_NAME && name != "." && name != "..") {
         Err(NameError::Invalid(name.to_owned()))
     } else {
         Ok((name, rest))
@@ -245,6 +254,11 @@ mod tests {
         assert_eq!(split("/ns/"), Some(Err(NameError::Empty)));
         assert_eq!(split("/ns//x"), Some(Err(NameError::Empty)));
         assert!(matches!(split("/ns/a%2Fb/x"), Some(Err(NameError::Invalid(_)))));
+        let long = format!("/ns/{}/x", "x".repeat(65));
+        for bad in ["/ns/./x", "/ns/..", "/ns/a b/x", "/ns/é/x", &long] {
+            assert!(matches!(split(bad), Some(Err(NameError::Invalid(_)))), "{bad:?}");
+        }
+        assert_eq!(split(&format!("/ns/{}", "x".repeat(64))).map(|r| r.is_ok()), Some(true));
     }
 
     #[test]
