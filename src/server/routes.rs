@@ -135,7 +135,9 @@ async fn answer_in_namespace(
 }
 
 /// After the answer: the metrics, the log line and the journal entry
-/// (the URI as received).
+/// (the URI as received). The shared store's journal writes are boxed, and
+/// the in-memory journal is written without a future: held inline, their
+/// futures made this one larger, and it is copied on every request.
 async fn finish(
     app: &App,
     signals: &connection::Signals,
@@ -174,7 +176,7 @@ async fn finish(
     // Without the control API nothing can read the journal: no need to keep it.
     let draft = journal::DRAFT.try_with(|d| d.borrow_mut().take()).ok().flatten();
     if let Some(draft) = draft {
-        app.store.settle(draft, status, task_id, request_body).await;
+        Box::pin(app.store.settle(draft, status, task_id, request_body)).await;
     } else if record && app.control {
         let entry = journal::Entry::received_at(
             started,
@@ -185,7 +187,9 @@ async fn finish(
             status,
             task_id,
         );
-        app.store.record_at(entry, answered).await;
+        if let Some(entry) = app.store.record_here(entry, answered) {
+            Box::pin(app.store.record_at(entry, answered)).await;
+        }
     }
     if do_reset {
         signals.reset.store(true, Ordering::Relaxed);

@@ -30,7 +30,7 @@ use crate::server::api::poll::{deliver, poll, poll_task};
 use crate::server::api::render::{self, openai as wire, Shape, LINK_LIFETIME_SECS};
 use crate::server::api::submit::{self, Refusal};
 use crate::server::app::App;
-use crate::server::http::{json, multipart, percent_decode, Outcome};
+use crate::server::http::{holds_any, json, multipart, percent_decode, Outcome};
 use crate::server::media;
 use crate::server::store::tasks::{Model, Surface, Task};
 
@@ -62,9 +62,13 @@ impl Endpoint {
             .strip_prefix(OPENAI_GENERATIONS_PATH)
             .and_then(|r| r.strip_prefix('/'))
         {
-            return (!rest.contains('/')).then_some(Endpoint::Generation);
+            return (!holds_any(rest, b"/")).then_some(Endpoint::Generation);
         }
         let rest = path.strip_prefix(OPENAI_VIDEOS_PATH)?.strip_prefix('/')?;
+        // A poll's path has no slash after the id: one scan says so.
+        if !holds_any(rest, b"/") {
+            return Some(Endpoint::Video);
+        }
         match rest.split_once('/') {
             None => Some(Endpoint::Video),
             Some((_, "content")) => Some(Endpoint::Content),
@@ -92,8 +96,8 @@ fn id_in(path: &str) -> Cow<'_, str> {
     let rest = path
         .strip_prefix(OPENAI_GENERATIONS_PATH)
         .or_else(|| path.strip_prefix(OPENAI_VIDEOS_PATH))
-        .unwrap_or_default()
-        .trim_start_matches('/');
+        .unwrap_or_default();
+    let rest = &rest[rest.bytes().take_while(|&b| b == b'/').count()..];
     percent_decode(rest.strip_suffix("/content").unwrap_or(rest))
 }
 

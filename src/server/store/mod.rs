@@ -351,6 +351,18 @@ impl Store {
         }
     }
 
+    /// [`Store::record_at`] when the journal is this process's, at once;
+    /// the entry back, to record with [`Store::record_at`], when it is the
+    /// shared store's.
+    pub fn record_here(&self, mut entry: Entry, at: std::time::Instant) -> Option<Entry> {
+        if self.remote.is_some() {
+            return Some(entry);
+        }
+        entry.time = self.clock.at(at);
+        self.journal.record(entry);
+        None
+    }
+
     /// Writes the journal entry of a request answered with a [`Draft`]:
     /// nothing more when a poll wrote it and the answer is the one it
     /// foresaw, else the entry of the answer given (replacing the poll's).

@@ -43,8 +43,21 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 fn is_name_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
+    NAME_BYTES[usize::from(b)]
 }
+
+/// The bytes a name may hold, by value: one load a byte, on every
+/// namespaced request.
+const NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-');
+        b += 1;
+    }
+    table
+};
 
 /// Splits `/ns/{name}/rest` into the name and `/rest` (`/` when nothing
 /// follows the name); `None` for a path that does not start with `/ns/`.
