@@ -79,7 +79,7 @@ pub fn split(path: &str) -> Option<Result<(&str, &str), NameError>> {
     };
     Some(if name.is_empty() {
         Err(NameError::Empty)
-    } else if !(name_bytes && name.len() <= MAX_NAME && name != "." && name != "..") {
+    } else if !(name_bytes && name.len() <= MAX_NAME && (name.len() > 2 || (name != "." && name != ".."))) {
         Err(NameError::Invalid(name.to_owned()))
     } else {
         Ok((name, rest))
@@ -158,7 +158,9 @@ impl<T> Namespaces<T> {
     }
 
     fn ms_at(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
+        // Not `as_millis`: its u128 arithmetic, on every namespaced request.
+        let since = at.saturating_duration_since(self.started);
+        since.as_secs().saturating_mul(1000) + u64::from(since.subsec_millis())
     }
 
     /// A use at `at`: the next use count and the time.
