@@ -60,30 +60,25 @@ async fn handle_busy(
     signals: Arc<connection::Signals>,
     req: Request<Incoming>,
 ) -> Result<Reply, ConnectionReset> {
+    // Two clock reads for the metrics' durations (the second also stamps
+    // the journal entry) and three relaxed atomic adds; with --quiet
+    // nothing is formatted. Health probes (every few seconds, from a
+    // container runtime) are not logged.
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
     // Unprefixed requests (the default namespace) pay for this one
-    // comparison only: no lock, no lookup.
-    let result = if req.uri().path().starts_with(namespaces::PREFIX) {
-        answer_in_namespace(&app, &signals, req).await
+    // comparison only: no lock, no lookup. Both are answered here, not in
+    // a function of their own: each level of futures held the request once
+    // more and was copied whole on every request.
+    let result = if parts.uri.path().starts_with(namespaces::PREFIX) {
+        answer_in_namespace(&app, &signals, &parts, body, started).await
     } else {
-        answer(&app, &signals, req).await
+        let found = Route::of(parts.uri.path(), app.control);
+        answer_route(&app, &signals, &parts, parts.uri.path(), found, body, started).await
     };
     signals.answered.fetch_add(1, Ordering::Relaxed);
     signals.busy.store(false, Ordering::Relaxed);
     result
-}
-
-async fn answer(
-    app: &Arc<App>,
-    signals: &connection::Signals,
-    req: Request<Incoming>,
-) -> Result<Reply, ConnectionReset> {
-    // Two clock reads for the metrics' durations (the second also stamps
-    // the journal entry) and three relaxed atomic adds; with --quiet nothing is formatted. Health probes (every few
-    // seconds, from a container runtime) are not logged.
-    let started = Instant::now();
-    let (parts, body) = req.into_parts();
-    let found = Route::of(parts.uri.path(), app.control);
-    answer_route(app, signals, &parts, parts.uri.path(), found, body, started).await
 }
 
 /// Routes and finishes a request (`path` is the one answered, see
@@ -101,16 +96,25 @@ async fn answer_route(
     let polls = matches!(found, Some(Route::Query(_) | Route::OpenAi(_))) && parts.method == Method::GET;
     if !(polls && app.control && app.store.remote().is_some()) {
         let outcome = route(app, parts, path, found, body).await;
-        return finish(app, signals, parts, found, outcome, started).await;
+        let (answer, shared) = finish(app, signals, parts, found, outcome, started);
+        if let Some(shared) = shared {
+            Box::pin(shared.write(app)).await;
+        }
+        return answer;
     }
     let entry = journal::Entry::received_at(started, &parts.method, &parts.uri, &parts.headers, &[], None, None);
     let draft = std::cell::RefCell::new(Some(journal::Draft::new(entry)));
-    journal::DRAFT
-        .scope(draft, async {
-            let outcome = route(app, parts, path, found, body).await;
-            finish(app, signals, parts, found, outcome, started).await
-        })
-        .await
+    // Boxed: inline, the draft and the scope made this future, copied on
+    // every request, half as large again.
+    Box::pin(journal::DRAFT.scope(draft, async {
+        let outcome = route(app, parts, path, found, body).await;
+        let (answer, shared) = finish(app, signals, parts, found, outcome, started);
+        if let Some(shared) = shared {
+            Box::pin(shared.write(app)).await;
+        }
+        answer
+    }))
+    .await
 }
 
 /// `/ns/{name}/...`: that namespace answers what follows the prefix; the
@@ -118,34 +122,39 @@ async fn answer_route(
 async fn answer_in_namespace(
     root: &Arc<App>,
     signals: &connection::Signals,
-    req: Request<Incoming>,
+    parts: &Parts,
+    body: Incoming,
+    started: Instant,
 ) -> Result<Reply, ConnectionReset> {
-    let started = Instant::now();
-    let (parts, body) = req.into_parts();
-    match enter_namespace(root, &parts, started) {
+    match enter_namespace(root, parts, started) {
         Ok((app, path)) => {
             let found = Route::of(path, app.control);
-            answer_route(&app, signals, &parts, path, found, body, started).await
+            answer_route(&app, signals, parts, path, found, body, started).await
         }
         Err((status, code, message)) => {
             let outcome = json(status, render::error(code, &message)).into();
-            finish(root, signals, &parts, None, outcome, started).await
+            let (answer, shared) = finish(root, signals, parts, None, outcome, started);
+            if let Some(shared) = shared {
+                Box::pin(shared.write(root)).await;
+            }
+            answer
         }
     }
 }
 
 /// After the answer: the metrics, the log line and the journal entry
-/// (the URI as received). The shared store's journal writes are boxed, and
-/// the in-memory journal is written without a future: held inline, their
-/// futures made this one larger, and it is copied on every request.
-async fn finish(
+/// (the URI as received); what is left for the shared store to write comes
+/// back, for the caller to await. Not an `async fn`: its future (the
+/// answer, its parts and the journal entry, 944 bytes) was made and copied
+/// on every request, and made every future that awaited it as large.
+fn finish(
     app: &App,
     signals: &connection::Signals,
     parts: &Parts,
     found: Option<Route>,
     outcome: Outcome,
     started: Instant,
-) -> Result<Reply, ConnectionReset> {
+) -> (Result<Reply, ConnectionReset>, Option<Box<Shared>>) {
     let Outcome {
         mut reply,
         task_id,
@@ -175,27 +184,46 @@ async fn finish(
     }
     // Without the control API nothing can read the journal: no need to keep it.
     let draft = journal::DRAFT.try_with(|d| d.borrow_mut().take()).ok().flatten();
-    if let Some(draft) = draft {
-        Box::pin(app.store.settle(draft, status, task_id, request_body)).await;
-    } else if record && app.control {
-        let entry = journal::Entry::received_at(
-            started,
-            &parts.method,
-            &parts.uri,
-            &parts.headers,
-            &request_body,
-            status,
-            task_id,
-        );
-        if let Some(entry) = app.store.record_here(entry, answered) {
-            Box::pin(app.store.record_at(entry, answered)).await;
+    let shared = match draft {
+        Some(draft) => Some(Box::new(Shared::Settle(draft, status, task_id, request_body))),
+        None if record && app.control => {
+            let entry = journal::Entry::received_at(
+                started,
+                &parts.method,
+                &parts.uri,
+                &parts.headers,
+                &request_body,
+                status,
+                task_id,
+            );
+            app.store
+                .record_here(entry, answered)
+                .map(|entry| Box::new(Shared::Record(entry, answered)))
         }
-    }
+        None => None,
+    };
     if do_reset {
         signals.reset.store(true, Ordering::Relaxed);
-        return Err(ConnectionReset);
+        return (Err(ConnectionReset), shared);
     }
-    Ok(reply)
+    (Ok(reply), shared)
+}
+
+/// The journal write [`finish`] leaves to the shared store.
+enum Shared {
+    /// A poll's draft, settled with the answer given.
+    Settle(journal::Draft, Option<StatusCode>, Option<String>, Bytes),
+    /// An entry, stamped with the mock's time at the answer.
+    Record(journal::Entry, Instant),
+}
+
+impl Shared {
+    async fn write(self, app: &App) {
+        match self {
+            Shared::Settle(draft, status, task_id, body) => app.store.settle(draft, status, task_id, body).await,
+            Shared::Record(entry, at) => app.store.record_at(entry, at).await,
+        }
+    }
 }
 
 /// Why a `/ns/...` request reaches no namespace: the status, the code and
