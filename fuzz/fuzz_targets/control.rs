@@ -93,7 +93,7 @@ fuzz_target!(|data: &[u8]| {
         let (parts, ()) = request.into_parts();
         let before = observable(&app);
         let clock_before = app.store.clock().now();
-        let answer = control::handle(&app, &parts, &Bytes::copy_from_slice(body));
+        let answer = control::handle(&app, &parts, parts.uri.path(), &Bytes::copy_from_slice(body));
         if parts.uri.path() != "/__mock/reset" {
             assert!(app.store.clock().now() >= clock_before, "the clock went backwards");
         }
