@@ -96,11 +96,7 @@ async fn answer_route(
     let polls = matches!(found, Some(Route::Query(_) | Route::OpenAi(_))) && parts.method == Method::GET;
     if !(polls && app.control && app.store.remote().is_some()) {
         let outcome = route(app, parts, path, found, body).await;
-        let (answer, shared) = finish(app, signals, parts, found, outcome, started);
-        if let Some(shared) = shared {
-            Box::pin(shared.write(app)).await;
-        }
-        return answer;
+        return finish(app, signals, parts, found, outcome, started).written(app).await;
     }
     let entry = journal::Entry::received_at(started, &parts.method, &parts.uri, &parts.headers, &[], None, None);
     let draft = std::cell::RefCell::new(Some(journal::Draft::new(entry)));
@@ -108,11 +104,7 @@ async fn answer_route(
     // every request, half as large again.
     Box::pin(journal::DRAFT.scope(draft, async {
         let outcome = route(app, parts, path, found, body).await;
-        let (answer, shared) = finish(app, signals, parts, found, outcome, started);
-        if let Some(shared) = shared {
-            Box::pin(shared.write(app)).await;
-        }
-        answer
+        finish(app, signals, parts, found, outcome, started).written(app).await
     }))
     .await
 }
@@ -133,20 +125,17 @@ async fn answer_in_namespace(
         }
         Err((status, code, message)) => {
             let outcome = json(status, render::error(code, &message)).into();
-            let (answer, shared) = finish(root, signals, parts, None, outcome, started);
-            if let Some(shared) = shared {
-                Box::pin(shared.write(root)).await;
-            }
-            answer
+            finish(root, signals, parts, None, outcome, started).written(root).await
         }
     }
 }
 
 /// After the answer: the metrics, the log line and the journal entry
 /// (the URI as received); what is left for the shared store to write comes
-/// back, for the caller to await. Not an `async fn`: its future (the
-/// answer, its parts and the journal entry, 944 bytes) was made and copied
-/// on every request, and made every future that awaited it as large.
+/// back with the answer ([`Finished::written`]). Not an `async fn`: its
+/// future (the answer, its parts and the journal entry, 944 bytes) was made
+/// and copied on every request, and made every future that awaited it as
+/// large.
 fn finish(
     app: &App,
     signals: &connection::Signals,
@@ -154,7 +143,7 @@ fn finish(
     found: Option<Route>,
     outcome: Outcome,
     started: Instant,
-) -> (Result<Reply, ConnectionReset>, Option<Box<Shared>>) {
+) -> Finished {
     let Outcome {
         mut reply,
         task_id,
@@ -198,32 +187,51 @@ fn finish(
             );
             app.store
                 .record_here(entry, answered)
-                .map(|entry| Box::new(Shared::Record(entry, answered)))
+                .map(|entry| Box::new(Shared::Record(entry)))
         }
         None => None,
     };
-    if do_reset {
+    let answer = if do_reset {
         signals.reset.store(true, Ordering::Relaxed);
-        return (Err(ConnectionReset), shared);
-    }
-    (Ok(reply), shared)
+        Err(ConnectionReset)
+    } else {
+        Ok(reply)
+    };
+    Finished { answer, shared }
 }
 
-/// The journal write [`finish`] leaves to the shared store.
+/// What [`finish`] gives back: the answer, and the journal write it leaves
+/// to the shared store (none with the in-memory one).
+struct Finished {
+    answer: Result<Reply, ConnectionReset>,
+    shared: Option<Box<Shared>>,
+}
+
+impl Finished {
+    /// The answer, once the shared store has its journal entry.
+    async fn written(self, app: &App) -> Result<Reply, ConnectionReset> {
+        if let Some(shared) = self.shared {
+            // Boxed: only `--store` waits here.
+            Box::pin(async move {
+                match *shared {
+                    Shared::Settle(draft, status, task_id, body) => {
+                        app.store.settle(draft, status, task_id, body).await;
+                    }
+                    Shared::Record(entry) => app.store.record_shared(entry).await,
+                }
+            })
+            .await;
+        }
+        self.answer
+    }
+}
+
+/// A journal write for the shared store.
 enum Shared {
     /// A poll's draft, settled with the answer given.
     Settle(journal::Draft, Option<StatusCode>, Option<String>, Bytes),
     /// An entry, stamped with the mock's time at the answer.
-    Record(journal::Entry, Instant),
-}
-
-impl Shared {
-    async fn write(self, app: &App) {
-        match self {
-            Shared::Settle(draft, status, task_id, body) => app.store.settle(draft, status, task_id, body).await,
-            Shared::Record(entry, at) => app.store.record_at(entry, at).await,
-        }
-    }
+    Record(journal::Entry),
 }
 
 /// Why a `/ns/...` request reaches no namespace: the status, the code and

@@ -164,16 +164,20 @@ async fn connections_over_the_cap_are_refused_not_queued() {
     assert_eq!(refused.json()["code"], "too_many_connections");
     // Once one closes, a new connection is served.
     drop(held.pop());
-    let mut answered = false;
-    for _ in 0..100 {
-        let mut conn = Conn::open(server.addr).await;
+    assert!(served_within(server.addr, 100).await.is_some());
+}
+
+/// A connection whose health probe is answered, opening one every 10 ms
+/// for at most `tries` (the mock frees a closed one a moment later).
+async fn served_within(addr: std::net::SocketAddr, tries: usize) -> Option<Conn> {
+    for _ in 0..tries {
+        let mut conn = Conn::open(addr).await;
         if conn.send("GET", "/__mock/health", &[], "").await.status == 200 {
-            answered = true;
-            break;
+            return Some(conn);
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(answered);
+    None
 }
 
 #[tokio::test]
@@ -192,15 +196,7 @@ async fn a_client_that_leaves_while_its_answer_waits_frees_its_connection() {
     // gives up on it. The mock notices and serves the next client.
     drop(conn);
     let started = std::time::Instant::now();
-    let mut served = None;
-    for _ in 0..200 {
-        let mut next = Conn::open(server.addr).await;
-        if next.send("GET", "/__mock/health", &[], "").await.status == 200 {
-            served = Some(next);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let served = served_within(server.addr, 200).await;
     let mut next = served.unwrap_or_else(|| panic!("still held after {:?}", started.elapsed()));
     // Control requests are not recorded, and the poll was never answered.
     let journal = next.send("GET", "/__mock/requests", &[], "").await.json();

@@ -340,27 +340,31 @@ impl Store {
 
     /// [`Store::record`] stamped with the mock's time at `at`, a clock
     /// reading the caller took (a request's end, for its metrics).
-    pub async fn record_at(&self, mut entry: Entry, at: std::time::Instant) {
-        entry.time = self.clock.at(at);
-        match &self.remote {
-            None => self.journal.record(entry),
-            Some(space) => {
-                // Boxed, as in [`Store::poll_shared`].
-                let _ = Box::pin(space.record(&entry.to_record())).await;
-            }
+    pub async fn record_at(&self, entry: Entry, at: std::time::Instant) {
+        if let Some(entry) = self.record_here(entry, at) {
+            self.record_shared(entry).await;
         }
     }
 
     /// [`Store::record_at`] when the journal is this process's, at once;
-    /// the entry back, to record with [`Store::record_at`], when it is the
-    /// shared store's.
+    /// the entry back, stamped, for [`Store::record_shared`] when it is the
+    /// shared store's. The request path calls this without a future of its
+    /// own for the in-memory journal.
     pub fn record_here(&self, mut entry: Entry, at: std::time::Instant) -> Option<Entry> {
+        entry.time = self.clock.at(at);
         if self.remote.is_some() {
             return Some(entry);
         }
-        entry.time = self.clock.at(at);
         self.journal.record(entry);
         None
+    }
+
+    /// Writes a stamped entry to the shared store's journal.
+    pub async fn record_shared(&self, entry: Entry) {
+        if let Some(space) = &self.remote {
+            // Boxed, as in [`Store::poll_shared`].
+            let _ = Box::pin(space.record(&entry.to_record())).await;
+        }
     }
 
     /// Writes the journal entry of a request answered with a [`Draft`]:

@@ -63,23 +63,15 @@ const NAME_BYTES: [bool; 256] = {
 /// follows the name); `None` for a path that does not start with `/ns/`.
 pub fn split(path: &str) -> Option<Result<(&str, &str), NameError>> {
     let after = path.strip_prefix(PREFIX)?;
-    // One pass finds the name's end and checks its bytes: a search for the
-    // slash and then [`valid_name`] cost twice as much, on every request.
-    let bytes = after.as_bytes();
-    let mut end = 0;
-    let mut name_bytes = true;
-    while end < bytes.len() && bytes[end] != b'/' {
-        name_bytes &= is_name_byte(bytes[end]);
-        end += 1;
-    }
-    let (name, rest) = if end < bytes.len() {
-        after.split_at(end)
-    } else {
-        (after, "/")
+    // A byte search: `str::find` with a char pattern cost about 130
+    // instructions on every namespaced request.
+    let (name, rest) = match after.bytes().position(|b| b == b'/') {
+        Some(i) => after.split_at(i),
+        None => (after, "/"),
     };
     Some(if name.is_empty() {
         Err(NameError::Empty)
-    } else if !(name_bytes && name.len() <= MAX_NAME && (name.len() > 2 || (name != "." && name != ".."))) {
+    } else if !valid_name(name) {
         Err(NameError::Invalid(name.to_owned()))
     } else {
         Ok((name, rest))
@@ -158,9 +150,7 @@ impl<T> Namespaces<T> {
     }
 
     fn ms_at(&self, at: Instant) -> u64 {
-        // Not `as_millis`: its u128 arithmetic, on every namespaced request.
-        let since = at.saturating_duration_since(self.started);
-        since.as_secs().saturating_mul(1000) + u64::from(since.subsec_millis())
+        u64::try_from(at.saturating_duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
     }
 
     /// A use at `at`: the next use count and the time.
