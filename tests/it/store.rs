@@ -371,6 +371,70 @@ fn a_task_submitted_on_one_replica_is_polled_on_the_others() {
     assert_eq!(polls(c, "", &task), 20);
 }
 
+/// Polls that reach a replica together go to Redis as one script call
+/// (`pipeline::Batch`); each still gets its own count, its namespace's clock
+/// and its own journal entry, and a poll of no task in the batch changes
+/// nothing.
+#[test]
+fn polls_queued_together_each_get_their_own_answer() {
+    let Some(redis) = redis::start_or_skip("store-batches") else {
+        return;
+    };
+    let r = replicas(1, &store_args(&redis, 0, &[]));
+    let addr = r[0].addr.clone();
+    let spaces = ["", "/ns/batch-a", "/ns/batch-b"];
+    // One namespace's clock is ahead: its polls must not read another's.
+    advance(&addr, spaces[2], "1h");
+    let tasks: Vec<String> = spaces.iter().map(|ns| submit(&addr, ns, "success-polls")).collect();
+    let per_task = 16;
+    let start = Arc::new(std::sync::Barrier::new(spaces.len() * per_task + 8));
+    let mut handles = Vec::new();
+    for (ns, task) in spaces.iter().zip(&tasks) {
+        for _ in 0..per_task {
+            let (addr, start, target) = (addr.clone(), start.clone(), format!("{ns}{QUERY}?task_id={task}"));
+            handles.push(std::thread::spawn(move || {
+                start.wait();
+                let answer = get(&addr, &target);
+                assert_eq!(answer.status, 200, "{}", answer.body);
+                let data = &answer.json()["data"];
+                (
+                    data["status"].as_str().unwrap().to_owned(),
+                    data["submit_time"].as_u64().unwrap(),
+                )
+            }));
+        }
+    }
+    let missing: Vec<_> = (0..8)
+        .map(|_| {
+            let (addr, start) = (addr.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                get(&addr, &format!("{QUERY}?task_id=306000000000001")).status
+            })
+        })
+        .collect();
+    let answers: Vec<(String, u64)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(missing.into_iter().all(|h| h.join().unwrap() == 400));
+    for (i, (ns, task)) in spaces.iter().zip(&tasks).enumerate() {
+        let mine = &answers[i * per_task..(i + 1) * per_task];
+        let mut seen: Vec<&str> = mine.iter().map(|(s, _)| s.as_str()).collect();
+        seen.sort_unstable();
+        let mut expected = vec!["NOT_START", "SUBMITTED", "QUEUED", "IN_PROGRESS"];
+        expected.extend(std::iter::repeat_n("SUCCESS", per_task - 4));
+        expected.sort_unstable();
+        assert_eq!(seen, expected, "namespace {ns:?}");
+        assert_eq!(polls(&addr, ns, task), per_task as u64, "namespace {ns:?}");
+        let journal = get(&addr, &format!("{ns}/__mock/requests?task_id={task}")).json();
+        let queries = api_requests(&journal).filter(|e| e["method"] == "GET").count();
+        assert_eq!(queries, per_task, "namespace {ns:?}: {journal}");
+    }
+    // The clock moved ahead in batch-b only, and every poll read its own.
+    let submitted = |i: usize| answers[i * per_task].1;
+    assert!(answers[..2 * per_task].iter().all(|(_, t)| *t == submitted(0)));
+    assert!(answers[2 * per_task..].iter().all(|(_, t)| *t == submitted(2)));
+    assert_eq!(submitted(2) - submitted(0), 3600);
+}
+
 #[test]
 fn the_clock_is_the_stores() {
     let Some(redis) = redis::start_or_skip("store-clock") else {

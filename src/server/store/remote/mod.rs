@@ -215,9 +215,26 @@ pub async fn connect(settings: Settings, catalog: Catalog) -> Result<Arc<Remote>
         .map_err(|_| unreachable(format!("no answer in {} ms", settings.timeout.as_millis() * 3)))?
         .map_err(|e| unreachable(e.to_string()))?;
     let a = &settings.agreement;
+    let clock_start = (
+        a.epoch.map_or(-1, |e| (e as i64).saturating_mul(1000)),
+        u8::from(a.frozen),
+    );
+    let polls = pipeline::Batch::new(
+        &scripts::POLL.sha,
+        3,
+        3,
+        [
+            clock_start.0,
+            i64::from(clock_start.1),
+            crate::server::store::tasks::V2_WINDOW_MS as i64,
+            JOURNAL_CAP as i64,
+        ]
+        .map(|n| n.to_string().into_bytes())
+        .to_vec(),
+    );
     let remote = Arc::new(Remote {
         conn,
-        hot: pipeline::Pipeline::new(target, settings.timeout),
+        hot: pipeline::Pipeline::new(target, settings.timeout, polls),
         url: url.clone(),
         timeout: settings.timeout,
         lease: settings.lease,
@@ -225,10 +242,7 @@ pub async fn connect(settings: Settings, catalog: Catalog) -> Result<Arc<Remote>
         seed: a.seed,
         max_tasks: a.max_tasks,
         remember_forgotten: catalog.has_task_id_rules(),
-        clock_start: (
-            a.epoch.map_or(-1, |e| (e as i64).saturating_mul(1000)),
-            u8::from(a.frozen),
-        ),
+        clock_start,
         catalog,
         down: std::sync::atomic::AtomicBool::new(false),
     });
@@ -315,8 +329,21 @@ impl Remote {
     /// is given up (Redis may be paused or the network black-holed) and
     /// made again by the next command. An error reply is an `Err` too.
     async fn hot(&self, command: pipeline::Command) -> Result<pipeline::Reply, Unavailable> {
+        self.hot_step(self.hot.call(command)).await
+    }
+
+    /// A poll on the pipelined connection, batched with the polls queued
+    /// with it, as [`Remote::hot`] runs a command.
+    async fn hot_poll(&self, part: pipeline::Part) -> Result<pipeline::Reply, Unavailable> {
+        self.hot_step(self.hot.call_part(part)).await
+    }
+
+    async fn hot_step(
+        &self,
+        step: impl std::future::Future<Output = Result<pipeline::Reply, String>>,
+    ) -> Result<pipeline::Reply, Unavailable> {
         use std::sync::atomic::Ordering;
-        let result = match tokio::time::timeout(self.timeout, self.hot.call(command)).await {
+        let result = match tokio::time::timeout(self.timeout, step).await {
             Ok(Ok(pipeline::Reply::Error(e))) if !e.starts_with("NOSCRIPT") => Err(self.unavailable(e)),
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(e)) => Err(self.unavailable(e)),
@@ -535,34 +562,27 @@ impl Space {
         cached: u64,
         record: Option<&[u8]>,
     ) -> Result<(ClockReading, Option<Held>), Unavailable> {
-        let (start, frozen) = self.start_args();
-        let script = &*scripts::POLL;
-        let call = |by_sha: bool| {
-            let record = record.unwrap_or_default();
-            let mut cmd = pipeline::Command::new(13, 160 + self.prefix.len() * 3 + id.len() + record.len());
-            if by_sha {
-                cmd.arg(b"EVALSHA").arg(script.sha.as_bytes());
-            } else {
-                cmd.arg(b"EVAL").arg(script.code.as_bytes());
-            }
-            cmd.arg(b"3")
-                .arg(self.task_key(id).as_bytes())
-                .arg(self.clock_key.as_bytes())
-                .arg(self.journal_key.as_bytes())
-                .int(start)
-                .int(i64::from(frozen))
+        let record = record.unwrap_or_default();
+        let part = || {
+            let mut part = pipeline::Part::with_capacity(64 + self.prefix.len() * 3 + id.len() + record.len());
+            part.key(self.task_key(id).as_bytes())
+                .key(self.clock_key.as_bytes())
+                .key(self.journal_key.as_bytes())
                 .int(i64::from(family))
                 .int(cached as i64)
-                .int(crate::server::store::tasks::V2_WINDOW_MS as i64)
-                .arg(record)
-                .int(JOURNAL_CAP as i64);
-            cmd
+                .arg(record);
+            part
         };
-        let mut reply = self.remote.hot(call(true)).await?;
+        let mut reply = self.remote.hot_poll(part()).await?;
         if matches!(&reply, pipeline::Reply::Error(_)) {
-            // NOSCRIPT: Redis restarted or its scripts were flushed; EVAL
-            // sends the text once and Redis keeps it for the next EVALSHA.
-            reply = self.remote.hot(call(false)).await?;
+            // NOSCRIPT: Redis restarted or its scripts were flushed; it
+            // learns the script again and the poll goes once more.
+            let mut load = pipeline::Command::new(3, scripts::POLL.code.len() + 32);
+            load.arg(b"SCRIPT").arg(b"LOAD").arg(scripts::POLL.code.as_bytes());
+            if let pipeline::Reply::Error(e) = self.remote.hot(load).await? {
+                return Err(self.remote.unavailable(e));
+            }
+            reply = self.remote.hot_poll(part()).await?;
         }
         match reply {
             pipeline::Reply::Data(answer) => Ok(held_of(&answer)),
