@@ -149,7 +149,13 @@ test("callbacks follow the clock", async () => {
     await mock.advance("30s");
     await until("Success");
     assert.deepEqual(updates, ["Preparing", "Queueing", "Processing", "Success"]);
-    const sent = await mock.callbacks({ task_id });
+    // The receiver has an update before the mock has read its answer and
+    // recorded it delivered: wait (bounded) for the record to catch up.
+    let sent = await mock.callbacks({ task_id });
+    for (let i = 0; i < 500 && sent.length < updates.length; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      sent = await mock.callbacks({ task_id });
+    }
     assert.deepEqual(
       sent.map((c) => [c.kind, c.status, c.delivered]),
       updates.map((status) => ["update", status, true]),

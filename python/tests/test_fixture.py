@@ -15,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 import threading
+import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -189,7 +190,14 @@ def test_callbacks_follow_the_clock(minimax_mock: Mock):
         sent = minimax_mock.callbacks()
         # The challenge comes before the task exists: it has no task id.
         assert [(c["kind"], c["task_id"]) for c in sent[:2]] == [("challenge", None), ("update", task_id)]
+        # The receiver has an update before the mock has read its answer and
+        # recorded it delivered: wait (bounded) for the record to catch up.
         updates = minimax_mock.callbacks(task_id=task_id)
+        for _ in range(500):
+            if len(updates) >= len(statuses):
+                break
+            time.sleep(0.002)
+            updates = minimax_mock.callbacks(task_id=task_id)
         assert [(c["kind"], c["status"], c["delivered"]) for c in updates] == [
             ("update", "Preparing", True),
             ("update", "Queueing", True),
