@@ -221,8 +221,6 @@ pub async fn connect(settings: Settings, catalog: Catalog) -> Result<Arc<Remote>
     );
     let polls = pipeline::Batch::new(
         &scripts::POLL.sha,
-        3,
-        3,
         [
             clock_start.0,
             i64::from(clock_start.1),
@@ -564,7 +562,7 @@ impl Space {
     ) -> Result<(ClockReading, Option<Held>), Unavailable> {
         let record = record.unwrap_or_default();
         let part = || {
-            let mut part = pipeline::Part::with_capacity(64 + self.prefix.len() * 3 + id.len() + record.len());
+            let mut part = pipeline::Part::with_capacity(self.prefix.len() * 3 + id.len() + 32, record.len() + 24);
             part.key(self.task_key(id).as_bytes())
                 .key(self.clock_key.as_bytes())
                 .key(self.journal_key.as_bytes())

@@ -138,36 +138,40 @@ impl Command {
 }
 
 /// One caller's share of a batched command: its keys and its arguments,
-/// each a RESP bulk string, `keys_per_part` and `args_per_part` of the
-/// pipeline's [`Batch`].
+/// each a RESP bulk string, counted for the batch's header.
 #[derive(Debug, Default)]
 pub struct Part {
     keys: Vec<u8>,
     args: Vec<u8>,
+    key_count: usize,
+    arg_count: usize,
 }
 
 impl Part {
-    pub fn with_capacity(size: usize) -> Self {
+    /// A part of about `keys` bytes of keys and `args` bytes of arguments.
+    pub fn with_capacity(keys: usize, args: usize) -> Self {
         Self {
-            keys: Vec::with_capacity(size / 2 + 64),
-            args: Vec::with_capacity(size / 2 + 64),
+            keys: Vec::with_capacity(keys + 32),
+            args: Vec::with_capacity(args + 32),
+            ..Self::default()
         }
     }
 
     pub fn key(&mut self, key: &[u8]) -> &mut Self {
         bulk(&mut self.keys, key);
+        self.key_count += 1;
         self
     }
 
     pub fn arg(&mut self, arg: &[u8]) -> &mut Self {
         bulk(&mut self.args, arg);
+        self.arg_count += 1;
         self
     }
 
     pub fn int(&mut self, n: i64) -> &mut Self {
         let mut digits = itoa::Buffer::new();
-        bulk(&mut self.args, digits.format(n).as_bytes());
-        self
+        self.arg(digits.format(n).as_bytes())
     }
 }
 
@@ -187,33 +191,29 @@ fn bulk(out: &mut Vec<u8>, arg: &[u8]) {
 #[derive(Debug)]
 pub struct Batch {
     sha: Vec<u8>,
-    keys_per_part: usize,
-    args_per_part: usize,
     common: Vec<Vec<u8>>,
 }
 
 impl Batch {
-    pub fn new(sha: &str, keys_per_part: usize, args_per_part: usize, common: Vec<Vec<u8>>) -> Self {
+    pub fn new(sha: &str, common: Vec<Vec<u8>>) -> Self {
         Self {
             sha: sha.as_bytes().to_vec(),
-            keys_per_part,
-            args_per_part,
             common,
         }
     }
 
     /// Appends the command of `parts` to `out`.
-    fn encode<'a>(&self, parts: impl ExactSizeIterator<Item = &'a Part> + Clone, out: &mut Vec<u8>) {
-        let n = parts.len();
+    fn encode(&self, parts: &[Part], out: &mut Vec<u8>) {
+        let keys: usize = parts.iter().map(|p| p.key_count).sum();
+        let args: usize = parts.iter().map(|p| p.arg_count).sum();
         let mut count = itoa::Buffer::new();
         out.push(b'*');
-        let args = 3 + n * (self.keys_per_part + self.args_per_part) + self.common.len();
-        out.extend_from_slice(count.format(args).as_bytes());
+        out.extend_from_slice(count.format(3 + keys + self.common.len() + args).as_bytes());
         out.extend_from_slice(b"\r\n");
         bulk(out, b"EVALSHA");
         bulk(out, &self.sha);
-        bulk(out, count.format(n * self.keys_per_part).as_bytes());
-        for part in parts.clone() {
+        bulk(out, count.format(keys).as_bytes());
+        for part in parts {
             out.extend_from_slice(&part.keys);
         }
         for arg in &self.common {
@@ -235,6 +235,35 @@ type Answer = oneshot::Sender<Result<Reply, String>>;
 enum Job {
     Whole { command: Vec<u8>, reply: Answer },
     Part { part: Part, reply: Answer },
+}
+
+impl Job {
+    /// Fails the job at once: its connection is gone.
+    fn fail(self, why: &str) {
+        let (Job::Whole { reply, .. } | Job::Part { reply, .. }) = self;
+        Waiter::One(reply).fail(why);
+    }
+}
+
+/// The parts gathered for the next batch and who waits for each.
+#[derive(Default)]
+struct Gathered {
+    parts: Vec<Part>,
+    callers: Vec<Answer>,
+}
+
+impl Gathered {
+    /// Writes the batch of the parts gathered, if any, its callers next in line.
+    fn flush(&mut self, batch: &Batch, buf: &mut Vec<u8>, waiting: &mut Waiting) {
+        if self.parts.is_empty() {
+            return;
+        }
+        batch.encode(&self.parts, buf);
+        self.parts.clear();
+        waiting
+            .replies
+            .push_back(Waiter::Many(std::mem::take(&mut self.callers)));
+    }
 }
 
 /// Who waits for one reply: one caller, or each of a batch's callers for
@@ -489,7 +518,10 @@ async fn write_loop(
     batch: Arc<Batch>,
 ) {
     let mut buf = Vec::with_capacity(16 * 1024);
-    let mut parts: Vec<Part> = Vec::with_capacity(MAX_PARTS);
+    let mut gathered = Gathered {
+        parts: Vec::with_capacity(MAX_PARTS),
+        callers: Vec::new(),
+    };
     while let Some(first) = queue.recv().await {
         // Let the tasks that are ready run first: under load they queue
         // their commands too, and all go in one write.
@@ -497,33 +529,21 @@ async fn write_loop(
         buf.clear();
         {
             let mut waiting = shared.waiting.lock().unwrap_or_else(|e| e.into_inner());
-            let mut callers = Vec::new();
-            let flush = |parts: &mut Vec<Part>, callers: &mut Vec<Answer>, waiting: &mut Waiting, buf: &mut Vec<u8>| {
-                if !parts.is_empty() {
-                    batch.encode(parts.iter(), buf);
-                    parts.clear();
-                    waiting.replies.push_back(Waiter::Many(std::mem::take(callers)));
-                }
-            };
+            // Fixed while the lock is held: a closed connection fails every job.
+            let closed = waiting.closed.clone();
             let mut job = Some(first);
             while let Some(next) = job.take() {
-                if let Some(why) = &waiting.closed {
-                    let why = why.clone();
-                    match next {
-                        Job::Whole { reply, .. } | Job::Part { reply, .. } => Waiter::One(reply).fail(&why),
+                match (next, &closed) {
+                    (next, Some(why)) => next.fail(why),
+                    (Job::Whole { command, reply }, None) => {
+                        buf.extend_from_slice(&command);
+                        waiting.replies.push_back(Waiter::One(reply));
                     }
-                } else {
-                    match next {
-                        Job::Whole { command, reply } => {
-                            buf.extend_from_slice(&command);
-                            waiting.replies.push_back(Waiter::One(reply));
-                        }
-                        Job::Part { part, reply } => {
-                            parts.push(part);
-                            callers.push(reply);
-                            if parts.len() == MAX_PARTS {
-                                flush(&mut parts, &mut callers, &mut waiting, &mut buf);
-                            }
+                    (Job::Part { part, reply }, None) => {
+                        gathered.parts.push(part);
+                        gathered.callers.push(reply);
+                        if gathered.parts.len() == MAX_PARTS {
+                            gathered.flush(&batch, &mut buf, &mut waiting);
                         }
                     }
                 }
@@ -531,7 +551,7 @@ async fn write_loop(
                     job = queue.try_recv().ok();
                 }
             }
-            flush(&mut parts, &mut callers, &mut waiting, &mut buf);
+            gathered.flush(&batch, &mut buf, &mut waiting);
         }
         if buf.is_empty() {
             continue;
@@ -629,13 +649,13 @@ mod tests {
 
     #[test]
     fn parts_make_one_command_keys_first() {
-        let batch = Batch::new("abc", 2, 1, vec![b"c1".to_vec()]);
+        let batch = Batch::new("abc", vec![b"c1".to_vec()]);
         let mut a = Part::default();
         a.key(b"k1").key(b"k2").arg(b"x");
         let mut b = Part::default();
         b.key(b"k3").key(b"k4").int(7);
         let mut out = Vec::new();
-        batch.encode([a, b].iter(), &mut out);
+        batch.encode(&[a, b], &mut out);
         let expected: &[&[u8]] = &[b"EVALSHA", b"abc", b"4", b"k1", b"k2", b"k3", b"k4", b"c1", b"x", b"7"];
         let mut cmd = Command::new(expected.len(), 64);
         for arg in expected {
