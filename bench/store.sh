@@ -83,39 +83,45 @@ submit() { # BASE_URL: a live task's id
 store_task="$(submit "$store_url")"
 memory_task="$(submit "$memory_url")"
 
-# load NAME CONNECTIONS URL: wrk on the task's gateway query; "req/s p50 p99 errors".
+# load NAME CONNECTIONS URL: wrk on the task's gateway query, its output in
+# $work/wrk-NAME-CONNECTIONS.txt for the summary below.
 load() {
-  local out
-  out="$(wrk -t "$THREADS" -c "$2" -d "$DURATION" --latency "$3")"
-  echo "$out" >"$work/wrk-$1.txt"
-  python3 - "$work/wrk-$1.txt" <<'EOF'
+  wrk -t "$THREADS" -c "$2" -d "$DURATION" --latency "$3" >"$work/wrk-$1-$2.txt"
+}
+query="/minimax/v1/query/video_generation?task_id="
+for c in $CONNECTIONS; do
+  echo "== wrk -t$THREADS -c$c -d$DURATION --latency on each task's gateway query (memory first, then the store)"
+  load memory "$c" "$memory_url$query$memory_task"
+  load store "$c" "$store_url$query$store_task"
+done
+# Each side's req/s, p50 and p99 at each count, the ratio, and the goal
+# judged on each side's best req/s.
+# shellcheck disable=SC2086 # one argument a connection count
+python3 - "$work" $CONNECTIONS <<'EOF'
 import re, sys
-text = open(sys.argv[1]).read()
+work, counts = sys.argv[1], sys.argv[2:]
 def ms(v):
     n, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", v).groups()
     return float(n) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
-p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
-p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
-errors = "; ".join(l.strip() for l in text.splitlines() if "Non-2xx" in l or "Socket errors" in l) or "none"
-print(rps, p50, p99, errors.replace(" ", "_"))
+def run(side, c):
+    text = open(f"{work}/wrk-{side}-{c}.txt").read()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    p50, p99 = (ms(re.search(rf"^\s+{q}%\s+(\S+)", text, re.M).group(1)) for q in (50, 99))
+    errors = "; ".join(l.strip() for l in text.splitlines() if "Non-2xx" in l or "Socket errors" in l)
+    return rps, p50, p99, errors or "none"
+print(f"{'conns':<6} {'':<10} {'req/s':>12} {'p50 ms':>10} {'p99 ms':>10}  errors")
+best = {"memory": 0.0, "store": 0.0}
+for c in counts:
+    rps = {}
+    for side in ("memory", "store"):
+        rps[side], p50, p99, errors = run(side, c)
+        best[side] = max(best[side], rps[side])
+        print(f"{c:<6} {side:<10} {rps[side]:>12.0f} {p50:>10.3f} {p99:>10.3f}  {errors}")
+    print(f"       ratio store/memory at {c} connections: {rps['store'] / rps['memory']:.2f}")
+r = best["store"] / best["memory"]
+print(f"best req/s: store {best['store']:.0f}, memory {best['memory']:.0f}; "
+      f"ratio {r:.2f} (goal >= 0.5: {'met' if r >= 0.5 else 'NOT met'})")
 EOF
-}
-query="/minimax/v1/query/video_generation?task_id="
-best_m=0
-best_s=0
-printf '%-6s %-10s %12s %10s %10s  %s\n' "conns" "" "req/s" "p50 ms" "p99 ms" "errors"
-for c in $CONNECTIONS; do
-  echo "== wrk -t$THREADS -c$c -d$DURATION --latency on each task's gateway query (memory first, then the store)" >&2
-  read -r m_rps m_p50 m_p99 m_err < <(load memory "$c" "$memory_url$query$memory_task")
-  read -r s_rps s_p50 s_p99 s_err < <(load store "$c" "$store_url$query$store_task")
-  printf '%-6s %-10s %12.0f %10.3f %10.3f  %s\n' "$c" memory "$m_rps" "$m_p50" "$m_p99" "${m_err//_/ }"
-  printf '%-6s %-10s %12.0f %10.3f %10.3f  %s\n' "$c" store "$s_rps" "$s_p50" "$s_p99" "${s_err//_/ }"
-  python3 -c "import sys; print(f'       ratio store/memory at {sys.argv[3]} connections: {float(sys.argv[1]) / float(sys.argv[2]):.2f}')" "$s_rps" "$m_rps" "$c"
-  best_m="$(python3 -c "import sys; print(max(map(float, sys.argv[1:])))" "$best_m" "$m_rps")"
-  best_s="$(python3 -c "import sys; print(max(map(float, sys.argv[1:])))" "$best_s" "$s_rps")"
-done
-python3 -c "import sys; s, m = map(float, sys.argv[1:]); r = s / m; print(f'best req/s: store {s:.0f}, memory {m:.0f}; ratio {r:.2f} (goal >= 0.5: {\"met\" if r >= 0.5 else \"NOT met\"})')" "$best_s" "$best_m"
 polls="$(curl -sf "$store_url/__mock/tasks/$store_task" | python3 -c 'import json, sys; print(json.load(sys.stdin)["polls"])')"
 echo "polls the store counted for its task: $polls"
 
