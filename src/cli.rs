@@ -463,6 +463,10 @@ impl ServeArgs {
                 max_tasks: self.max_tasks,
                 gateway_query: format!("{:?}", self.gateway_query).to_lowercase(),
                 callback_status: format!("{:?}", self.callback_status).to_lowercase(),
+                control_token: self
+                    .control_token
+                    .as_deref()
+                    .map_or_else(|| "none".to_owned(), |t| remote::digest(&[t.as_bytes()])),
             },
         }))
     }

@@ -824,6 +824,14 @@ fn off_loopback_the_store_needs_an_explicit_control_token() {
     .unwrap();
     assert_eq!(health.status, 200, "{}", health.body);
     assert!(!replica.log().contains(token), "a given token is not printed");
+
+    // Another token would refuse what the load balancer sends it: named,
+    // neither token shown.
+    let other = "store-token-fedcba9876543210";
+    let (code, err) = refused(&store_args(&redis, 0, &["--host", "0.0.0.0", "--control-token", other]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--control-token"), "names the flag: {err}");
+    assert!(!err.contains(token) && !err.contains(other), "{err}");
 }
 
 /// What each surface answers while the store does not: a request, the

@@ -83,11 +83,15 @@ pub struct Agreement {
     pub max_tasks: usize,
     pub gateway_query: String,
     pub callback_status: String,
+    /// A digest of the control token (`none` without one): a replica with
+    /// another would refuse the control requests a load balancer sends it.
+    /// The digest, not the token, so Redis and the refusal never show it.
+    pub control_token: String,
 }
 
 impl Agreement {
     /// Each field with the flag that sets it, in the order they are checked.
-    fn flags(&self) -> [(&'static str, String); 9] {
+    fn flags(&self) -> [(&'static str, String); 10] {
         [
             ("store layout (another minimax-mock version)", self.layout.to_string()),
             ("--seed", self.seed.to_string()),
@@ -101,6 +105,7 @@ impl Agreement {
             ("--max-tasks", self.max_tasks.to_string()),
             ("--gateway-query", self.gateway_query.clone()),
             ("--callback-status", self.callback_status.clone()),
+            ("--control-token", self.control_token.clone()),
         ]
     }
 }
