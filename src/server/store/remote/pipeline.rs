@@ -246,7 +246,6 @@ impl Job {
 }
 
 /// The parts gathered for the next batch and who waits for each.
-#[derive(Default)]
 struct Gathered {
     parts: Vec<Part>,
     callers: Vec<Answer>,
